@@ -1,0 +1,217 @@
+"""Declarative description of a master-equation model.
+
+A model is one module that builds a :class:`RateModel` (Pauli rate equation)
+and registers it.  The declaration is pure data plus small numpy functions:
+
+* ``states`` and ``leads`` (labels used as the ``state`` and ``lead`` coordinates),
+* ``parameters`` (names, what kind of quantity, allowed range),
+* ``state_energies(params) -> (n, n_states)``,
+* ``transitions``: edges ``source -> target`` driven by a lead; the transition
+  energy is ``E[target] - E[source]`` and a fermionic transition adds
+  ``particles`` electrons to the system,
+* ``lead_rates``: the forward/backward rates and the exact log-ratio (the
+  local-detailed-balance exponent) of a lead at a transition energy,
+* ``forces``: the thermodynamic forces of SPEC, each conjugate to one flux.
+
+Optionally a ``closed_form`` evaluator is attached (an exact, fused kernel).
+The generic Pauli solver (:mod:`qtmsweep.physics.pauli`) works for every
+rate model and is used to cross-check the closed forms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, Mapping
+
+import numpy as np
+
+ParameterKind = Literal[
+    "temperature", "energy", "chemical_potential", "rate", "coupling", "integer", "choice"
+]
+
+#: Physical unit label of each parameter kind (SPEC §4: "energy", "1/time", "1").
+KIND_UNITS: dict[str, str] = {
+    "temperature": "energy",
+    "energy": "energy",
+    "chemical_potential": "energy",
+    "rate": "1/time",
+    "coupling": "energy",
+    "integer": "1",
+    "choice": "1",
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One model parameter and what values it may take.
+
+    ``kind`` fixes the default range: temperatures must be finite and > 0,
+    rates finite and >= 0, energies finite.  ``integer`` and ``choice``
+    parameters are *structural* (they change the size of the problem or the
+    method) and must be scalars.
+    """
+
+    name: str
+    kind: ParameterKind
+    description: str
+    default: Any = None
+    minimum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def units(self) -> str:
+        return KIND_UNITS[self.kind]
+
+    @property
+    def structural(self) -> bool:
+        return self.kind in ("integer", "choice")
+
+    def allowed(self) -> str:
+        """Human-readable statement of the allowed values (used in error messages)."""
+        if self.kind == "temperature":
+            return "a finite number > 0"
+        if self.kind in ("rate", "coupling") and self.minimum is None:
+            return "a finite number >= 0"
+        if self.kind == "integer":
+            return f"an integer >= {int(self.minimum if self.minimum is not None else 0)}"
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.minimum is not None:
+            return f"a finite number >= {self.minimum}"
+        return "a finite number"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A transition ``source -> target`` mediated by ``lead``.
+
+    ``particles`` is the number of particles the system gains from the lead
+    (+1 for an electron tunnelling in, 0 for a bosonic bath).
+    """
+
+    source: str
+    target: str
+    lead: str
+    particles: int = 1
+
+
+@dataclass
+class SteadyState:
+    """What a kernel returns: steady-state populations and per-lead currents.
+
+    Arrays are flat over grid cells (first axis ``n``).  ``J_N`` is ``None``
+    for models whose baths exchange no particles.
+    """
+
+    p: np.ndarray  # (n, n_states)
+    J_E: np.ndarray  # (n, n_leads)
+    J_N: np.ndarray | None  # (n, n_leads)
+    sigma_micro: np.ndarray | None = None  # (n,)
+    rel_err: np.ndarray | None = None  # (n,) a-posteriori bound on the currents' relative rounding error
+    #: Optional fused results; when absent the thermo layer derives them from the currents.
+    J_Q: np.ndarray | None = None  # (n, n_leads)
+    forces: dict[str, np.ndarray] | None = None  # name -> (n,)
+    sigma: np.ndarray | None = None  # (n,)
+    #: Model-specific outputs: name -> (extra dims after the cell axis, array); metadata in
+    #: ``RateModel.extra_outputs``.
+    extras: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutputVariable:
+    """Metadata of an output variable (SPEC §4)."""
+
+    units: str
+    long_name: str
+
+
+@dataclass
+class RateModel:
+    """A Pauli (classical rate) master-equation model.  See the module docstring."""
+
+    name: str
+    description: str
+    states: tuple[str, ...]
+    leads: tuple[str, ...]
+    parameters: tuple[Parameter, ...]
+    state_energies: Callable[[Mapping[str, np.ndarray]], np.ndarray]
+    transitions: tuple[Transition, ...]
+    lead_rates: Callable[[str, np.ndarray, Mapping[str, np.ndarray]], tuple[np.ndarray, np.ndarray, np.ndarray]]
+    #: lead -> (temperature parameter, chemical-potential parameter or None)
+    lead_reservoir: Mapping[str, tuple[str, str | None]]
+    forces: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+    #: force name -> (flux variable, lead) it is conjugate to; sigma = sum of J*F.
+    force_flux: Mapping[str, tuple[str, str]]
+    particle_exchange: bool = True
+    state_particles: tuple[int, ...] | None = None
+    closed_form: Callable[[Mapping[str, np.ndarray]], SteadyState] | None = None
+    #: Rewrites alternative parametrisations (e.g. kappa_c/kappa_s -> kappa) before validation.
+    normalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    reference: str = ""
+    kind: str = "pauli"
+    extra_outputs: Mapping[str, OutputVariable] = field(default_factory=dict)
+
+    # -- parameter helpers -------------------------------------------------
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.parameters if p.default is not None}
+
+    # -- evaluation ----------------------------------------------------------
+    def steady_state(self, params: Mapping[str, np.ndarray], method: str = "auto") -> SteadyState:
+        """Evaluate the steady state on flat parameter arrays.
+
+        ``method``: ``"closed_form"`` (exact fused kernel, if the model has one),
+        ``"linear"`` (generic batched linear solve of the rate matrix) or
+        ``"auto"`` (closed form when available).
+        """
+        from .pauli import solve_rate_equations
+
+        if method == "auto":
+            method = "closed_form" if self.closed_form is not None else "linear"
+        if method == "closed_form":
+            if self.closed_form is None:
+                raise ValueError(
+                    f"method='closed_form' is not available for model {self.name!r}; allowed: 'auto', 'linear'"
+                )
+            return self.closed_form(params)
+        if method == "linear":
+            return solve_rate_equations(self, params)
+        raise ValueError(f"method={method!r} is not known; allowed: 'auto', 'closed_form', 'linear'")
+
+
+def fermionic_lead_rates(temperature: str, mu: str, gamma: str):
+    """Rates of a fermionic lead with flat coupling: in ``γ f(x)``, out ``γ (1-f(x))``.
+
+    Returns a function ``(omega, params) -> (k_in, k_out, ln(k_in/k_out))`` with
+    ``x = (omega - mu)/T``; the log-ratio ``-x`` is exact (no log of a rate).
+    """
+    from .distributions import fermi_np
+
+    def rates(omega, params):
+        x = (omega - params[mu]) / params[temperature]
+        g = params[gamma]
+        return g * fermi_np(x), g * fermi_np(-x), -x
+
+    return rates
+
+
+def as_float_array(value) -> np.ndarray:
+    return np.asarray(value, dtype=float)
+
+
+def machine_eps() -> float:
+    return float(np.finfo(float).eps)
+
+
+def isclose_scalar(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)

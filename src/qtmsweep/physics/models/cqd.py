@@ -1,0 +1,363 @@
+"""``cqd``: three-terminal Coulomb-coupled quantum dots (SPEC §2; seed 000, 001 §IX–X).
+
+Dot L (spin down) is tunnel-coupled to leads ``a`` and ``b``, dot R (spin up)
+to lead ``r``.  States ``A=|00>, B=|↓0>, C=|0↑>, D=|↓↑>`` with energies
+``0, eps_L, eps_R, eps_L + eps_R + kappa``.
+
+Closed form
+-----------
+The state graph A–B–D–C–A is a single cycle, but each L-edge is served by two
+leads, so the lead-resolved multigraph has six cycles: the four "big" cycles
+``c(λ, μ)`` (A→B via λ, B→D via r, D→C via μ, C→A via r) and the two
+"loops" ``ℓ1`` (A→B via a, B→A via b) and ``ℓ2`` (C→D via a, D→C via b).
+By Hill's diagram method (the matrix-tree theorem) each cycle flux is
+
+    J_c = (Π⁺_c − Π⁻_c) · W_c / Z,
+
+with Π^± the products of the rates around the cycle, W_c the weight of the
+trees attaching the remaining states to the cycle and Z the sum of all rooted
+spanning-tree weights (the populations are ``p_i = T_i / Z``).  We evaluate
+``Π⁺ − Π⁻ = Π⁻ expm1(A_c)`` (or ``−Π⁺ expm1(−A_c)``, whichever cannot
+overflow), with the cycle affinity ``A_c = ln Π⁺/Π⁻`` written in terms of
+*differences of the inputs* (``T_r − T_μ``, ``μ_λ − μ_μ``), so currents stay
+accurate to a small relative error even at forces of 1e-10.  Every current is
+a fixed integer/energy combination of the six cycle fluxes, e.g.
+``J_N[a] = ℓ1 + ℓ2 + c(a,b) − c(b,a)`` and ``J_E[r] = κ Σ c`` (000 Eq. 22),
+so ``J_N[r] = 0`` and the conservation laws hold exactly by construction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..distributions import (
+    inverse_temperature_difference_np,
+    reduced_energy_difference,
+    scaled_mu_difference_np,
+)
+from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates
+from ..registry import register
+
+STATES = ("A", "B", "C", "D")
+LEADS = ("a", "b", "r")
+#: Order of the numeric parameters passed to the fused kernel.
+KERNEL_PARAMETERS = ("eps_L", "eps_R", "kappa", "T_a", "T_b", "T_r", "mu_a", "mu_b", "mu_r",
+                     "gamma_a", "gamma_b", "gamma_r")
+
+PARAMETERS = (
+    Parameter("eps_L", "energy", "energy of dot L (spin down)", 1.0),
+    Parameter("eps_R", "energy", "energy of dot R (spin up)", 2.5),
+    Parameter("kappa", "energy", "inter-dot Coulomb coupling kappa_c - kappa_s (either sign)", -1.5),
+    Parameter("T_a", "temperature", "temperature of lead a", 1.0),
+    Parameter("T_b", "temperature", "temperature of lead b", 1.0),
+    Parameter("T_r", "temperature", "temperature of lead r", 1.0),
+    Parameter("mu_a", "chemical_potential", "chemical potential of lead a", 0.0),
+    Parameter("mu_b", "chemical_potential", "chemical potential of lead b", 1.0),
+    Parameter("mu_r", "chemical_potential", "chemical potential of lead r", 0.0),
+    Parameter("gamma_a", "rate", "tunnel rate of lead a", 1.0),
+    Parameter("gamma_b", "rate", "tunnel rate of lead b", 1.0),
+    Parameter("gamma_r", "rate", "tunnel rate of lead r", 1.0),
+)
+
+
+def state_energies(params):
+    eps_L, eps_R, kappa = (np.asarray(params[k], dtype=float) for k in ("eps_L", "eps_R", "kappa"))
+    zero = np.zeros(np.broadcast_shapes(eps_L.shape, eps_R.shape, kappa.shape))
+    return np.stack([zero, eps_L + zero, eps_R + zero, eps_L + eps_R + kappa + zero], axis=-1)
+
+
+TRANSITIONS = (
+    Transition("A", "B", "a"),
+    Transition("A", "B", "b"),
+    Transition("C", "D", "a"),
+    Transition("C", "D", "b"),
+    Transition("A", "C", "r"),
+    Transition("B", "D", "r"),
+)
+
+_LEAD_RATES = {lead: fermionic_lead_rates(f"T_{lead}", f"mu_{lead}", f"gamma_{lead}") for lead in LEADS}
+
+
+def lead_rates(lead, omega, params):
+    return _LEAD_RATES[lead](omega, params)
+
+
+def forces(params):
+    """General forces of 000 Eq. 33, each computed from input differences (no cancellation)."""
+    T_a, T_b, T_r = params["T_a"], params["T_b"], params["T_r"]
+    return {
+        "F_E_r": inverse_temperature_difference_np(T_a, T_r),
+        "F_E_b": inverse_temperature_difference_np(T_a, T_b),
+        "F_N_b": scaled_mu_difference_np(T_b, params["mu_b"], T_a, params["mu_a"]),
+    }
+
+
+FORCE_FLUX = {"F_E_r": ("J_E", "r"), "F_E_b": ("J_E", "b"), "F_N_b": ("J_N", "b")}
+
+
+def normalize(params: dict) -> dict:
+    """Accept ``kappa`` or the pair ``kappa_c, kappa_s`` (both >= 0); return ``kappa``."""
+    has_pair = "kappa_c" in params or "kappa_s" in params
+    if has_pair:
+        if "kappa" in params:
+            raise ValueError("give either kappa or the pair kappa_c, kappa_s, not both")
+        missing = [k for k in ("kappa_c", "kappa_s") if k not in params]
+        if missing:
+            raise ValueError(f"{missing[0]} is missing: kappa_c and kappa_s must be given together")
+        params = dict(params)
+        kc, ks = params.pop("kappa_c"), params.pop("kappa_s")
+        for name, value in (("kappa_c", kc), ("kappa_s", ks)):
+            arr = np.asarray(getattr(value, "values", value), dtype=float)
+            if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+                bad = arr[~(np.isfinite(arr) & (arr >= 0))].flat[0]
+                raise ValueError(f"{name}={bad!r} is not allowed; allowed: a finite number >= 0")
+        params["kappa"] = kc - ks
+    return params
+
+
+@njit(cache=True, inline="always")
+def _occupations(x):
+    """(f(x), 1 - f(x)) from a single exponential, without overflow."""
+    e = math.exp(-abs(x))
+    if x > 0.0:
+        return e / (1.0 + e), 1.0 / (1.0 + e)
+    return 1.0 / (1.0 + e), e / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
+def _cycle_difference(pi_plus, pi_minus, affinity):
+    """Π⁺ − Π⁻ given A = ln Π⁺/Π⁻, via expm1 on the side that cannot overflow."""
+    if affinity >= 0.0:
+        return -pi_plus * math.expm1(-affinity)
+    return pi_minus * math.expm1(affinity)
+
+
+_EPS = np.finfo(np.float64).eps
+_TINY = np.finfo(np.float64).tiny
+
+
+@njit(cache=True, parallel=True, fastmath=False)
+def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, cycle_flux):
+    n = p.shape[0]
+    eps = _EPS
+    for i in prange(n):
+        eL = prm[0][i * stride[0]]
+        eR = prm[1][i * stride[1]]
+        kap = prm[2][i * stride[2]]
+        Ta = prm[3][i * stride[3]]
+        Tb = prm[4][i * stride[4]]
+        Tr = prm[5][i * stride[5]]
+        ma = prm[6][i * stride[6]]
+        mb = prm[7][i * stride[7]]
+        mr = prm[8][i * stride[8]]
+        ga = prm[9][i * stride[9]]
+        gb = prm[10][i * stride[10]]
+        gr = prm[11][i * stride[11]]
+
+        w1 = eL
+        w2 = eL + kap
+        v1 = eR
+        v2 = eR + kap
+        xa1 = (w1 - ma) / Ta
+        xa2 = (w2 - ma) / Ta
+        xb1 = (w1 - mb) / Tb
+        xb2 = (w2 - mb) / Tb
+        xr1 = (v1 - mr) / Tr
+        xr2 = (v2 - mr) / Tr
+        fa1, ha1 = _occupations(xa1)
+        fa2, ha2 = _occupations(xa2)
+        fb1, hb1 = _occupations(xb1)
+        fb2, hb2 = _occupations(xb2)
+        fr1, hr1 = _occupations(xr1)
+        fr2, hr2 = _occupations(xr2)
+
+        # lead-resolved rates (electron in = along A->B, C->D, A->C, B->D)
+        kAB_a = ga * fa1
+        kBA_a = ga * ha1
+        kAB_b = gb * fb1
+        kBA_b = gb * hb1
+        kCD_a = ga * fa2
+        kDC_a = ga * ha2
+        kCD_b = gb * fb2
+        kDC_b = gb * hb2
+        kAC = gr * fr1
+        kCA = gr * hr1
+        kBD = gr * fr2
+        kDB = gr * hr2
+        kAB = kAB_a + kAB_b
+        kBA = kBA_a + kBA_b
+        kCD = kCD_a + kCD_b
+        kDC = kDC_a + kDC_b
+
+        # rooted spanning trees (matrix-tree theorem)
+        tA = kBD * kDC * kCA + kBA * kDC * kCA + kBA * kDB * kCA + kCD * kDB * kBA
+        tB = kAC * kCD * kDB + kAB * kCA * kDC + kAB * kDB * kCA + kAB * kDB * kCD
+        tC = kAC * kBD * kDC + kBA * kAC * kDC + kDB * kBA * kAC + kAB * kBD * kDC
+        tD = kAC * kCD * kBD + kBA * kAC * kCD + kCA * kAB * kBD + kAB * kBD * kCD
+        Z = tA + tB + tC + tD
+        iZ = 1.0 / Z
+
+        # cycle affinities from input differences
+        dTr_a = kap * (Tr - Ta) / (Ta * Tr)  # kappa (1/T_a - 1/T_r)
+        dTr_b = kap * (Tr - Tb) / (Tb * Tr)
+        d1_ba = reduced_energy_difference(w1, Tb, mb, Ta, ma)  # x_b1 - x_a1
+        d2_ba = reduced_energy_difference(w2, Tb, mb, Ta, ma)  # x_b2 - x_a2
+        A_aa = dTr_a
+        A_bb = dTr_b
+        A_ab = dTr_b + d1_ba  # AB via a, DC via b: (x_b1 - x_a1) + kappa(1/T_b - 1/T_r)
+        A_ba = dTr_a - d1_ba
+        pm_aa = kBA_a * kDB * kCD_a * kAC
+        pp_aa = kAB_a * kBD * kDC_a * kCA
+        pm_ab = kBA_a * kDB * kCD_b * kAC
+        pp_ab = kAB_a * kBD * kDC_b * kCA
+        pm_ba = kBA_b * kDB * kCD_a * kAC
+        pp_ba = kAB_b * kBD * kDC_a * kCA
+        pm_bb = kBA_b * kDB * kCD_b * kAC
+        pp_bb = kAB_b * kBD * kDC_b * kCA
+        c_aa = _cycle_difference(pp_aa, pm_aa, A_aa) * iZ
+        c_ab = _cycle_difference(pp_ab, pm_ab, A_ab) * iZ
+        c_ba = _cycle_difference(pp_ba, pm_ba, A_ba) * iZ
+        c_bb = _cycle_difference(pp_bb, pm_bb, A_bb) * iZ
+        W_AB = kCA * kDB + kCA * kDC + kDB * kCD
+        W_CD = kAC * kBD + kAC * kBA + kBD * kAB
+        pp1 = kAB_a * kBA_b
+        pm1 = kBA_a * kAB_b
+        pp2 = kCD_a * kDC_b
+        pm2 = kDC_a * kCD_b
+        l1 = _cycle_difference(pp1, pm1, d1_ba) * W_AB * iZ
+        l2 = _cycle_difference(pp2, pm2, d2_ba) * W_CD * iZ
+
+        gam = c_aa + c_ab + c_ba + c_bb
+        jn_a = l1 + l2 + c_ab - c_ba
+        je_a = w1 * l1 + w2 * l2 - kap * c_aa + w1 * c_ab - w2 * c_ba
+        je_b = -w1 * l1 - w2 * l2 - kap * c_bb + w1 * c_ba - w2 * c_ab
+        je_r = kap * gam
+
+        pA = tA * iZ
+        pB = tB * iZ
+        pC = tC * iZ
+        pD = tD * iZ
+        p[i, 0] = pA
+        p[i, 1] = pB
+        p[i, 2] = pC
+        p[i, 3] = pD
+        J_N[i, 0] = jn_a
+        J_N[i, 1] = -jn_a
+        J_N[i, 2] = 0.0
+        J_E[i, 0] = je_a
+        J_E[i, 1] = je_b
+        J_E[i, 2] = je_r
+        J_Q[i, 0] = je_a - ma * jn_a
+        J_Q[i, 1] = je_b + mb * jn_a
+        J_Q[i, 2] = je_r
+        fer = (Tr - Ta) / (Ta * Tr)
+        feb = (Tb - Ta) / (Ta * Tb)
+        fnb = (mb * (Ta - Tb) + Tb * (mb - ma)) / (Tb * Ta)
+        F[i, 0] = fer
+        F[i, 1] = feb
+        F[i, 2] = fnb
+        sigma[i] = je_r * fer + je_b * feb - jn_a * fnb
+        cycle_flux[i] = gam
+
+        # Schnakenberg edge form, from the populations (an independent route to sigma)
+        lA = math.log(max(tA, _TINY))
+        lB = math.log(max(tB, _TINY))
+        lC = math.log(max(tC, _TINY))
+        lD = math.log(max(tD, _TINY))
+        g_ab_a = l1 + c_aa + c_ab
+        g_ab_b = -l1 + c_ba + c_bb
+        g_cd_a = l2 - c_aa - c_ba
+        g_cd_b = -l2 - c_ab - c_bb
+        sm = 0.0
+        if g_ab_a != 0.0:
+            sm += g_ab_a * (-xa1 + lA - lB)
+        if g_ab_b != 0.0:
+            sm += g_ab_b * (-xb1 + lA - lB)
+        if g_cd_a != 0.0:
+            sm += g_cd_a * (-xa2 + lC - lD)
+        if g_cd_b != 0.0:
+            sm += g_cd_b * (-xb2 + lC - lD)
+        if gam != 0.0:
+            sm += -gam * (-xr1 + lA - lC) + gam * (-xr2 + lB - lD)
+        sigma_micro[i] = sm
+
+        # a-posteriori bound on the rounding error of the currents, relative to each current
+        e_aa = 16.0 * eps * abs(c_aa) + eps * abs(dTr_a) * pm_aa * iZ * 4.0
+        e_bb = 16.0 * eps * abs(c_bb) + eps * abs(dTr_b) * pm_bb * iZ * 4.0
+        e_ab = 16.0 * eps * abs(c_ab) + eps * (abs(dTr_b) + abs(d1_ba)) * pm_ab * iZ * 4.0
+        e_ba = 16.0 * eps * abs(c_ba) + eps * (abs(dTr_a) + abs(d1_ba)) * pm_ba * iZ * 4.0
+        e_l1 = 16.0 * eps * abs(l1) + eps * abs(d1_ba) * pm1 * W_AB * iZ * 4.0
+        e_l2 = 16.0 * eps * abs(l2) + eps * abs(d2_ba) * pm2 * W_CD * iZ * 4.0
+        err_n = e_l1 + e_l2 + e_ab + e_ba + eps * (abs(l1) + abs(l2) + abs(c_ab) + abs(c_ba))
+        aw1 = abs(w1)
+        aw2 = abs(w2)
+        akap = abs(kap)
+        err_ea = aw1 * e_l1 + aw2 * e_l2 + akap * e_aa + aw1 * e_ab + aw2 * e_ba + eps * (
+            aw1 * abs(l1) + aw2 * abs(l2) + akap * abs(c_aa) + aw1 * abs(c_ab) + aw2 * abs(c_ba))
+        err_eb = aw1 * e_l1 + aw2 * e_l2 + akap * e_bb + aw1 * e_ba + aw2 * e_ab + eps * (
+            aw1 * abs(l1) + aw2 * abs(l2) + akap * abs(c_bb) + aw1 * abs(c_ba) + aw2 * abs(c_ab))
+        err_er = akap * (e_aa + e_ab + e_ba + e_bb + eps * (abs(c_aa) + abs(c_ab) + abs(c_ba) + abs(c_bb)))
+        r = 0.0
+        r = max(r, _ratio(err_n, jn_a))
+        r = max(r, _ratio(err_ea, je_a))
+        r = max(r, _ratio(err_eb, je_b))
+        r = max(r, _ratio(err_er, je_r))
+        rel_err[i] = r
+
+
+@njit(cache=True, inline="always")
+def _ratio(err, value):
+    if err == 0.0:
+        return 0.0
+    if value == 0.0:
+        return math.inf
+    return err / abs(value)
+
+
+def closed_form(params) -> SteadyState:
+    """Exact steady state of ``cqd`` on flat parameter arrays (see module docstring)."""
+    arrays = tuple(np.ascontiguousarray(np.atleast_1d(np.asarray(params[k], dtype=np.float64)).ravel())
+                   for k in KERNEL_PARAMETERS)
+    sizes = {a.size for a in arrays} - {1}
+    if len(sizes) > 1:
+        raise ValueError(f"parameter arrays must be flat and of one length; got lengths {sorted(sizes)}")
+    n = sizes.pop() if sizes else 1
+    stride = np.array([1 if a.size > 1 else 0 for a in arrays], dtype=np.int64)
+    p = np.empty((n, 4))
+    J_E = np.empty((n, 3))
+    J_N = np.empty((n, 3))
+    J_Q = np.empty((n, 3))
+    F = np.empty((n, 3))
+    sigma = np.empty(n)
+    sigma_micro = np.empty(n)
+    rel_err = np.empty(n)
+    cycle_flux = np.empty(n)
+    _cqd_kernel(arrays, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, cycle_flux)
+    return SteadyState(
+        p=p, J_E=J_E, J_N=J_N, sigma_micro=sigma_micro, rel_err=rel_err,
+        J_Q=J_Q, forces={"F_E_r": F[:, 0], "F_E_b": F[:, 1], "F_N_b": F[:, 2]}, sigma=sigma,
+        extras={"cycle_flux": ((), cycle_flux)},
+    )
+
+
+CQD = register(RateModel(
+    name="cqd",
+    description="three-terminal Coulomb-coupled quantum dots, spin polarised (000; 001 §IX–X)",
+    states=STATES,
+    leads=LEADS,
+    parameters=PARAMETERS,
+    state_energies=state_energies,
+    transitions=TRANSITIONS,
+    lead_rates=lead_rates,
+    lead_reservoir={lead: (f"T_{lead}", f"mu_{lead}") for lead in LEADS},
+    forces=forces,
+    force_flux=FORCE_FLUX,
+    state_particles=(0, 1, 1, 2),
+    closed_form=closed_form,
+    normalize=normalize,
+    reference="000 (Ghosh, Gupt, Ghosh), 001 §IX–X",
+    extra_outputs={"cycle_flux": OutputVariable("1/time", "cycle flux Gamma_cyc (A->B->D->C->A), 000 Eq. 21")},
+))

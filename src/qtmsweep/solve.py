@@ -1,0 +1,217 @@
+"""``solve(model, **params) -> xarray.Dataset``: one entry point over every model and method."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from .physics.registry import get_model
+from .thermo import conservation_residual, entropy_production_from_forces, heat_current
+from .validation import check_parameters
+
+CURRENT_META = {
+    "J_E": ("energy/time", "energy current from reservoir into system"),
+    "J_N": ("1/time", "particle current from reservoir into system"),
+    "J_Q": ("energy/time", "heat current from reservoir into system (J_E - mu J_N)"),
+}
+FORCE_META = {
+    "F_E": ("1/energy", "thermodynamic force conjugate to energy current (difference of inverse temperatures)"),
+    "F_N": ("1", "thermodynamic force conjugate to particle current (difference of beta*mu)"),
+}
+
+
+def solve(model, *, method: str = "auto", **params: Any) -> xr.Dataset:
+    """Steady state and thermodynamics of ``model`` on a grid of parameters.
+
+    Parameters
+    ----------
+    model : str or model object
+        Registered model name, e.g. ``"sqd"`` or ``"cqd"`` (see
+        :func:`qtmsweep.available_models`).
+    method : {"auto", "closed_form", "linear"}
+        Solver: the model's exact fused kernel, or the generic batched
+        rate-matrix solve.  ``"auto"`` picks the closed form when there is one.
+    **params
+        Every parameter of the model.  Scalars are fixed (stored in attrs);
+        numpy arrays broadcast against each other (dims ``dim_0, ...``, or the
+        parameter's name for a single 1-D array); ``xarray.DataArray`` values
+        are aligned by dimension and their dims and coords are kept.  Mixing
+        non-scalar numpy arrays with DataArrays is refused.
+
+    Returns
+    -------
+    xarray.Dataset
+        SPEC §4: ``p(state)``, ``J_E/J_N/J_Q(lead)``, ``sigma``, ``sigma_micro``,
+        forces ``F_*``, conservation residuals, the precision bound ``rel_err``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown model or parameter, a missing parameter, or a value
+        outside its allowed range (the message names parameter, value and range).
+
+    Examples
+    --------
+    >>> import qtmsweep
+    >>> ds = qtmsweep.solve("sqd", eps=1.0, T_l=2.0, T_r=1.0, mu_l=0.0, mu_r=0.0, gamma_l=1.0, gamma_r=1.0)
+    >>> float(ds.J_N.sel(lead="l")) > 0   # hot lead pushes electrons through the level
+    True
+    >>> bool(ds.sigma >= 0)
+    True
+    """
+    m = get_model(model)
+    if m.normalize is not None:
+        params = m.normalize(dict(params))
+    check_parameters(m, params)
+    structural = {k: _scalar(v) for k, v in params.items() if m.parameter(k).structural}
+    numeric = {k: v for k, v in params.items() if not m.parameter(k).structural}
+    arrays, dims, coords, shape = _broadcast(numeric)
+    flat = {k: (np.asarray(v, dtype=float).reshape(-1) if np.ndim(v) else float(v)) for k, v in arrays.items()}
+    flat.update(structural)
+    state = m.steady_state(flat, method=method)
+    used_method = method if method != "auto" else ("closed_form" if m.closed_form is not None else "linear")
+    return _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, used_method)
+
+
+def _scalar(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def _broadcast(params: Mapping[str, Any]):
+    """Split scalars from arrays and broadcast the arrays; return (arrays, dims, coords, shape)."""
+    das = {k: v for k, v in params.items() if isinstance(v, xr.DataArray) and v.ndim > 0}
+    nps = {k: np.asarray(v) for k, v in params.items() if not isinstance(v, xr.DataArray) and np.ndim(v) > 0}
+    scalars = {k: float(np.asarray(getattr(v, "values", v))) for k, v in params.items() if k not in das and k not in nps}
+    if das and nps:
+        raise ValueError(
+            f"{next(iter(nps))} is a numpy array while {next(iter(das))} is an xarray.DataArray; "
+            "allowed: give all non-scalar parameters as DataArrays, or all as numpy arrays"
+        )
+    arrays: dict[str, Any] = dict(scalars)
+    coords: dict[str, Any] = {}
+    if das:
+        try:
+            bcast = xr.broadcast(*xr.align(*das.values(), join="exact"))
+        except ValueError as err:
+            raise ValueError(f"parameters {', '.join(das)} have coordinates that do not align: {err}") from None
+        dims = bcast[0].dims
+        for k, da in zip(das, bcast):
+            arrays[k] = da.transpose(*dims).values
+        for da in bcast:
+            for name, c in da.coords.items():
+                coords.setdefault(name, c)
+        shape = bcast[0].shape
+    elif nps:
+        try:
+            shape = np.broadcast_shapes(*(a.shape for a in nps.values()))
+        except ValueError:
+            raise ValueError(
+                "parameter arrays " + ", ".join(f"{k} (shape {a.shape})" for k, a in nps.items())
+                + " do not broadcast; allowed: numpy-broadcastable shapes"
+            ) from None
+        if len(nps) == 1 and len(shape) == 1:
+            (name,) = nps
+            dims = (name,)
+            coords[name] = (name, nps[name].astype(float))
+        else:
+            dims = tuple(f"dim_{i}" for i in range(len(shape)))
+        for k, a in nps.items():
+            arrays[k] = np.broadcast_to(a.astype(float), shape)
+    else:
+        dims, shape = (), ()
+    return arrays, tuple(dims), coords, tuple(shape)
+
+
+def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method) -> xr.Dataset:
+    def grid(a, extra=()):
+        return a.reshape(shape + a.shape[1:]) if shape else a.reshape(a.shape[1:])
+
+    lead_dims = dims + ("lead",)
+    data: dict[str, Any] = {}
+    data["p"] = (dims + ("state",), grid(state.p), {"units": "1", "long_name": "steady-state occupation probability"})
+    J_E = state.J_E
+    J_N = state.J_N
+    if state.J_Q is not None:
+        J_Q = state.J_Q
+    else:
+        mu = None
+        if J_N is not None:
+            mu = np.stack([np.broadcast_to(flat[m.lead_reservoir[lead][1]], (J_E.shape[0],)) for lead in m.leads], axis=-1)
+        J_Q = heat_current(J_E, J_N, mu)
+    data["J_E"] = (lead_dims, grid(J_E), _meta(*CURRENT_META["J_E"]))
+    if J_N is not None:
+        data["J_N"] = (lead_dims, grid(J_N), _meta(*CURRENT_META["J_N"]))
+    data["J_Q"] = (lead_dims, grid(J_Q), _meta(*CURRENT_META["J_Q"]))
+
+    forces = state.forces if state.forces is not None else {
+        k: np.broadcast_to(v, (J_E.shape[0],)) for k, v in m.forces(flat).items()}
+    if state.sigma is not None:
+        sigma = state.sigma
+    else:
+        lead_index = {lead: i for i, lead in enumerate(m.leads)}
+        current = {"J_E": J_E, "J_N": J_N, "J_Q": J_Q}
+        fluxes = {f: current[var][:, lead_index[lead]] for f, (var, lead) in m.force_flux.items()}
+        sigma = entropy_production_from_forces(fluxes, forces)
+    data["sigma"] = (dims, grid(np.asarray(sigma)), _meta("1/time", "entropy production rate, sum of J*F (000 Eq. 32)"))
+    if state.sigma_micro is not None:
+        data["sigma_micro"] = (dims, grid(state.sigma_micro),
+                               _meta("1/time", "Schnakenberg entropy production rate from populations and rates (000 Eq. 36)"))
+    for name, value in forces.items():
+        kind = "F_E" if name.startswith("F_E") else "F_N"
+        var, lead = m.force_flux[name]
+        data[name] = (dims, grid(np.asarray(value)), _meta(FORCE_META[kind][0], f"{FORCE_META[kind][1]}; conjugate to {var}[{lead}]"))
+    data["residual_E"] = (dims, grid(conservation_residual(J_E)), _meta("1", "energy conservation residual |sum J_E|/max|J_E|"))
+    if J_N is not None:
+        data["residual_N"] = (dims, grid(conservation_residual(J_N)), _meta("1", "particle conservation residual |sum J_N|/max|J_N|"))
+    if state.rel_err is not None:
+        data["rel_err"] = (dims, grid(state.rel_err),
+                           _meta("1", "a-posteriori bound on the relative rounding error of the currents"))
+    for name, (extra_dims, value) in state.extras.items():
+        meta = m.extra_outputs.get(name)
+        attrs = _meta(meta.units, meta.long_name) if meta else {}
+        data[name] = (dims + tuple(extra_dims), grid(value), attrs)
+
+    # parameters that vary but are not a dimension coordinate of their own name
+    for k, v in arrays.items():
+        if np.ndim(v) and k not in coords:
+            p = m.parameter(k)
+            data.setdefault(k, (dims, np.asarray(v), _meta(p.units, p.description)))
+
+    # outputs whose name is a dimension (force-space sweeps) are already coordinates
+    for name in list(data):
+        if name in coords:
+            del data[name]
+    ds = xr.Dataset(data, coords=dict(coords))
+    ds = ds.assign_coords(lead=("lead", list(m.leads)), state=("state", list(m.states)))
+    attrs: dict[str, Any] = {"model": m.name, "method": method, "qtmsweep_version": __version__}
+    for k, v in arrays.items():
+        if not np.ndim(v):
+            attrs[k] = float(v)
+    attrs.update(structural)
+    ds.attrs.update(attrs)
+    return ds
+
+
+def _meta(units: str, long_name: str) -> dict[str, str]:
+    return {"units": units, "long_name": long_name}
+
+
+def grid(**axes) -> dict[str, xr.DataArray]:
+    """Outer-product grid: one 1-D DataArray per parameter, each on its own dimension.
+
+    Examples
+    --------
+    >>> import numpy as np, qtmsweep
+    >>> g = qtmsweep.grid(T_a=np.linspace(0.5, 2.0, 4), mu_a=[0.0, 0.5])
+    >>> sorted(g)
+    ['T_a', 'mu_a']
+    >>> ds = qtmsweep.solve("cqd", **g, eps_L=1.0, eps_R=2.5, kappa=-1.5, T_b=1.0, T_r=1.0,
+    ...                     mu_b=1.0, mu_r=0.0, gamma_a=1.0, gamma_b=1.0, gamma_r=1.0)
+    >>> dict(ds.sizes)
+    {'T_a': 4, 'mu_a': 2, 'state': 4, 'lead': 3}
+    """
+    return {k: xr.DataArray(np.asarray(v, dtype=float), dims=(k,), coords={k: np.asarray(v, dtype=float)})
+            for k, v in axes.items()}

@@ -1,0 +1,34 @@
+"""Heat currents and conservation residuals (SPEC §1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def heat_current(J_E: np.ndarray, J_N: np.ndarray | None, mu: np.ndarray | None) -> np.ndarray:
+    """``J_Q = J_E − μ J_N`` per lead (``J_Q = J_E`` for baths without particle exchange).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> heat_current(np.array([[2.0, -2.0]]), np.array([[1.0, -1.0]]), np.array([[0.5, 0.0]]))
+    array([[ 1.5, -2. ]])
+    """
+    if J_N is None or mu is None:
+        return np.array(J_E, copy=True)
+    return J_E - mu * J_N
+
+
+def conservation_residual(J: np.ndarray) -> np.ndarray:
+    """``|Σ_λ J[λ]| / max_λ |J[λ]|`` per cell (0 where all currents vanish).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> conservation_residual(np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]]))
+    array([0., 0.])
+    """
+    total = np.abs(J.sum(axis=-1))
+    scale = np.abs(J).max(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scale > 0, total / scale, 0.0)
