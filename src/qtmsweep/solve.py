@@ -72,8 +72,7 @@ def solve(model, *, method: str = "auto", **params: Any) -> xr.Dataset:
     flat = {k: (np.asarray(v, dtype=float).reshape(-1) if np.ndim(v) else float(v)) for k, v in arrays.items()}
     flat.update(structural)
     state = m.steady_state(flat, method=method)
-    used_method = method if method != "auto" else ("closed_form" if m.closed_form is not None else "linear")
-    return _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, used_method)
+    return _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, m.resolve_method(method))
 
 
 def _scalar(v):

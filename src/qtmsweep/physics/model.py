@@ -167,6 +167,12 @@ class RateModel:
         return {p.name: p.default for p in self.parameters if p.default is not None}
 
     # -- evaluation ----------------------------------------------------------
+    def resolve_method(self, method: str) -> str:
+        """The concrete method ``"auto"`` stands for (closed form when the model has one)."""
+        if method == "auto":
+            return "closed_form" if self.closed_form is not None else "linear"
+        return method
+
     def steady_state(self, params: Mapping[str, np.ndarray], method: str = "auto") -> SteadyState:
         """Evaluate the steady state on flat parameter arrays.
 
@@ -176,8 +182,7 @@ class RateModel:
         """
         from .pauli import solve_rate_equations
 
-        if method == "auto":
-            method = "closed_form" if self.closed_form is not None else "linear"
+        method = self.resolve_method(method)
         if method == "closed_form":
             if self.closed_form is None:
                 raise ValueError(
