@@ -59,6 +59,6 @@ def check_value(parameter, value) -> None:
     elif parameter.minimum is not None:
         bad |= ~(arr >= parameter.minimum)
     if np.any(bad):
-        example = arr[bad].flat[0] if arr.ndim else float(arr)
+        example = float(arr[bad].flat[0]) if arr.ndim else float(arr)
         where = "" if arr.ndim == 0 else f" (in {int(bad.sum())} of {arr.size} values)"
         raise ValueError(f"{name}={example!r}{where} is not allowed; allowed: {parameter.allowed()}")

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def fermi(x: float) -> float:
     """Fermi function 1/(1+e^x), evaluated on the side where the exponential decays."""
     if x > 0.0:
@@ -47,7 +47,7 @@ def fermi(x: float) -> float:
     return 1.0 / (1.0 + math.exp(x))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def reduced_energy_difference(omega: float, t1: float, mu1: float, t2: float, mu2: float) -> float:
     """``x1 - x2`` with ``x_k = (omega - mu_k)/T_k``, without cancellation.
 
@@ -59,7 +59,7 @@ def reduced_energy_difference(omega: float, t1: float, mu1: float, t2: float, mu
     return ((t2 - t1) * (omega - mu1) + t1 * (mu2 - mu1)) / (t1 * t2)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def inverse_temperature_difference(t1: float, t2: float) -> float:
     """``1/T1 - 1/T2 = (T2 - T1)/(T1 T2)``, exact to rounding when T1 ≈ T2."""
     return (t2 - t1) / (t1 * t2)

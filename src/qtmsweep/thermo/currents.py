@@ -28,7 +28,15 @@ def conservation_residual(J: np.ndarray) -> np.ndarray:
     >>> conservation_residual(np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 0.0]]))
     array([0., 0.])
     """
-    total = np.abs(J.sum(axis=-1))
-    scale = np.abs(J).max(axis=-1)
+    # column-wise: numpy reductions over a short trailing axis are ~10x slower
+    columns = [J[..., k] for k in range(J.shape[-1])]
+    total = columns[0].copy()
+    scale = np.abs(columns[0])
+    for c in columns[1:]:
+        total += c
+        np.maximum(scale, np.abs(c), out=scale)
+    np.abs(total, out=total)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(scale > 0, total / scale, 0.0)
+        np.divide(total, scale, out=total, where=scale > 0)
+    total[scale == 0] = 0.0
+    return total

@@ -24,6 +24,11 @@ accurate to a small relative error even at forces of 1e-10.  Every current is
 a fixed integer/energy combination of the six cycle fluxes, e.g.
 ``J_N[a] = ℓ1 + ℓ2 + c(a,b) − c(b,a)`` and ``J_E[r] = κ Σ c`` (000 Eq. 22),
 so ``J_N[r] = 0`` and the conservation laws hold exactly by construction.
+
+``sigma_micro`` is Schnakenberg's cycle form ``Σ_c J_c A_c`` of the edge sum of
+000 Eq. 36 (equal at steady state; every term is ≥ 0 and keeps its relative
+precision near equilibrium).  The generic solver evaluates the edge sum itself
+from the populations, and the tests check the two against each other.
 """
 
 from __future__ import annotations
@@ -112,24 +117,32 @@ def normalize(params: dict) -> dict:
         for name, value in (("kappa_c", kc), ("kappa_s", ks)):
             arr = np.asarray(getattr(value, "values", value), dtype=float)
             if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-                bad = arr[~(np.isfinite(arr) & (arr >= 0))].flat[0]
+                bad = float(arr[~(np.isfinite(arr) & (arr >= 0))].flat[0])
                 raise ValueError(f"{name}={bad!r} is not allowed; allowed: a finite number >= 0")
         params["kappa"] = kc - ks
     return params
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _occupations(x):
     """(f(x), 1 - f(x)) from a single exponential, without overflow."""
     e = math.exp(-abs(x))
+    r = 1.0 / (1.0 + e)
     if x > 0.0:
-        return e / (1.0 + e), 1.0 / (1.0 + e)
-    return 1.0 / (1.0 + e), e / (1.0 + e)
+        return e * r, r
+    return r, e * r
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _cycle_difference(pi_plus, pi_minus, affinity):
-    """Π⁺ − Π⁻ given A = ln Π⁺/Π⁻, via expm1 on the side that cannot overflow."""
+    """Π⁺ − Π⁻ given A = ln Π⁺/Π⁻.
+
+    For |A| < 1/2 the plain difference would cancel, so it is formed as
+    Π⁻ expm1(A) (or −Π⁺ expm1(−A), whichever cannot overflow); beyond that the
+    plain difference loses at most a factor coth(1/4) ≈ 4 of machine precision.
+    """
+    if affinity >= 0.5 or affinity <= -0.5:
+        return pi_plus - pi_minus
     if affinity >= 0.0:
         return -pi_plus * math.expm1(-affinity)
     return pi_minus * math.expm1(affinity)
@@ -137,9 +150,97 @@ def _cycle_difference(pi_plus, pi_minus, affinity):
 
 _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).tiny
+#: Below this partition sum the tree weights may have lost digits to underflow.
+_Z_SAFE = 1e-250
 
 
-@njit(cache=True, parallel=True, fastmath=False)
+@njit(cache=True, inline="always", error_model="numpy")
+def _log_fermi(x):
+    """ln f(x) = -ln(1 + e^x), finite for any finite x."""
+    if x > 0.0:
+        return -x - math.log1p(math.exp(-x))
+    return -math.log1p(math.exp(x))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _lse2(a, b):
+    m = max(a, b)
+    if m == -math.inf:
+        return m
+    return m + math.log(math.exp(a - m) + math.exp(b - m))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _lse3(a, b, c):
+    m = max(a, max(b, c))
+    if m == -math.inf:
+        return m
+    return m + math.log(math.exp(a - m) + math.exp(b - m) + math.exp(c - m))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _lse4(a, b, c, d):
+    m = max(max(a, b), max(c, d))
+    if m == -math.inf:
+        return m
+    return m + math.log(math.exp(a - m) + math.exp(b - m) + math.exp(c - m) + math.exp(d - m))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _log_cycle_flux(log_pi_plus, log_pi_minus, affinity, log_weight, log_z):
+    """(Π⁺ − Π⁻) W / Z from logarithms (for cells whose tree weights underflow)."""
+    if affinity == 0.0:
+        return 0.0
+    if affinity > 0.0:
+        return math.exp(log_pi_plus + math.log(-math.expm1(-affinity)) + log_weight - log_z)
+    return -math.exp(log_pi_minus + math.log(-math.expm1(affinity)) + log_weight - log_z)
+
+
+@njit(cache=True, error_model="numpy")
+def _cqd_log_domain(ga, gb, gr, xa1, xa2, xb1, xb2, xr1, xr2, A_aa, A_ab, A_ba, A_bb, d1_ba, d2_ba):
+    """Populations and the six cycle fluxes with every rate product kept as a logarithm.
+
+    Used when the partition sum underflows (|x| beyond ~700, where the fast
+    rates do not form a spanning tree): the same Hill formulas as the main
+    kernel, evaluated in log space.
+    """
+    lga = math.log(ga) if ga > 0.0 else -math.inf
+    lgb = math.log(gb) if gb > 0.0 else -math.inf
+    lgr = math.log(gr) if gr > 0.0 else -math.inf
+    lAB_a = lga + _log_fermi(xa1)
+    lBA_a = lga + _log_fermi(-xa1)
+    lAB_b = lgb + _log_fermi(xb1)
+    lBA_b = lgb + _log_fermi(-xb1)
+    lCD_a = lga + _log_fermi(xa2)
+    lDC_a = lga + _log_fermi(-xa2)
+    lCD_b = lgb + _log_fermi(xb2)
+    lDC_b = lgb + _log_fermi(-xb2)
+    lAC = lgr + _log_fermi(xr1)
+    lCA = lgr + _log_fermi(-xr1)
+    lBD = lgr + _log_fermi(xr2)
+    lDB = lgr + _log_fermi(-xr2)
+    lAB = _lse2(lAB_a, lAB_b)
+    lBA = _lse2(lBA_a, lBA_b)
+    lCD = _lse2(lCD_a, lCD_b)
+    lDC = _lse2(lDC_a, lDC_b)
+    tA = _lse4(lBD + lDC + lCA, lBA + lDC + lCA, lBA + lDB + lCA, lCD + lDB + lBA)
+    tB = _lse4(lAC + lCD + lDB, lAB + lCA + lDC, lAB + lDB + lCA, lAB + lDB + lCD)
+    tC = _lse4(lAC + lBD + lDC, lBA + lAC + lDC, lDB + lBA + lAC, lAB + lBD + lDC)
+    tD = _lse4(lAC + lCD + lBD, lBA + lAC + lCD, lCA + lAB + lBD, lAB + lBD + lCD)
+    lZ = _lse4(tA, tB, tC, tD)
+    c_aa = _log_cycle_flux(lAB_a + lBD + lDC_a + lCA, lBA_a + lDB + lCD_a + lAC, A_aa, 0.0, lZ)
+    c_ab = _log_cycle_flux(lAB_a + lBD + lDC_b + lCA, lBA_a + lDB + lCD_b + lAC, A_ab, 0.0, lZ)
+    c_ba = _log_cycle_flux(lAB_b + lBD + lDC_a + lCA, lBA_b + lDB + lCD_a + lAC, A_ba, 0.0, lZ)
+    c_bb = _log_cycle_flux(lAB_b + lBD + lDC_b + lCA, lBA_b + lDB + lCD_b + lAC, A_bb, 0.0, lZ)
+    lW_AB = _lse3(lCA + lDB, lCA + lDC, lDB + lCD)
+    lW_CD = _lse3(lAC + lBD, lAC + lBA, lBD + lAB)
+    l1 = _log_cycle_flux(lAB_a + lBA_b, lBA_a + lAB_b, d1_ba, lW_AB, lZ)
+    l2 = _log_cycle_flux(lCD_a + lDC_b, lDC_a + lCD_b, d2_ba, lW_CD, lZ)
+    return (math.exp(tA - lZ), math.exp(tB - lZ), math.exp(tC - lZ), math.exp(tD - lZ),
+            c_aa, c_ab, c_ba, c_bb, l1, l2)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
 def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, cycle_flux):
     n = p.shape[0]
     eps = _EPS
@@ -229,6 +330,14 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
         pm2 = kDC_a * kCD_b
         l1 = _cycle_difference(pp1, pm1, d1_ba) * W_AB * iZ
         l2 = _cycle_difference(pp2, pm2, d2_ba) * W_CD * iZ
+        pA = tA * iZ
+        pB = tB * iZ
+        pC = tC * iZ
+        pD = tD * iZ
+        if not Z > _Z_SAFE:  # underflowing tree weights (|x| ≳ 700): redo in log space
+            pA, pB, pC, pD, c_aa, c_ab, c_ba, c_bb, l1, l2 = _cqd_log_domain(
+                ga, gb, gr, xa1, xa2, xb1, xb2, xr1, xr2, A_aa, A_ab, A_ba, A_bb, d1_ba, d2_ba)
+            iZ = 0.0  # the affinity part of the error bound below is then not available
 
         gam = c_aa + c_ab + c_ba + c_bb
         jn_a = l1 + l2 + c_ab - c_ba
@@ -236,10 +345,6 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
         je_b = -w1 * l1 - w2 * l2 - kap * c_bb + w1 * c_ba - w2 * c_ab
         je_r = kap * gam
 
-        pA = tA * iZ
-        pB = tB * iZ
-        pC = tC * iZ
-        pD = tD * iZ
         p[i, 0] = pA
         p[i, 1] = pB
         p[i, 2] = pC
@@ -262,53 +367,33 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
         sigma[i] = je_r * fer + je_b * feb - jn_a * fnb
         cycle_flux[i] = gam
 
-        # Schnakenberg edge form, from the populations (an independent route to sigma)
-        lA = math.log(max(tA, _TINY))
-        lB = math.log(max(tB, _TINY))
-        lC = math.log(max(tC, _TINY))
-        lD = math.log(max(tD, _TINY))
-        g_ab_a = l1 + c_aa + c_ab
-        g_ab_b = -l1 + c_ba + c_bb
-        g_cd_a = l2 - c_aa - c_ba
-        g_cd_b = -l2 - c_ab - c_bb
-        sm = 0.0
-        if g_ab_a != 0.0:
-            sm += g_ab_a * (-xa1 + lA - lB)
-        if g_ab_b != 0.0:
-            sm += g_ab_b * (-xb1 + lA - lB)
-        if g_cd_a != 0.0:
-            sm += g_cd_a * (-xa2 + lC - lD)
-        if g_cd_b != 0.0:
-            sm += g_cd_b * (-xb2 + lC - lD)
-        if gam != 0.0:
-            sm += -gam * (-xr1 + lA - lC) + gam * (-xr2 + lB - lD)
-        sigma_micro[i] = sm
+        # Schnakenberg's cycle form of 000 Eq. 36 at steady state: sum_c J_c A_c, every term >= 0
+        sigma_micro[i] = (c_aa * A_aa + c_ab * A_ab + c_ba * A_ba + c_bb * A_bb
+                          + l1 * d1_ba + l2 * d2_ba)
 
-        # a-posteriori bound on the rounding error of the currents, relative to each current
-        e_aa = 16.0 * eps * abs(c_aa) + eps * abs(dTr_a) * pm_aa * iZ * 4.0
-        e_bb = 16.0 * eps * abs(c_bb) + eps * abs(dTr_b) * pm_bb * iZ * 4.0
-        e_ab = 16.0 * eps * abs(c_ab) + eps * (abs(dTr_b) + abs(d1_ba)) * pm_ab * iZ * 4.0
-        e_ba = 16.0 * eps * abs(c_ba) + eps * (abs(dTr_a) + abs(d1_ba)) * pm_ba * iZ * 4.0
-        e_l1 = 16.0 * eps * abs(l1) + eps * abs(d1_ba) * pm1 * W_AB * iZ * 4.0
-        e_l2 = 16.0 * eps * abs(l2) + eps * abs(d2_ba) * pm2 * W_CD * iZ * 4.0
-        err_n = e_l1 + e_l2 + e_ab + e_ba + eps * (abs(l1) + abs(l2) + abs(c_ab) + abs(c_ba))
+        # a-posteriori bound on the rounding error of the reduced models' fluxes
+        # (J_N[b], J_E[b], J_E[r]), relative to each flux: per cycle ~16 eps of
+        # the flux plus the propagated error of its affinity (eps * |terms|).
+        ez = 4.0 * eps * iZ
+        e_aa = 16.0 * eps * abs(c_aa) + ez * abs(dTr_a) * pm_aa
+        e_bb = 16.0 * eps * abs(c_bb) + ez * abs(dTr_b) * pm_bb
+        e_ab = 16.0 * eps * abs(c_ab) + ez * (abs(dTr_b) + abs(d1_ba)) * pm_ab
+        e_ba = 16.0 * eps * abs(c_ba) + ez * (abs(dTr_a) + abs(d1_ba)) * pm_ba
+        e_l1 = 16.0 * eps * abs(l1) + ez * abs(d1_ba) * pm1 * W_AB
+        e_l2 = 16.0 * eps * abs(l2) + ez * abs(d2_ba) * pm2 * W_CD
         aw1 = abs(w1)
         aw2 = abs(w2)
         akap = abs(kap)
-        err_ea = aw1 * e_l1 + aw2 * e_l2 + akap * e_aa + aw1 * e_ab + aw2 * e_ba + eps * (
-            aw1 * abs(l1) + aw2 * abs(l2) + akap * abs(c_aa) + aw1 * abs(c_ab) + aw2 * abs(c_ba))
-        err_eb = aw1 * e_l1 + aw2 * e_l2 + akap * e_bb + aw1 * e_ba + aw2 * e_ab + eps * (
-            aw1 * abs(l1) + aw2 * abs(l2) + akap * abs(c_bb) + aw1 * abs(c_ba) + aw2 * abs(c_ab))
-        err_er = akap * (e_aa + e_ab + e_ba + e_bb + eps * (abs(c_aa) + abs(c_ab) + abs(c_ba) + abs(c_bb)))
-        r = 0.0
-        r = max(r, _ratio(err_n, jn_a))
-        r = max(r, _ratio(err_ea, je_a))
+        err_n = e_l1 + e_l2 + e_ab + e_ba
+        err_eb = aw1 * (e_l1 + e_ba) + aw2 * (e_l2 + e_ab) + akap * e_bb
+        err_er = akap * (e_aa + e_ab + e_ba + e_bb)
+        r = _ratio(err_n, jn_a)
         r = max(r, _ratio(err_eb, je_b))
         r = max(r, _ratio(err_er, je_r))
         rel_err[i] = r
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _ratio(err, value):
     if err == 0.0:
         return 0.0
