@@ -179,9 +179,9 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
             p = m.parameter(k)
             data.setdefault(k, (dims, np.asarray(v), _meta(p.units, p.description)))
 
-    # outputs whose name is a dimension (force-space sweeps) are already coordinates
+    # outputs named like a dimension (force-space grids) are that dimension's coordinate
     for name in list(data):
-        if name in coords:
+        if name in coords or name in dims:
             del data[name]
     ds = xr.Dataset(data, coords=dict(coords))
     ds = ds.assign_coords(lead=("lead", list(m.leads)), state=("state", list(m.states)))

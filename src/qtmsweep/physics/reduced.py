@@ -54,30 +54,36 @@ def force_space_parameters(reduced_model: str, *, mu_b, F_E_r=None, F_E_b=None, 
     Raises ``ValueError`` when a force would need a non-positive temperature.
     """
     rm = get_reduced_model(reduced_model).name
-    F_N_b = np.asarray(F_N_b, dtype=float)
-    mu_b = np.asarray(mu_b, dtype=float)
+    F_N_b = _numeric(F_N_b)
+    mu_b = _numeric(mu_b)
     if rm == "I":
         if F_E_r is None or beta_r is None:
             raise ValueError("reduced model I needs F_E_r and beta_r")
-        beta = float(beta_r) + np.asarray(F_E_r, dtype=float)
+        beta = float(beta_r) + _numeric(F_E_r)
         _check_beta("F_E_r", F_E_r, beta, f"> {-float(beta_r)} (so that beta = beta_r + F_E_r > 0)")
         T = 1.0 / beta
-        out = {"T_a": T, "T_b": T, "T_r": np.asarray(1.0 / float(beta_r)), "mu_a": mu_b - F_N_b / beta, "mu_b": mu_b}
+        out = {"T_a": T, "T_b": T, "T_r": 1.0 / float(beta_r), "mu_a": mu_b - F_N_b / beta, "mu_b": mu_b}
     else:
         if F_E_b is None or beta_b is None:
             raise ValueError("reduced model II needs F_E_b and beta_b")
-        beta = float(beta_b) + np.asarray(F_E_b, dtype=float)
+        beta = float(beta_b) + _numeric(F_E_b)
         _check_beta("F_E_b", F_E_b, beta, f"> {-float(beta_b)} (so that beta' = beta_b + F_E_b > 0)")
         T = 1.0 / beta
-        out = {"T_a": T, "T_r": T, "T_b": np.asarray(1.0 / float(beta_b)),
+        out = {"T_a": T, "T_r": T, "T_b": 1.0 / float(beta_b),
                "mu_a": (float(beta_b) * mu_b - F_N_b) / beta, "mu_b": mu_b}
     if mu_r is not None:
-        out["mu_r"] = np.asarray(mu_r, dtype=float)
+        out["mu_r"] = _numeric(mu_r)
     return out
 
 
+def _numeric(x):
+    """Float version of a scalar, array or DataArray (DataArrays keep their dims)."""
+    return x.astype(float) if hasattr(x, "dims") else np.asarray(x, dtype=float)
+
+
 def _check_beta(name, force, beta, allowed):
-    bad = ~(np.asarray(beta) > 0)
+    beta = np.asarray(getattr(beta, "values", beta))
+    force = np.broadcast_to(np.asarray(getattr(force, "values", force), dtype=float), beta.shape)
+    bad = ~(beta > 0)
     if np.any(bad):
-        value = np.asarray(force, dtype=float)[bad].flat[0] if np.ndim(force) else force
-        raise ValueError(f"{name}={value!r} is not allowed; allowed: {allowed}")
+        raise ValueError(f"{name}={float(force[bad].flat[0])!r} is not allowed; allowed: {allowed}")

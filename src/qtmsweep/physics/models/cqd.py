@@ -38,11 +38,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..distributions import (
-    inverse_temperature_difference_np,
-    reduced_energy_difference,
-    scaled_mu_difference_np,
-)
+from ..distributions import inverse_temperature_difference_np, scaled_mu_difference_np
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates
 from ..registry import register
 
@@ -262,12 +258,15 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
         w2 = eL + kap
         v1 = eR
         v2 = eR + kap
-        xa1 = (w1 - ma) / Ta
-        xa2 = (w2 - ma) / Ta
-        xb1 = (w1 - mb) / Tb
-        xb2 = (w2 - mb) / Tb
-        xr1 = (v1 - mr) / Tr
-        xr2 = (v2 - mr) / Tr
+        ba = 1.0 / Ta
+        bb = 1.0 / Tb
+        br = 1.0 / Tr
+        xa1 = (w1 - ma) * ba
+        xa2 = (w2 - ma) * ba
+        xb1 = (w1 - mb) * bb
+        xb2 = (w2 - mb) * bb
+        xr1 = (v1 - mr) * br
+        xr2 = (v2 - mr) * br
         fa1, ha1 = _occupations(xa1)
         fa2, ha2 = _occupations(xa2)
         fb1, hb1 = _occupations(xb1)
@@ -302,10 +301,13 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
         iZ = 1.0 / Z
 
         # cycle affinities from input differences
-        dTr_a = kap * (Tr - Ta) / (Ta * Tr)  # kappa (1/T_a - 1/T_r)
-        dTr_b = kap * (Tr - Tb) / (Tb * Tr)
-        d1_ba = reduced_energy_difference(w1, Tb, mb, Ta, ma)  # x_b1 - x_a1
-        d2_ba = reduced_energy_difference(w2, Tb, mb, Ta, ma)  # x_b2 - x_a2
+        dTr_a = kap * (Tr - Ta) * (ba * br)  # kappa (1/T_a - 1/T_r), from the difference T_r - T_a
+        dTr_b = kap * (Tr - Tb) * (bb * br)
+        dTab = Ta - Tb
+        dmab = ma - mb
+        bab = ba * bb
+        d1_ba = (dTab * (w1 - mb) + Tb * dmab) * bab  # x_b1 - x_a1 (see reduced_energy_difference)
+        d2_ba = (dTab * (w2 - mb) + Tb * dmab) * bab  # x_b2 - x_a2
         A_aa = dTr_a
         A_bb = dTr_b
         A_ab = dTr_b + d1_ba  # AB via a, DC via b: (x_b1 - x_a1) + kappa(1/T_b - 1/T_r)
@@ -358,9 +360,9 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
         J_Q[i, 0] = je_a - ma * jn_a
         J_Q[i, 1] = je_b + mb * jn_a
         J_Q[i, 2] = je_r
-        fer = (Tr - Ta) / (Ta * Tr)
-        feb = (Tb - Ta) / (Ta * Tb)
-        fnb = (mb * (Ta - Tb) + Tb * (mb - ma)) / (Tb * Ta)
+        fer = (Tr - Ta) * (ba * br)
+        feb = -dTab * bab
+        fnb = (mb * dTab - Tb * dmab) * bab
         F[i, 0] = fer
         F[i, 1] = feb
         F[i, 2] = fnb
