@@ -20,7 +20,6 @@ rate model and is used to cross-check the closed forms.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 
@@ -208,15 +207,3 @@ def fermionic_lead_rates(temperature: str, mu: str, gamma: str):
         return g * fermi_np(x), g * fermi_np(-x), -x
 
     return rates
-
-
-def as_float_array(value) -> np.ndarray:
-    return np.asarray(value, dtype=float)
-
-
-def machine_eps() -> float:
-    return float(np.finfo(float).eps)
-
-
-def isclose_scalar(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
