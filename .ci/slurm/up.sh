@@ -42,7 +42,7 @@ pkgs_installed() {
     local p st
     for p in slurm-wlm munge; do
         st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-        [ "$st" = "install ok installed" ] || return 1
+        case "$st" in *" ok installed") ;; *) return 1 ;; esac   # also "hold ok installed"
     done
 }
 if ! pkgs_installed; then
@@ -74,13 +74,32 @@ pid_alive() {   # FILE NAME
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
 }
 
+# Start a daemon with NO inherited file descriptors. The caller runs us as
+# `eval "$(up.sh DIR)"` (maybe with stderr piped to tee, or under a CI log
+# pipe); a daemon that keeps any of those pipes open -- our stdout on fd 3, or
+# e.g. a process-substitution fd 63 -- makes the caller wait for EOF forever.
+# munged in particular does not close inherited fds when it daemonizes. So
+# stdio goes to STATE_DIR/NAME.stdio (what it prints before detaching) and
+# every fd above 2 is closed before exec.
+launch() {   # NAME CMD...
+    local name=$1; shift
+    (
+        for f in /proc/self/fd/*; do
+            n=${f##*/}
+            [ "$n" -gt 2 ] && exec {n}>&-
+        done
+        exec "$@"
+    ) </dev/null >>"$STATE_DIR/$name.stdio" 2>&1
+}
+
 munge_ok() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
 
 fail() {
     log "ERROR: $*"
     local f
-    for f in "$STATE_DIR/slurmctld.log" "$STATE_DIR/slurmd.log" /var/log/munge/munged.log; do
-        [ -f "$f" ] || continue
+    for f in "$STATE_DIR"/*.stdio "$STATE_DIR/slurmctld.log" "$STATE_DIR/slurmd.log" \
+             /var/log/munge/munged.log; do
+        [ -s "$f" ] || continue
         log "---- last 40 lines of $f ----"
         tail -n 40 "$f" >&2 || true
     done
@@ -126,7 +145,7 @@ else
     MUNGE_PIDFILE=/run/munge/munged.pid
     rm -f "$MUNGE_PIDFILE"   # nothing answers on the socket, so it is stale
     log "starting munged"
-    runuser -u munge -- munged --pid-file="$MUNGE_PIDFILE" </dev/null \
+    launch munged runuser -u munge -- munged --pid-file="$MUNGE_PIDFILE" \
         || fail "munged failed to start"
     for _ in $(seq 1 50); do
         [ -s "$MUNGE_PIDFILE" ] && munge_ok && break
@@ -219,7 +238,7 @@ else
     port_busy "$CTLD_PORT" && fail "port $CTLD_PORT already in use (another slurmctld? run down.sh on its STATE_DIR, or set SLURM_CI_CTLD_PORT)"
     log "starting slurmctld"
     rm -f "$STATE_DIR/slurmctld.pid"
-    slurmctld -f "$CONF" </dev/null || fail "slurmctld failed to start"
+    launch slurmctld slurmctld -f "$CONF" || fail "slurmctld failed to start"
     wait_pidfile "$STATE_DIR/slurmctld.pid" slurmctld \
         || fail "slurmctld did not stay up (no live pid in $STATE_DIR/slurmctld.pid)"
 fi
@@ -241,7 +260,7 @@ else
     port_busy "$SLURMD_PORT" && fail "port $SLURMD_PORT already in use (another slurmd? run down.sh on its STATE_DIR, or set SLURM_CI_SLURMD_PORT)"
     log "starting slurmd"
     rm -f "$STATE_DIR/slurmd.pid"
-    slurmd -f "$CONF" </dev/null || fail "slurmd failed to start"
+    launch slurmd slurmd -f "$CONF" || fail "slurmd failed to start"
     wait_pidfile "$STATE_DIR/slurmd.pid" slurmd \
         || fail "slurmd did not stay up (no live pid in $STATE_DIR/slurmd.pid)"
     log "slurmd up (pid $(cat "$STATE_DIR/slurmd.pid"))"
