@@ -1,0 +1,201 @@
+"""Analysis of a sweep: classification and performance variables added to its dataset or store.
+
+One call per sweep, whatever the model (``ds.attrs["model"]``):
+
+* ``cqd`` with a reduced model (``attrs["reduced_model"]`` or detected, see
+  :func:`qtmsweep.thermo.classify.resolve_pair`) and ``sqd``: the regime labels of
+  :func:`qtmsweep.thermo.classify` and the performance variables of
+  :func:`qtmsweep.thermo.performance`;
+* every other model with heat currents: the performance variables only.
+
+:func:`analyze_store` does the same on a zarr store, slab by slab, and writes the
+new variables into it (or into a separate store), so a workflow rule is one line.
+
+Examples
+--------
+>>> import qtmsweep
+>>> ds = qtmsweep.solve("sqd", eps=1.0, T_l=2.0, T_r=1.0, mu_l=0.0, mu_r=0.0, gamma_l=1.0, gamma_r=1.0)
+>>> out = analyze(ds)
+>>> sorted(v for v in ("regime", "mode", "eta_2", "icc_J_E_l") if v in out)
+['eta_2', 'icc_J_E_l', 'mode', 'regime']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .thermo.classify import cell_dims, classify, current_scales, resolve_pair
+from .thermo.performance import performance
+
+#: Variables whose presence marks a dataset as analysed.
+ANALYSIS_MARKER = "mode"
+#: Cells per slab when analysing a store.
+SLAB_CELLS = 2_000_000
+
+
+def analysis_variables(ds: xr.Dataset, reduced_model: str | None = None, **tolerances: float) -> xr.Dataset:
+    """Only the new variables (classification and performance) for ``ds``; attrs say what was done."""
+    model = str(ds.attrs.get("model"))
+    scales = current_scales(ds)
+    attrs: dict[str, Any] = {}
+    parts = []
+    classification = None
+    if model in ("cqd", "sqd"):
+        try:
+            pair = resolve_pair(ds, reduced_model)
+        except ValueError as err:
+            attrs["classification"] = f"skipped: {err}"
+        else:
+            classification = classify(ds, pair.name, scales=scales, **tolerances)
+            parts.append(classification)
+            attrs.update({"reduced_model": pair.name, "forces_parallel": bool(pair.forces_parallel),
+                          "force_pair": list(pair.forces), "flux_pair": classification.attrs["flux_pair"]})
+    if "J_Q" in ds:
+        parts.append(performance(ds, classification.attrs["reduced_model"] if classification is not None else None,
+                                 classification=classification, scales=scales, **tolerances))
+    out = xr.Dataset({name: var for part in parts for name, var in part.data_vars.items()})
+    out.attrs.update(attrs)
+    for part in parts:
+        for k, v in part.attrs.items():
+            if k.endswith("rtol") or k == "err_factor":
+                out.attrs[f"analysis_{k}"] = float(v)
+    return out
+
+
+def analyze(ds: xr.Dataset, reduced_model: str | None = None, **tolerances: float) -> xr.Dataset:
+    """``ds`` with the classification and performance variables of its model added.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`qtmsweep.solve` or an opened sweep store.
+    reduced_model : {"I", "II", None}
+        Force pair for ``cqd``; ``None`` reads ``ds.attrs["reduced_model"]`` or detects it.
+    **tolerances
+        ``force_rtol``, ``current_rtol``, ``err_factor`` (see :mod:`qtmsweep.thermo.classify`).
+
+    Returns
+    -------
+    xarray.Dataset
+        A new dataset; ``ds`` is not modified.
+    """
+    new = analysis_variables(ds, reduced_model, **tolerances)
+    out = ds.assign({k: v for k, v in new.data_vars.items()})
+    out.attrs.update(new.attrs)
+    return out
+
+
+def is_analysed(ds: xr.Dataset) -> bool:
+    """True when ``ds`` already carries the analysis variables."""
+    return ANALYSIS_MARKER in ds
+
+
+def analyze_store(store_path: str | Path, out_path: str | Path | None = None, *, reduced_model: str | None = None,
+                  slab_cells: int = SLAB_CELLS, **tolerances: float) -> Path:
+    """Analyse a sweep store and write the new variables into it (or into ``out_path``).
+
+    The store is read slab by slab along its first grid dimension (about ``slab_cells``
+    cells at a time), so stores larger than memory work.  Existing variables are not
+    touched; re-running overwrites the analysis variables with the same values.
+
+    Parameters
+    ----------
+    store_path : path
+        A zarr store written by the sweep pipeline (or ``Dataset.to_zarr``).
+    out_path : path, optional
+        Write the analysis variables (with the coordinates and attrs) to a separate store
+        instead.
+    reduced_model, **tolerances
+        As for :func:`analyze`.
+
+    Returns
+    -------
+    pathlib.Path
+        The store the variables were written to.
+    """
+    store_path = Path(store_path)
+    ds = xr.open_zarr(str(store_path), consolidated=None)
+    dims = cell_dims(ds)
+    target = Path(out_path) if out_path is not None else store_path
+    lead_dim = dims[0] if dims else None
+    if lead_dim is None:
+        slabs = [slice(None)]
+    else:
+        per_row = max(1, int(np.prod([ds.sizes[d] for d in dims[1:]], dtype=np.int64)))
+        rows = max(1, slab_cells // per_row)
+        chunk = _chunk_along(ds, lead_dim)
+        if chunk:
+            rows = max(chunk, (rows // chunk) * chunk)
+        slabs = [slice(i, min(i + rows, ds.sizes[lead_dim])) for i in range(0, ds.sizes[lead_dim], rows)]
+
+    first = True
+    final_attrs: dict[str, Any] = {}
+    for sl in slabs:
+        sub = ds.isel({lead_dim: sl}) if lead_dim else ds
+        new = analysis_variables(sub.load(), reduced_model, **tolerances)
+        if first:
+            final_attrs = dict(new.attrs)
+            template = _template(ds, new, dims)
+            if out_path is not None:
+                template.to_zarr(str(target), mode="w", compute=False, consolidated=True)
+            else:
+                template.drop_vars(list(template.coords)).to_zarr(str(target), mode="a", compute=False,
+                                                                    consolidated=True)
+            first = False
+        region = {d: (sl if d == lead_dim else slice(None)) for d in new.dims}
+        new = new.drop_vars([c for c in new.coords])
+        new.attrs = {}
+        new.to_zarr(str(target), region=region, mode="r+", consolidated=False)
+    _update_attrs(target, final_attrs)
+    return target
+
+
+def _chunk_along(ds: xr.Dataset, dim: str) -> int | None:
+    for var in ds.data_vars.values():
+        chunks = var.encoding.get("chunks") or var.encoding.get("preferred_chunks", {}).get(dim)
+        if isinstance(chunks, int):
+            return chunks
+        if chunks and dim in var.dims:
+            return int(chunks[var.dims.index(dim)])
+    return None
+
+
+def _template(ds: xr.Dataset, new: xr.Dataset, dims: tuple[str, ...]) -> xr.Dataset:
+    """Lazy full-size arrays shaped like ``new`` over the whole store (metadata only is written)."""
+    import dask.array as da
+
+    chunk = {d: (_chunk_along(ds, d) or ds.sizes[d]) for d in dims}
+    data = {}
+    for name, var in new.data_vars.items():
+        shape = tuple(ds.sizes[d] for d in var.dims)
+        fill = np.nan if var.dtype.kind == "f" else 0
+        arr = da.full(shape, fill, dtype=var.dtype, chunks=tuple(chunk.get(d, ds.sizes[d]) for d in var.dims))
+        data[name] = xr.DataArray(arr, dims=var.dims, attrs=var.attrs)
+    coords = {d: ds[d] for d in dims if d in ds.coords}
+    # to_zarr(mode="a") replaces the root attrs: carry the store's own attrs over
+    return xr.Dataset(data, coords=coords, attrs={**ds.attrs, **new.attrs})
+
+
+def _update_attrs(path: Path, attrs: dict[str, Any]) -> None:
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r+")
+    group.attrs.update(_jsonable(attrs))
+    try:
+        zarr.consolidate_metadata(str(path))
+    except Exception:  # pragma: no cover - stores without consolidated metadata
+        pass
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return value
