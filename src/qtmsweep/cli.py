@@ -1,0 +1,328 @@
+"""``qtmsweep`` command line: run sweeps, evaluate one cell, inspect a store.
+
+Commands
+--------
+``qtmsweep run CONFIG [--sweep NAME ...] [--out DIR]``
+    Run the sweeps of a YAML config into ``DIR/<sweep>/<sweep>.zarr`` (resumes an
+    interrupted store of the same config).
+``qtmsweep point MODEL key=value ...``
+    Solve one cell and print its results (unlisted parameters take the model's defaults,
+    which are printed).
+``qtmsweep info STORE``
+    Dimensions, variables, completion, invariant counts and provenance of a store.
+``qtmsweep validate CONFIG``
+    Check a config (schema and model parameters) without computing anything.
+``qtmsweep models``
+    List the models and their parameters.
+
+Exit status: 0 on success, 2 for bad input (config, arguments, store conflicts; nothing
+was computed), 1 when a run failed part-way (rerun to resume), 130 on interrupt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="qtmsweep", description="Thermodynamic maps of quantum thermal machines.")
+    p.add_argument("--version", action="version", version=f"qtmsweep {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run the sweeps of a config into zarr stores",
+                       description="Run sweeps of a YAML config; each goes to OUT/<sweep>/<sweep>.zarr. "
+                                   "An existing store of the same sweep config is resumed (only missing chunks "
+                                   "are computed).")
+    r.add_argument("config", help="YAML configuration file")
+    r.add_argument("--sweep", action="append", metavar="NAME", help="sweep to run (repeatable; default: all)")
+    r.add_argument("--out", metavar="DIR", help="results directory (default: the config's results_dir)")
+    r.add_argument("--store", metavar="PATH", help="explicit store path (with exactly one --sweep)")
+    r.add_argument("--cluster", choices=("local", "address", "slurm", "inline"),
+                   help="where chunks run (default: the config's dask.cluster)")
+    r.add_argument("--scheduler", metavar="ADDRESS", help="connect to a running Dask scheduler (implies --cluster address)")
+    r.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: CPUs available)")
+    r.add_argument("--threads-per-worker", type=int, metavar="N")
+    r.add_argument("--numba-threads", type=int, metavar="N", help="kernel threads per chunk")
+    r.add_argument("--max-in-flight", type=int, metavar="N", help="chunks submitted at once")
+    r.add_argument("--slurm-jobs", type=int, metavar="N", help="SLURM jobs of a SLURMCluster")
+    r.add_argument("--slurm-queue", metavar="PARTITION", help="SLURM partition of a SLURMCluster")
+    r.add_argument("--max-chunks", type=int, metavar="K", help="compute at most K chunks, then stop (resumable)")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace a store made from a different config (same config: resume)")
+    g.add_argument("--fresh", action="store_true", help="discard an existing store and start over")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--summary-json", metavar="PATH", help="write the run summary (and store info) as JSON")
+
+    pt = sub.add_parser("point", help="solve one cell and print its results")
+    pt.add_argument("model", help="model name (see `qtmsweep models`)")
+    pt.add_argument("params", nargs="*", metavar="key=value")
+    pt.add_argument("--method", default="auto", choices=("auto", "closed_form", "linear"))
+    pt.add_argument("--json", action="store_true", help="print JSON")
+
+    i = sub.add_parser("info", help="summarise a sweep store")
+    i.add_argument("store")
+    i.add_argument("--json", action="store_true", help="print JSON")
+    i.add_argument("--config", action="store_true", help="also print the stored config")
+
+    v = sub.add_parser("validate", help="check a config without computing")
+    v.add_argument("config")
+
+    sub.add_parser("models", help="list models and their parameters")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qtmsweep`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": _run, "point": _point, "info": _info, "validate": _validate, "models": _models}[args.command](args)
+    except KeyboardInterrupt:
+        print("qtmsweep: interrupted (finished chunks are recorded; rerun to resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # pragma: no cover - e.g. `qtmsweep info X | head`
+        return EXIT_OK
+
+
+def _error(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"qtmsweep: error: {message}", file=sys.stderr)
+    return code
+
+
+# -- run -----------------------------------------------------------------------------------------
+def _run(args: argparse.Namespace) -> int:
+    from .sweep import ConfigError, RunOptions, StoreError, load_config, run_sweeps
+
+    try:
+        config = load_config(args.config)
+        names = args.sweep or list(config["sweeps"])
+        for n in names:
+            if n not in config["sweeps"]:
+                raise ConfigError(f"sweeps.{n}: no such sweep in {args.config}; allowed: {', '.join(config['sweeps'])}")
+        if args.store and len(names) != 1:
+            raise ValueError("--store needs exactly one --sweep")
+        cluster = args.cluster or ("address" if args.scheduler else None)
+        overrides: dict[str, Any] = {
+            "cluster": cluster, "address": args.scheduler, "n_workers": args.workers,
+            "threads_per_worker": args.threads_per_worker, "numba_threads": args.numba_threads,
+            "max_in_flight": args.max_in_flight, "max_chunks": args.max_chunks,
+            "if_exists": "fresh" if args.fresh else "overwrite" if args.overwrite else "resume",
+            "progress": not args.no_progress,
+        }
+        options = RunOptions.from_config(config, **overrides)
+        if args.slurm_jobs is not None or args.slurm_queue is not None:
+            slurm = dict(options.slurm)
+            if args.slurm_jobs is not None:
+                slurm["jobs"] = args.slurm_jobs
+            if args.slurm_queue is not None:
+                slurm["queue"] = args.slurm_queue
+            options.slurm = slurm
+        options.validate()
+        if args.summary_json:
+            from .sweep.store import check_output_path
+
+            sp = Path(args.summary_json)
+            if sp.exists() and sp.is_dir():
+                raise ValueError(f"--summary-json {args.summary_json!r} is a directory")
+            check_output_path(sp.parent / "_")
+    except (ConfigError, StoreError, ValueError) as err:
+        return _error(str(err))
+
+    stores = {names[0]: args.store} if args.store else None
+    try:
+        results = run_sweeps(config, names, out=args.out, stores=stores, options=options)
+    except (ConfigError, StoreError) as err:
+        return _error(str(err))
+    except RuntimeError as err:
+        return _error(str(err), EXIT_FAILED)
+    for r in results:
+        state = "complete" if r.complete else f"{r.chunks_done}/{r.chunks_total} chunks done"
+        inv = ", ".join(f"{k}={v}" for k, v in r.invariants.items())
+        print(f"{r.sweep}: {r.status} {r.store}; computed {r.chunks_computed} chunks ({r.cells_computed} cells) "
+              f"in {r.seconds:.2f} s ({r.cells_per_second:.3g} cells/s); {state}; invariants: {inv}")
+    if args.summary_json:
+        from .sweep import store_info
+
+        doc = {"results": [r.to_dict() for r in results],
+               "stores": {r.sweep: _jsonable(store_info(r.store)) for r in results}}
+        Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.summary_json).write_text(json.dumps(doc, indent=2) + "\n")
+    return EXIT_OK
+
+
+# -- point ---------------------------------------------------------------------------------------
+def _parse_value(model, key: str, text: str) -> Any:
+    kind = model.parameter(key).kind if key in model.parameter_names else "number"
+    if kind == "choice":
+        return text
+    if kind == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{key}={text!r} is not allowed; allowed: an integer") from None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{key}={text!r} is not allowed; allowed: a number") from None
+
+
+def _point(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .physics.registry import get_model
+    from .solve import solve
+
+    try:
+        model = get_model(args.model)
+        given: dict[str, Any] = {}
+        for item in args.params:
+            if "=" not in item:
+                raise ValueError(f"{item!r} is not key=value")
+            key, text = item.split("=", 1)
+            key = key.strip()
+            if key in given:
+                raise ValueError(f"{key} is given twice")
+            given[key] = _parse_value(model, key, text.strip())
+        names = set(model.normalize(dict(given)) if model.normalize is not None else given)
+        defaulted = {k: v for k, v in model.defaults().items() if k not in names}
+        ds = solve(model, method=args.method, **{**defaulted, **given})
+    except ValueError as err:
+        return _error(str(err))
+
+    doc: dict[str, Any] = {"model": model.name, "method": ds.attrs.get("method"),
+                           "parameters": {k: ds.attrs[k] for k in model.parameter_names if k in ds.attrs},
+                           "defaults_used": sorted(defaulted), "results": {}}
+    for name, v in ds.data_vars.items():
+        extra = [d for d in v.dims]
+        if extra:
+            (d,) = extra
+            value: Any = {str(label): float(x) for label, x in zip(ds[d].values, np.asarray(v.values).ravel())}
+        else:
+            value = float(v.values)
+        doc["results"][name] = {"value": value, "units": v.attrs.get("units"), "long_name": v.attrs.get("long_name")}
+    if args.json:
+        print(json.dumps(_jsonable(doc), indent=2))
+        return EXIT_OK
+    print(f"{doc['model']} (method: {doc['method']})")
+    print("parameters: " + " ".join(f"{k}={_fmt(v)}" for k, v in doc["parameters"].items()))
+    if defaulted:
+        print("defaults used for: " + ", ".join(sorted(defaulted)))
+    width = max(len(k) for k in doc["results"])
+    for name, r in doc["results"].items():
+        value = r["value"]
+        text = "  ".join(f"{k}={_fmt(x)}" for k, x in value.items()) if isinstance(value, dict) else _fmt(value)
+        print(f"  {name:<{width}}  {text}  [{r['units']}]")
+    return EXIT_OK
+
+
+def _fmt(x: Any) -> str:
+    if isinstance(x, float):
+        return f"{x:.10g}" if math.isfinite(x) else str(x)
+    return str(x)
+
+
+# -- info ----------------------------------------------------------------------------------------
+def _info(args: argparse.Namespace) -> int:
+    from .sweep import StoreError, store_info
+
+    try:
+        info = store_info(args.store)
+    except (StoreError, OSError, ValueError) as err:
+        return _error(str(err))
+    if args.json:
+        if not args.config:
+            info.pop("config", None)
+        print(json.dumps(_jsonable(info), indent=2))
+        return EXIT_OK
+    out = [f"store:  {info['store']}", f"sweep:  {info.get('sweep')}   model: {info.get('model')}"]
+    out.append("dims:   " + ", ".join(f"{d}={n}" for d, n in info["dims"].items()))
+    for name, c in info["coords"].items():
+        if c and isinstance(c[0], float) and name in info["dims"]:
+            out.append(f"        {name}: {c[0]:.6g} .. {c[1]:.6g} ({info['dims'][name]} points)")
+        elif c:
+            out.append(f"        {name}: {', '.join(map(str, c))}")
+    out.append("variables:")
+    for name, v in info["variables"].items():
+        out.append(f"        {name:<12} ({', '.join(v['dims'])})  [{v['units']}]  {v['long_name'] or ''}")
+    comp = info.get("completion", {})
+    if "chunks_done" in comp:
+        pct = 100.0 * comp["cells_done"] / comp["cells_total"] if comp["cells_total"] else 100.0
+        out.append(f"completion: {comp['chunks_done']}/{comp['chunks_total']} chunks, "
+                   f"{comp['cells_done']}/{comp['cells_total']} cells ({pct:.1f}%)"
+                   + (" - complete" if comp["complete"] else " - incomplete (rerun `qtmsweep run` to resume)"))
+        out.append("chunks: " + ", ".join(f"{d}={c}" for d, c in comp["chunks"].items()))
+        out.append("invariants (over computed cells):")
+        for k, n in info.get("invariants", {}).items():
+            out.append(f"        {k:<24} {n:>10}   {info['invariants_doc'][k]}")
+    else:
+        out.append(f"completion: {comp.get('state')}")
+    out.append("provenance:")
+    for k, v in info["provenance"].items():
+        if k == "dask_setup":
+            v = json.dumps(v)
+        out.append(f"        {k:<16} {v}")
+    for r in info["runs"]:
+        out.append(f"        run {r['run']}: {r['started']} -> {r.get('finished')} on {r.get('host')}, "
+                   f"{r.get('chunks_computed')} chunks, {r['dask'].get('cluster')}")
+    if info["fixed"]:
+        out.append("attrs:  " + " ".join(f"{k}={_fmt(v)}" for k, v in info["fixed"].items()))
+    if args.config and info.get("config"):
+        out.append("config:")
+        out.extend("        " + line for line in info["config"].splitlines())
+    print("\n".join(out))
+    return EXIT_OK
+
+
+# -- validate / models -----------------------------------------------------------------------------
+def _validate(args: argparse.Namespace) -> int:
+    from .sweep import ConfigError, build_plan, load_config
+
+    try:
+        config = load_config(args.config)
+        for name in config["sweeps"]:
+            plan = build_plan(config, name, probe=True)
+            print(f"{name}: model {plan.model}, dims " + ", ".join(f"{d}={n}" for d, n in zip(plan.dims, plan.shape))
+                  + f" ({plan.n_cells} cells), {plan.n_chunks} chunks of "
+                  + "x".join(str(c) for c in plan.chunks) + f", config_sha256 {plan.config_sha256[:12]}")
+    except (ConfigError, ValueError) as err:
+        return _error(str(err))
+    print(f"{args.config}: OK")
+    return EXIT_OK
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .physics.registry import available_models, get_model
+
+    for name in available_models():
+        m = get_model(name)
+        print(f"{name}: {m.description}")
+        for p in m.parameters:
+            print(f"    {p.name:<10} {p.kind:<18} default {p.default!r:<8} {p.description}")
+    return EXIT_OK
+
+
+def _jsonable(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Sweep pipeline: YAML config -> grid -> chunked Dask computation -> zarr store (resumable).
+
+* :mod:`~qtmsweep.sweep.config` — load, validate (JSON schema, defaults), canonical YAML + SHA-256;
+* :mod:`~qtmsweep.sweep.grid` — axes, force-space grids, chunking, per-chunk parameters;
+* :mod:`~qtmsweep.sweep.store` — zarr template, region writes, completion mask, provenance, lock;
+* :mod:`~qtmsweep.sweep.execute` — clusters (local / address / SLURM / inline), scheduling, progress.
+"""
+
+from .config import SCHEMA_PATH, ConfigError, load_config, sweep_sha256, sweep_yaml, validate_config
+from .execute import RunOptions, SweepResult, available_cpus, default_store, run_sweep, run_sweeps
+from .grid import SweepPlan, build_plan
+from .store import StoreError, store_info
+
+__all__ = [
+    "SCHEMA_PATH", "ConfigError", "RunOptions", "StoreError", "SweepPlan", "SweepResult", "available_cpus",
+    "build_plan", "default_store", "load_config", "run_sweep", "run_sweeps", "store_info", "sweep_sha256",
+    "sweep_yaml", "validate_config",
+]

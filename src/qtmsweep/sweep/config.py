@@ -1,0 +1,205 @@
+"""Sweep configuration: load YAML, validate against the package's JSON schema, fill defaults.
+
+The schema (``config.schema.yaml`` next to this module, :data:`SCHEMA_PATH`) is the single
+source of truth: the CLI validates with :func:`validate_config`, the Snakefile with
+``snakemake.utils.validate(config, SCHEMA_PATH)``; both fill defaults the same way.
+What a JSON schema cannot express (each model parameter fixed or swept exactly once,
+per-model value ranges, increasing grids, chunk sizes) is checked by :func:`check_config`,
+which builds every sweep's plan (see :mod:`qtmsweep.sweep.grid`) without computing anything.
+
+Examples
+--------
+>>> cfg = validate_config({"sweeps": {"s": {"model": "sqd", "fixed": {"eps": 1.0},
+...                                           "grid": {"T_l": {"linspace": [1.0, 2.0, 3]}}}}})
+>>> cfg["dask"]["cluster"], cfg["sweeps"]["s"]["method"]
+('local', 'auto')
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+#: Path of the JSON schema (YAML syntax) shared by the CLI and the Snakefile.
+SCHEMA_PATH: Path = Path(__file__).with_name("config.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """An invalid sweep configuration; the message names the offending key."""
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    with open(SCHEMA_PATH, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def load_schema() -> dict:
+    """Return a copy of the configuration schema."""
+    return copy.deepcopy(_schema())
+
+
+def _validator_class():
+    """Draft 2020-12 validator that fills ``default`` values of ``properties``.
+
+    The same recipe as ``snakemake.utils.validate(..., set_default=True)`` (the
+    jsonschema FAQ one), so the CLI and the workflow see the same filled config.
+    """
+    from jsonschema import Draft202012Validator, validators
+
+    validate_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, subschema in properties.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(prop, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(Draft202012Validator, {"properties": set_defaults})
+
+
+def _key_path(path) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "<top level>"
+
+
+def _offending_key(error) -> str:
+    """Dotted path of the key an error is about (the unexpected key for additionalProperties)."""
+    path = list(error.absolute_path)
+    if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        if extra:
+            path.append(extra[0])
+    elif error.validator == "required":
+        # message is "'x' is a required property"
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        if missing:
+            path.append(missing)
+    elif error.validator == "propertyNames":
+        path.append(repr(error.instance))
+    return _key_path(path)
+
+
+def validate_config(config: Mapping[str, Any], *, check: bool = True) -> dict:
+    """Validate ``config`` against the schema and return a copy with defaults filled in.
+
+    Parameters
+    ----------
+    config : mapping
+        The parsed YAML document.
+    check : bool
+        Also run :func:`check_config` (model parameters, grids, chunks) on every sweep.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending key, e.g. ``sweeps.demo.grid.T_a: ...``.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"<top level>: the configuration must be a mapping, not {type(config).__name__}")
+    cfg = copy.deepcopy(dict(config))
+    from jsonschema.exceptions import best_match
+
+    validator = _validator_class()(_schema())
+    error = best_match(validator.iter_errors(cfg))
+    if error is not None:
+        message = error.message
+        if error.validator == "not":
+            message = "this key is not allowed here"
+        if error.validator in ("not", "anyOf", "oneOf") and isinstance(error.schema, dict) \
+                and error.schema.get("description"):
+            message += f" (allowed: {error.schema['description']})"
+        raise ConfigError(f"{_offending_key(error)}: {_short(message)}")
+    if check:
+        check_config(cfg)
+    return cfg
+
+
+def _short(message: str, limit: int = 400) -> str:
+    return message if len(message) <= limit else message[:limit] + " ..."
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    """Semantic checks beyond the schema: build every sweep's plan (no computation, no files).
+
+    Raises
+    ------
+    ConfigError
+        Naming the sweep and key, e.g. ``sweeps.demo.fixed.mu_r: ...``.
+    """
+    from .grid import build_plan
+
+    for name in config.get("sweeps", {}):
+        build_plan(config, name, probe=False)
+
+
+def load_config(path: str | Path, *, check: bool = True) -> dict:
+    """Read a YAML configuration file, validate it and fill defaults (see :func:`validate_config`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist or is not a file")
+    with open(path, encoding="utf-8") as fh:
+        try:
+            raw = yaml.safe_load(fh)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if raw is None:
+        raw = {}
+    return validate_config(raw, check=check)
+
+
+def sweep_document(config: Mapping[str, Any], sweep: str) -> dict:
+    """The part of a (validated) config that defines one sweep's data: ``{"sweeps": {sweep: ...}}``."""
+    sweeps = config.get("sweeps", {})
+    if sweep not in sweeps:
+        raise ConfigError(f"sweeps.{sweep}: no such sweep; allowed: {', '.join(sweeps) or '(none)'}")
+    return {"sweeps": {sweep: copy.deepcopy(sweeps[sweep])}}
+
+
+def sweep_yaml(config: Mapping[str, Any], sweep: str) -> str:
+    """Canonical YAML text of one sweep's definition (stored in the zarr attrs as ``config``).
+
+    Key order is kept (it fixes the order of the dimensions); values are the
+    validated, default-filled ones, so the same sweep gives the same text whether
+    it comes from the CLI or the Snakefile.
+    """
+    return yaml.safe_dump(_plain(sweep_document(config, sweep)), sort_keys=False, default_flow_style=None,
+                          allow_unicode=True, width=100)
+
+
+def sweep_sha256(config: Mapping[str, Any], sweep: str) -> str:
+    """SHA-256 of :func:`sweep_yaml` (stored as ``config_sha256``); decides whether a store can be resumed."""
+    return hashlib.sha256(sweep_yaml(config, sweep).encode("utf-8")).hexdigest()
+
+
+def write_sweep_config(config: Mapping[str, Any], sweep: str, path: str | Path) -> Path:
+    """Write a stand-alone, default-filled config holding only ``sweep`` (and the run settings).
+
+    The Snakefile materialises each sweep's config this way, so the sweep rule runs the CLI
+    on exactly the (validated, overridden) config Snakemake sees.
+    """
+    doc = {k: v for k, v in config.items() if k != "sweeps"}
+    doc.update(sweep_document(config, sweep))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None, width=100),
+                    encoding="utf-8")
+    return path
+
+
+def execution_yaml(config: Mapping[str, Any]) -> str:
+    """YAML text of the execution settings (``dask`` section), recorded per run."""
+    return yaml.safe_dump(_plain({"dask": config.get("dask", {})}), sort_keys=False, default_flow_style=None)
+
+
+def _plain(obj: Any) -> Any:
+    """Round-trip through JSON types so YAML dumps contain no Python-specific tags."""
+    return json.loads(json.dumps(obj))

@@ -1,0 +1,447 @@
+"""Run sweeps: Dask cluster set-up, chunk scheduling with a bounded window, progress.
+
+Each chunk is one task: build the chunk's parameters from slices of the plan's axes,
+one :func:`qtmsweep.solve` call, a region write into the store, then the chunk's
+bookkeeping (see :mod:`qtmsweep.sweep.store`).  The driver keeps at most
+``max_in_flight`` tasks submitted, so its memory does not grow with the grid, and a
+worker holds one chunk per thread.  Chunks already marked done are skipped, so a rerun
+after an interruption computes only what is missing.
+
+Examples
+--------
+>>> from qtmsweep.sweep import validate_config, run_sweep, RunOptions   # doctest: +SKIP
+>>> cfg = validate_config(yaml.safe_load(open("config/config.yaml")))  # doctest: +SKIP
+>>> run_sweep(cfg, "map_I", "results/map_I/map_I.zarr", RunOptions(cluster="inline"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import uuid
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence, TextIO
+
+from .grid import SweepPlan, build_plan, checked_probe
+from .store import (COUNTERS, StoreLock, check_output_path, finish_run, prepare_store, read_done, start_run,
+                    write_chunk)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class RunOptions:
+    """How to execute (the ``dask`` section of the config, plus run-only switches).
+
+    Attributes
+    ----------
+    cluster : {"local", "address", "slurm", "inline"}
+    address : str or None
+        Scheduler address for ``cluster="address"``.
+    n_workers : int or None
+        Local worker processes (default: CPUs available).
+    threads_per_worker : int
+    numba_threads : int or None
+        Kernel threads per chunk (default: the worker's CPUs / its threads).
+    memory_limit : str or int
+    max_in_flight : int or None
+        Tasks submitted at once (default 2 x cluster threads).
+    slurm : dict
+        ``dask_jobqueue.SLURMCluster`` settings (see the schema).
+    progress : bool
+        Progress bar on stderr.
+    max_chunks : int or None
+        Compute at most this many chunks, then stop (a partial, resumable run).
+    if_exists : {"resume", "overwrite", "fresh"}
+        What to do with an existing store (see :func:`qtmsweep.sweep.store.prepare_store`).
+    """
+
+    cluster: str = "local"
+    address: str | None = None
+    n_workers: int | None = None
+    threads_per_worker: int = 1
+    numba_threads: int | None = None
+    memory_limit: str | int = "auto"
+    max_in_flight: int | None = None
+    slurm: dict = field(default_factory=dict)
+    progress: bool = True
+    max_chunks: int | None = None
+    if_exists: str = "resume"
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> "RunOptions":
+        """Options from a validated config's ``dask`` section, with non-``None`` overrides applied."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in dict(config.get("dask", {})).items() if k in names}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - names
+        if unknown:
+            raise ValueError(f"unknown run option(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def validate(self) -> None:
+        if self.cluster not in ("local", "address", "slurm", "inline"):
+            raise ValueError(f"cluster={self.cluster!r} is not allowed; allowed: 'local', 'address', 'slurm', 'inline'")
+        if self.cluster == "address" and not self.address:
+            raise ValueError("cluster='address' needs a scheduler address (dask.address or --scheduler)")
+        for name in ("n_workers", "numba_threads", "max_in_flight", "max_chunks"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(f"{name}={v!r} is not allowed; allowed: an integer >= 1")
+        if isinstance(self.threads_per_worker, bool) or not isinstance(self.threads_per_worker, int) \
+                or self.threads_per_worker < 1:
+            raise ValueError(f"threads_per_worker={self.threads_per_worker!r} is not allowed; allowed: an integer >= 1")
+        if self.if_exists not in ("resume", "overwrite", "fresh"):
+            raise ValueError(f"if_exists={self.if_exists!r} is not allowed; allowed: 'resume', 'overwrite', 'fresh'")
+
+
+@dataclass
+class SweepResult:
+    """What one run of one sweep did."""
+
+    sweep: str
+    store: str
+    status: str  # created | resumed | replaced
+    chunks_total: int
+    chunks_done: int
+    chunks_computed: int
+    cells_total: int
+    cells_computed: int
+    seconds: float
+    complete: bool
+    invariants: dict[str, int]
+    setup: dict[str, Any]
+    run: int
+
+    @property
+    def cells_per_second(self) -> float:
+        return self.cells_computed / self.seconds if self.seconds > 0 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cells_per_second"] = self.cells_per_second
+        return d
+
+
+# -- progress -------------------------------------------------------------------------------------
+class Progress:
+    """A minimal progress bar on a stream: redrawn in place on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, label: str, total: int, done: int = 0, *, stream: TextIO | None = None,
+                 enabled: bool = True, interval: float = 5.0):
+        self.label, self.total, self.done0, self.done = label, total, done, done
+        self.cells = 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = enabled
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval if not self.tty else 0.1
+        self.t0 = time.perf_counter()
+        self._last = -math.inf
+        self._drawn = None
+        self._draw(force=True)
+
+    def update(self, chunks: int = 1, cells: int = 0) -> None:
+        self.done += chunks
+        self.cells += cells
+        self._draw()
+
+    def _line(self) -> str:
+        frac = self.done / self.total if self.total else 1.0
+        width = 30
+        bar = "#" * int(round(frac * width))
+        elapsed = time.perf_counter() - self.t0
+        rate = self.cells / elapsed if elapsed > 0 else 0.0
+        new = self.done - self.done0
+        remaining = self.total - self.done
+        eta = (elapsed / new * remaining) if new else float("nan")
+        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if math.isfinite(eta) else "--:--:--"
+        return (f"{self.label} [{bar:<{width}}] {100 * frac:5.1f}% {self.done}/{self.total} chunks "
+                f"{rate:9.3g} cells/s elapsed {time.strftime('%H:%M:%S', time.gmtime(elapsed))} ETA {eta_s}")
+
+    def _draw(self, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last < self.interval and self.done < self.total:
+            return
+        if self._drawn == self.done and not self.tty:
+            return
+        self._last = now
+        self._drawn = self.done
+        if self.tty:
+            self.stream.write("\r" + self._line())
+        else:
+            self.stream.write(self._line() + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        self._draw(force=True)
+        if self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+# -- the task ---------------------------------------------------------------------------------------
+def _set_numba_threads(n: int | None) -> None:
+    if not n:
+        return
+    import numba
+
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
+def compute_chunk(plan: SweepPlan, store: str, flat: int, run: int, numba_threads: int | None) -> tuple:
+    """One task: solve chunk ``flat`` and write it (data, then bookkeeping).  Runs on a worker.
+
+    Returns
+    -------
+    tuple
+        ``(flat, cells, counts, seconds)``.
+    """
+    t0 = time.perf_counter()
+    _set_numba_threads(numba_threads)
+    index = plan.chunk_index(flat)
+    ds = plan.compute(plan.chunk_slices(index))
+    counts = write_chunk(store, plan, index, ds, run)
+    return flat, plan.chunk_cells(index), [int(c) for c in counts], time.perf_counter() - t0
+
+
+# -- clusters ----------------------------------------------------------------------------------------
+@contextmanager
+def dask_client(options: RunOptions, *, cpus: int | None = None) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Start (or connect to) the cluster ``options`` describe; yield ``(client or None, setup)``.
+
+    ``setup`` records what was used (stored in the store's attrs).  ``cpus`` is the
+    CPU budget of a local cluster (default: CPUs available; the Snakemake rule passes
+    its ``threads``).  Only what this function started is stopped on exit.
+    """
+    options.validate()
+    cpus = cpus or available_cpus()
+    kind = options.cluster
+    if kind == "inline":
+        nt = options.numba_threads or cpus
+        yield None, {"cluster": "inline", "numba_threads": nt, "max_in_flight": 1}
+        return
+    import logging
+
+    from distributed import Client
+
+    if kind == "local":
+        from distributed import LocalCluster
+
+        n = options.n_workers or cpus
+        tpw = options.threads_per_worker
+        nt = options.numba_threads or max(1, cpus // (n * tpw))
+        cluster = LocalCluster(n_workers=n, threads_per_worker=tpw, processes=True,
+                               memory_limit=options.memory_limit, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+        try:
+            with Client(cluster) as client:
+                setup = {"cluster": "local", "n_workers": n, "threads_per_worker": tpw, "numba_threads": nt,
+                         "memory_limit": options.memory_limit,
+                         "max_in_flight": options.max_in_flight or 2 * n * tpw}
+                yield client, setup
+        finally:
+            cluster.close()
+    elif kind == "address":
+        with Client(options.address, timeout="60s") as client:
+            threads = sum(client.nthreads().values()) or 1
+            nt = options.numba_threads or 1
+            setup = {"cluster": "address", "address": options.address, "workers": len(client.nthreads()),
+                     "threads": threads, "numba_threads": nt, "max_in_flight": options.max_in_flight or 2 * threads}
+            yield client, setup
+    elif kind == "slurm":
+        from dask_jobqueue import SLURMCluster
+
+        s = dict(options.slurm)
+        jobs = int(s.pop("jobs", 1))
+        timeout = float(s.pop("worker_timeout", 300))
+        kwargs = {k: v for k, v in s.items() if v not in (None, [])}
+        kwargs.setdefault("cores", 1)
+        kwargs.setdefault("memory", "1GB")
+        kwargs.setdefault("processes", 1)
+        kwargs.setdefault("python", sys.executable)
+        per_process = max(1, int(kwargs["cores"]) // int(kwargs["processes"]))
+        nt = options.numba_threads or 1
+        workers = jobs * int(kwargs["processes"])
+        cluster = SLURMCluster(**kwargs)
+        try:
+            cluster.scale(jobs=jobs)
+            with Client(cluster) as client:
+                client.wait_for_workers(1, timeout=timeout)
+                setup = {"cluster": "slurm", "jobs": jobs, "workers": workers, "threads_per_worker": per_process,
+                         "numba_threads": nt, "max_in_flight": options.max_in_flight or 2 * workers * per_process,
+                         "slurm": {k: v for k, v in kwargs.items() if k != "python"}}
+                yield client, setup
+        finally:
+            cluster.close()
+    else:  # pragma: no cover - validate() refuses
+        raise ValueError(kind)
+
+
+# -- running -----------------------------------------------------------------------------------------
+def default_store(config: Mapping[str, Any], sweep: str, out: str | Path | None = None) -> Path:
+    """``<out or results_dir>/<sweep>/<sweep>.zarr``."""
+    base = Path(out) if out is not None else Path(config.get("results_dir", "results"))
+    return base / sweep / f"{sweep}.zarr"
+
+
+def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *, out: str | Path | None = None,
+               stores: Mapping[str, str | Path] | None = None, options: RunOptions | None = None,
+               cpus: int | None = None, stream: TextIO | None = None) -> list[SweepResult]:
+    """Run several sweeps of a validated config on one cluster.
+
+    Every sweep is planned and probed, every output path checked and every store
+    lock taken before the cluster starts or any store is created.
+
+    Parameters
+    ----------
+    config : mapping
+        Validated config (:func:`qtmsweep.sweep.config.validate_config`).
+    sweeps : sequence of str, optional
+        Which sweeps (default: all, in config order).
+    out : path, optional
+        Results directory (default ``config["results_dir"]``); stores go to
+        ``<out>/<sweep>/<sweep>.zarr`` unless ``stores`` names them.
+    options : RunOptions, optional
+        Default: ``RunOptions.from_config(config)``.
+    cpus : int, optional
+        CPU budget of a local cluster.
+    """
+    options = options or RunOptions.from_config(config)
+    options.validate()
+    names = list(sweeps) if sweeps else list(config.get("sweeps", {}))
+    plans = {name: build_plan(config, name, probe=False) for name in names}
+    probes = {name: checked_probe(plan) for name, plan in plans.items()}
+    paths = {name: check_output_path(Path((stores or {}).get(name) or default_store(config, name, out)))
+             for name in names}
+    if len(set(map(str, paths.values()))) != len(paths):
+        raise ValueError("two sweeps would write the same store; give distinct stores")
+    with ExitStack() as stack:
+        for name in names:
+            stack.enter_context(_lock(paths[name]))
+        client, setup = stack.enter_context(dask_client(options, cpus=cpus))
+        return [_run_one(plans[n], probes[n], paths[n], client, setup, options, stream) for n in names]
+
+
+def run_sweep(config: Mapping[str, Any], sweep: str, store: str | Path | None = None,
+              options: RunOptions | None = None, *, cpus: int | None = None,
+              stream: TextIO | None = None) -> SweepResult:
+    """Run one sweep of a validated config into ``store`` (default ``<results_dir>/<sweep>/<sweep>.zarr``)."""
+    return run_sweeps(config, [sweep], stores={sweep: store} if store is not None else None, options=options,
+                      cpus=cpus, stream=stream)[0]
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """Take the store's lock; if the run fails before the store exists, remove what the lock created."""
+    created = [p for p in [path.absolute().parent, *path.absolute().parent.parents] if not p.exists()]
+    lock = StoreLock(path).acquire()
+    try:
+        yield
+    finally:
+        lock.release(remove=True)
+        if not path.exists():
+            for p in created:  # innermost first
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
+
+
+def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], options: RunOptions,
+             stream: TextIO | None) -> SweepResult:
+    t0 = time.perf_counter()
+    status = prepare_store(path, plan, probe, if_exists=options.if_exists)
+    store = str(path.absolute())
+    done = read_done(store).reshape(-1)
+    todo = [int(i) for i in (~done).nonzero()[0]]
+    if options.max_chunks is not None:
+        todo = todo[: options.max_chunks]
+    run = start_run(store, setup)
+    progress = Progress(f"{plan.name}", plan.n_chunks, int(done.sum()), stream=stream, enabled=options.progress)
+    computed = cells = 0
+    try:
+        for flat, n_cells in _execute(plan, store, todo, run, client, setup):
+            computed += 1
+            cells += n_cells
+            progress.update(1, n_cells)
+    finally:
+        progress.close()
+        attrs = finish_run(store, plan, run, computed)
+    return SweepResult(sweep=plan.name, store=str(path), status=status, chunks_total=plan.n_chunks,
+                       chunks_done=attrs["chunks_done"], chunks_computed=computed, cells_total=plan.n_cells,
+                       cells_computed=cells, seconds=time.perf_counter() - t0, complete=attrs["complete"],
+                       invariants={k: attrs[f"invariant_{k}"] for k in COUNTERS}, setup=setup, run=run)
+
+
+def _execute(plan: SweepPlan, store: str, todo: list[int], run: int, client,
+             setup: dict[str, Any]) -> Iterator[tuple[int, int]]:
+    """Compute the chunks ``todo``; yield ``(flat index, cells)`` as each finishes and is recorded."""
+    nt = setup.get("numba_threads")
+    if client is None:
+        for flat in todo:
+            try:
+                f, n, _, _ = compute_chunk(plan, store, flat, run, nt)
+            except Exception as err:
+                raise RuntimeError(f"sweep {plan.name!r}: chunk {flat} failed: {err!r}; the chunks finished so far "
+                                   "are recorded, rerun to resume") from err
+            yield f, n
+        return
+    from distributed import as_completed
+
+    window = max(1, int(setup.get("max_in_flight") or 2))
+    [plan_future] = client.scatter([plan], broadcast=True, hash=False)
+    token = uuid.uuid4().hex[:8]
+    pending = iter(todo)
+
+    def submit(flat: int):
+        return client.submit(compute_chunk, plan_future, store, flat, run, nt, pure=False,
+                             key=f"qtmsweep-{plan.name}-{token}-{flat}")
+
+    ac = as_completed()
+    in_flight = set()
+    for flat in pending:
+        fut = submit(flat)
+        ac.add(fut)
+        in_flight.add(fut)
+        if len(in_flight) >= window:
+            break
+    error: BaseException | None = None
+    failed_flat = None
+    try:
+        for fut in ac:
+            in_flight.discard(fut)
+            try:
+                flat, n, _, _ = fut.result()
+            except Exception as err:  # a chunk failed: stop submitting, let the others finish and record
+                if error is None:
+                    error, failed_flat = err, fut.key
+                continue
+            finally:
+                fut.release()
+            yield flat, n
+            if error is None:
+                nxt = next(pending, None)
+                if nxt is not None:
+                    new = submit(nxt)
+                    ac.add(new)
+                    in_flight.add(new)
+    except BaseException:
+        client.cancel(list(in_flight))
+        raise
+    if error is not None:
+        raise RuntimeError(f"sweep {plan.name!r}: chunk task {failed_flat} failed: {error!r}; "
+                           "the chunks finished so far are recorded, rerun to resume") from error

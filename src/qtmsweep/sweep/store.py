@@ -1,0 +1,522 @@
+"""The zarr (v3) store of a sweep: template, region writes, completion mask, provenance, lock.
+
+Layout of ``<sweep>.zarr``::
+
+    zarr.json            root group: the SPEC §4 dataset's attrs (provenance, fixed parameters)
+    <var>/               one array per variable, zarr chunks == computation chunks
+    _sweep/done          int8 over the chunk grid: 1 once a chunk's data are written
+    _sweep/run           int32 over the chunk grid: which run (1, 2, ...) wrote the chunk
+    _sweep/counts        int64 (chunk grid, counter): invariant violations per chunk
+
+``xr.open_zarr(store)`` sees only the dataset (the ``_sweep`` group is ignored).
+A chunk is written by one task, as ``data -> counts -> run -> done``; ``done`` is the
+only proof of completion (an absent zarr chunk is not: zarr skips chunks equal to
+the fill value).  Each bookkeeping element is its own zarr chunk, so concurrent
+workers never share a file.  The template is created with ``compute=False`` and
+``config_sha256`` is written last: a store without it is an interrupted template.
+
+A run holds an advisory ``flock`` on ``<store>.lock`` for its whole duration and removes
+the file when it ends; the kernel releases the lock if the process dies, so a left-over
+lock file never blocks a rerun.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import xarray as xr
+
+from .grid import SweepPlan
+
+BOOKKEEPING = "_sweep"
+STORE_FORMAT = 1
+#: Invariant counters accumulated per chunk (SPEC §1 checks), with their thresholds.
+COUNTERS = ("sigma_negative", "conservation_violation", "rel_err_large", "nonfinite")
+CONSERVATION_TOL = 1e-9
+REL_ERR_TOL = 1e-6
+COUNTER_DOC = {
+    "sigma_negative": "cells with sigma < 0",
+    "conservation_violation": f"cells with residual_E or residual_N > {CONSERVATION_TOL:g}",
+    "rel_err_large": f"cells with rel_err > {REL_ERR_TOL:g}",
+    "nonfinite": "cells with any non-finite output (rel_err excluded: it is inf by design where a current is 0)",
+}
+
+
+class StoreError(RuntimeError):
+    """A store cannot be created, resumed or written as asked."""
+
+
+# -- small helpers ------------------------------------------------------------------------
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence zarr's warnings about consolidated metadata / string dtypes not in the v3 spec."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+        yield
+
+
+def _open_group(path: str | Path, mode: str = "r"):
+    import zarr
+
+    with _quiet():
+        return zarr.open_group(str(path), mode=mode, use_consolidated=False, zarr_format=3)
+
+
+def git_revision() -> tuple[str | None, bool | None]:
+    """(commit, dirty) of the source tree the package is imported from, if it is a git checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10)
+        if rev.returncode != 0:
+            return None, None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+        return rev.stdout.strip(), bool(dirty.stdout.strip()) if dirty.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Refuse output paths that cannot hold a store (before any work is done)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"output path {str(path)!r} exists and is not a directory; allowed: a new or existing "
+                         "zarr store directory")
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"output path {str(path)!r}: {str(parent)!r} is a file, not a directory")
+            if not os.access(parent, os.W_OK) and not path.exists():
+                raise StoreError(f"output path {str(path)!r}: directory {str(parent)!r} is not writable")
+            break
+    return path
+
+
+# -- lock -----------------------------------------------------------------------------------
+class StoreLock:
+    """Exclusive advisory lock on ``<store>.lock`` (``fcntl.flock``; released when the process dies).
+
+    Raises
+    ------
+    StoreError
+        If another process holds it (the message says which, from the lock file).
+    """
+
+    def __init__(self, store: str | Path):
+        self.path = Path(str(store).rstrip("/") + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> "StoreLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    holder = os.read(fd, 4096).decode(errors="replace").strip() or "unknown process"
+                finally:
+                    os.close(fd)
+                raise StoreError(f"store {str(self.path)[:-5]!r} is being written by another run ({holder}); "
+                                 "wait for it to finish") from None
+            # the holder before us may have removed the file after we opened it: lock the file on disk
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self, remove: bool = False) -> None:
+        """Unlock; with ``remove``, delete the lock file first (while still holding it)."""
+        if self._fd is not None:
+            try:
+                if remove:
+                    try:
+                        os.unlink(self.path)
+                    except FileNotFoundError:
+                        pass
+                else:
+                    os.ftruncate(self._fd, 0)
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "StoreLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+# -- template --------------------------------------------------------------------------------
+def _axis_attrs(plan: SweepPlan, name: str) -> dict[str, str]:
+    from ..physics.registry import get_model
+
+    if name.startswith("F_E"):
+        return {"units": "1/energy", "long_name": f"force {name} (difference of inverse temperatures)"}
+    if name.startswith("F_N"):
+        return {"units": "1", "long_name": f"force {name} (difference of beta*mu)"}
+    model = get_model(plan.model)
+    if name in model.parameter_names:
+        p = model.parameter(name)
+        return {"units": p.units, "long_name": p.description}
+    return {"units": "1", "long_name": name}
+
+
+def template(plan: SweepPlan, probe: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict]]:
+    """Lazy (dask zeros, never computed) dataset with the store's full shape, and its encoding."""
+    import dask.array as da
+
+    dims = plan.dims
+    coords: dict[str, Any] = {a.name: (a.name, a.values, _axis_attrs(plan, a.name)) for a in plan.axes}
+    for name, c in probe.coords.items():
+        if name in dims:
+            continue
+        values = c.values
+        if values.dtype.kind == "U":  # variable-length strings have a zarr v3 spec, fixed-width ones don't
+            values = values.astype(object)
+        coords[name] = (c.dims, values, dict(c.attrs))
+    data, encoding = {}, {}
+    for name, v in probe.data_vars.items():
+        if not set(v.dims) & set(dims):
+            raise StoreError(f"output {name!r} does not depend on any swept dimension; cannot be stored per chunk")
+        shape = tuple(plan.shape[dims.index(d)] if d in dims else v.sizes[d] for d in v.dims)
+        chunks = tuple(plan.chunks[dims.index(d)] if d in dims else v.sizes[d] for d in v.dims)
+        data[name] = (v.dims, da.zeros(shape, dtype=v.dtype, chunks=chunks), dict(v.attrs))
+        encoding[name] = {"chunks": chunks, "compressors": _compressors()}
+    ds = xr.Dataset(data, coords=coords)
+    return ds, encoding
+
+
+def _compressors() -> tuple:
+    """Blosc LZ4 with byte shuffle: ~1/3 smaller than raw float64 maps, faster to write than zarr's zstd default."""
+    from zarr.codecs import BloscCodec
+
+    return (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
+
+
+def provenance(plan: SweepPlan) -> dict[str, Any]:
+    """Attrs recorded when a store is created (SPEC §4 and issue 3)."""
+    from .. import __version__
+
+    rev, dirty = git_revision()
+    return {
+        "qtmsweep_version": __version__,
+        "git_revision": rev if rev is not None else "none",
+        "git_dirty": bool(dirty) if dirty is not None else False,
+        "config": plan.config_yaml,
+        "created": _now(),
+        "chunk_dims": list(plan.dims),
+        "chunk_sizes": [int(c) for c in plan.chunks],
+        "qtmsweep_store_format": STORE_FORMAT,
+    }
+
+
+def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
+    """Write the template (metadata and coordinates only) and the bookkeeping arrays."""
+    import zarr
+
+    path = Path(path)
+    ds, encoding = template(plan, probe)
+    attrs = dict(probe.attrs)
+    attrs.update(plan.extra_attrs)
+    attrs.update(provenance(plan))
+    attrs.update({"complete": False, "chunks_done": 0, "chunks_total": plan.n_chunks, "runs": "[]"})
+    ds.attrs = attrs
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _quiet():
+        ds.to_zarr(str(path), mode="w", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
+        group = _open_group(path, "r+")
+        book = group.create_group(BOOKKEEPING)
+        grid = plan.chunk_grid
+        ones = (1,) * len(grid)
+        book.create_array("done", shape=grid, chunks=ones, dtype="int8", fill_value=0, compressors=None,
+                          dimension_names=[f"chunk_{d}" for d in plan.dims])
+        book.create_array("run", shape=grid, chunks=ones, dtype="int32", fill_value=0, compressors=None,
+                          dimension_names=[f"chunk_{d}" for d in plan.dims])
+        book.create_array("counts", shape=grid + (len(COUNTERS),), chunks=ones + (len(COUNTERS),), dtype="int64",
+                          fill_value=0, compressors=None,
+                          dimension_names=[f"chunk_{d}" for d in plan.dims] + ["counter"])
+        book.attrs.update({"counters": list(COUNTERS), "counter_doc": COUNTER_DOC,
+                           "conservation_tol": CONSERVATION_TOL, "rel_err_tol": REL_ERR_TOL})
+    # written last: its presence marks a complete template
+    update_attrs(path, {"config_sha256": plan.config_sha256})
+
+
+def update_attrs(path: str | Path, attrs: Mapping[str, Any]) -> None:
+    """Update the root attrs and refresh the consolidated metadata (so plain ``xr.open_zarr`` is quiet)."""
+    import zarr
+
+    group = _open_group(path, "r+")
+    group.attrs.update(dict(attrs))
+    with _quiet():
+        zarr.consolidate_metadata(str(path))
+
+
+def read_attrs(path: str | Path) -> dict[str, Any]:
+    return dict(_open_group(path, "r").attrs)
+
+
+def is_store(path: str | Path) -> bool:
+    return (Path(path) / "zarr.json").is_file()
+
+
+def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_exists: str = "resume") -> str:
+    """Create the store, or check an existing one can be resumed.  Call with the lock held.
+
+    Parameters
+    ----------
+    if_exists : {"resume", "overwrite", "fresh"}
+        ``resume``: continue a store made from the same sweep config, refuse another;
+        ``overwrite``: resume the same config, replace a store of another config;
+        ``fresh``: always start over.
+
+    Returns
+    -------
+    str
+        ``"created"``, ``"resumed"`` or ``"replaced"``.
+    """
+    if if_exists not in ("resume", "overwrite", "fresh"):
+        raise ValueError(f"if_exists={if_exists!r} is not allowed; allowed: 'resume', 'overwrite', 'fresh'")
+    path = check_output_path(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        create_store(path, plan, probe)
+        return "created"
+    if not is_store(path):
+        raise StoreError(f"{str(path)!r} exists and is not a zarr store; refusing to touch it")
+    attrs = read_attrs(path)
+    if "qtmsweep_store_format" not in attrs:
+        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep; refusing to touch it")
+    sha = attrs.get("config_sha256")
+    if sha is None:  # interrupted template: nothing can have been computed
+        shutil.rmtree(path)
+        create_store(path, plan, probe)
+        return "replaced"
+    if if_exists == "fresh" or (sha != plan.config_sha256 and if_exists == "overwrite"):
+        shutil.rmtree(path)
+        create_store(path, plan, probe)
+        return "replaced"
+    if sha != plan.config_sha256:
+        raise StoreError(f"{str(path)!r} was made from a different config of sweep {plan.name!r} "
+                         f"(config_sha256 {sha[:12]}... vs {plan.config_sha256[:12]}...); "
+                         "use --overwrite to replace it, or another --out")
+    if list(attrs.get("chunk_sizes", [])) != list(plan.chunks) or list(attrs.get("chunk_dims", [])) != list(plan.dims):
+        raise StoreError(f"{str(path)!r} has chunks {attrs.get('chunk_sizes')} over {attrs.get('chunk_dims')}, this "
+                         f"version plans {list(plan.chunks)} over {list(plan.dims)}; use --fresh to start over")
+    return "resumed"
+
+
+# -- chunks ---------------------------------------------------------------------------------
+def read_done(path: str | Path) -> np.ndarray:
+    """Completion mask over the chunk grid (bool)."""
+    return np.asarray(_open_group(path, "r")[f"{BOOKKEEPING}/done"][...]).astype(bool)
+
+
+def read_bookkeeping(path: str | Path) -> dict[str, np.ndarray]:
+    """``done`` (bool), ``run`` (int32) and ``counts`` (int64, last axis = :data:`COUNTERS`) arrays."""
+    book = _open_group(path, "r")[BOOKKEEPING]
+    return {"done": np.asarray(book["done"][...]).astype(bool), "run": np.asarray(book["run"][...]),
+            "counts": np.asarray(book["counts"][...])}
+
+
+def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
+    """Per-chunk counts of cells violating the invariants (:data:`COUNTERS`, in that order)."""
+    shape = tuple(ds.sizes[d] for d in dims)
+
+    def cellwise(mask: xr.DataArray) -> np.ndarray:
+        extra = [d for d in mask.dims if d not in dims]
+        if extra:
+            mask = mask.any(extra)
+        return np.broadcast_to(mask.transpose(*[d for d in dims if d in mask.dims]).values, shape) \
+            if mask.ndim == len(dims) else np.broadcast_to(mask.values, shape)
+
+    none = np.zeros(shape, dtype=bool)
+    sigma_neg = cellwise(ds["sigma"] < 0) if "sigma" in ds else none
+    cons = none.copy()
+    for name in ("residual_E", "residual_N"):
+        if name in ds:
+            cons = cons | cellwise(ds[name] > CONSERVATION_TOL)
+    rel = cellwise(ds["rel_err"] > REL_ERR_TOL) if "rel_err" in ds else none
+    nonfinite = none.copy()
+    for name, v in ds.data_vars.items():
+        if name == "rel_err":
+            continue
+        if np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.complexfloating):
+            nonfinite = nonfinite | cellwise(~np.isfinite(v))
+    return np.array([int(np.count_nonzero(m)) for m in (sigma_neg, cons, rel, nonfinite)], dtype=np.int64)
+
+
+def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: xr.Dataset, run: int) -> np.ndarray:
+    """Region-write one computed chunk, then its counts, run id and (last) its completion flag.
+
+    The variables are encoded as xarray would (``encode_zarr_variable``) and written
+    concurrently through zarr's async API into the chunk's region — the same bytes as
+    ``ds.to_zarr(store, region=...)``, about twice as fast.  The completion flag is
+    written only after every data write has returned.
+    """
+    slices = plan.chunk_slices(index)
+    expected = tuple(s.stop - s.start for s in slices)
+    got = tuple(ds.sizes[d] for d in plan.dims)
+    if got != expected:
+        raise StoreError(f"chunk {index} has shape {got}, expected {expected}")
+    counts = invariant_counts(ds, plan.dims)
+    dims = plan.dims
+    items = {}
+    for name, v in ds.data_vars.items():
+        v = _encode(v.variable, name)
+        selection = tuple(slices[dims.index(d)] if d in dims else slice(None) for d in v.dims)
+        items[name] = (selection, np.ascontiguousarray(v.values))
+    book = {f"{BOOKKEEPING}/counts": (index, counts), f"{BOOKKEEPING}/run": (index, np.int32(run))}
+    done = {f"{BOOKKEEPING}/done": (index, np.int8(1))}
+    _write_arrays(path, items, book, done)
+    return counts
+
+
+def _encode(variable: xr.Variable, name: str) -> xr.Variable:
+    try:
+        from xarray.backends.zarr import encode_zarr_variable
+    except ImportError:  # pragma: no cover - xarray moved it; float data need no encoding
+        return variable
+    return encode_zarr_variable(variable, needs_copy=False, name=name)
+
+
+def _write_arrays(path: str | Path, *stages: Mapping[str, tuple[Any, np.ndarray]]) -> None:
+    """``array[selection] = values`` for every item; items of a stage concurrently, stages in order.
+
+    Uses zarr's async API on zarr's own IO loop (one round trip for all the metadata).
+    """
+    try:
+        from zarr.api.asynchronous import open_group
+        from zarr.core.sync import sync
+    except ImportError:  # pragma: no cover - fall back to zarr's sync API
+        group = _open_group(path, "r+")
+        for items in stages:
+            for name, (selection, values) in items.items():
+                group[name][selection] = values
+        return
+    import asyncio
+
+    names = [name for items in stages for name in items]
+
+    async def write() -> None:
+        group = await open_group(store=str(path), mode="r+", use_consolidated=False, zarr_format=3)
+        arrays = dict(zip(names, await asyncio.gather(*(group.getitem(name) for name in names))))
+        for items in stages:  # a stage starts only once the previous one has been written
+            await asyncio.gather(*(arrays[name].setitem(sel, values) for name, (sel, values) in items.items()))
+
+    with _quiet():
+        sync(write())
+
+
+# -- runs and summary ---------------------------------------------------------------------------
+def start_run(path: str | Path, setup: dict[str, Any]) -> int:
+    """Record a run in the store's attrs (driver only, lock held); return its number (1, 2, ...)."""
+    group = _open_group(path, "r+")
+    runs = json.loads(group.attrs.get("runs", "[]"))
+    number = len(runs) + 1
+    runs.append({"run": number, "started": _now(), "host": socket.gethostname(), "pid": os.getpid(),
+                 "dask": setup, "chunks_computed": 0, "finished": None})
+    update_attrs(path, {"runs": json.dumps(runs), "dask_setup": json.dumps(setup)})
+    return number
+
+
+def finish_run(path: str | Path, plan: SweepPlan, number: int, computed: int) -> dict[str, Any]:
+    """Update run record, completion and invariant totals in the attrs; return the summary."""
+    group = _open_group(path, "r+")
+    runs = json.loads(group.attrs.get("runs", "[]"))
+    for r in runs:
+        if r["run"] == number:
+            r.update({"finished": _now(), "chunks_computed": int(computed)})
+    book = read_bookkeeping(path)
+    done = book["done"]
+    totals = book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(COUNTERS), dtype=np.int64)
+    attrs = {"runs": json.dumps(runs), "complete": bool(done.all()), "chunks_done": int(done.sum()),
+             "chunks_total": int(done.size)}
+    attrs.update({f"invariant_{k}": int(v) for k, v in zip(COUNTERS, totals)})
+    update_attrs(path, attrs)
+    return attrs
+
+
+def chunk_extents(chunks: list[int], shape: list[int]) -> np.ndarray:
+    """Cells per chunk over the chunk grid."""
+    per_dim = []
+    for c, n in zip(chunks, shape):
+        k = -(-n // c)
+        e = np.full(k, c, dtype=np.int64)
+        e[-1] = n - c * (k - 1)
+        per_dim.append(e)
+    out = np.ones((), dtype=np.int64)
+    for e in per_dim:
+        out = np.multiply.outer(out, e)
+    return out
+
+
+def store_info(path: str | Path) -> dict[str, Any]:
+    """Summary of a store: dims, variables, completion, invariant counts, provenance."""
+    path = Path(path)
+    if not is_store(path):
+        raise StoreError(f"{str(path)!r} is not a zarr store")
+    attrs = read_attrs(path)
+    if "qtmsweep_store_format" not in attrs:
+        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep")
+    with _quiet():
+        ds = xr.open_zarr(str(path), consolidated=False)
+    info: dict[str, Any] = {"store": str(path), "sweep": attrs.get("sweep"), "model": attrs.get("model"),
+                            "dims": {d: int(n) for d, n in ds.sizes.items()},
+                            "coords": {}, "variables": {}}
+    for name, c in ds.coords.items():
+        if c.ndim == 1 and c.size:
+            vals = c.values
+            info["coords"][name] = ([str(v) for v in vals] if vals.dtype.kind not in "fiu"
+                                    else [float(vals[0]), float(vals[-1])])
+    for name, v in ds.data_vars.items():
+        info["variables"][name] = {"dims": list(v.dims), "dtype": str(v.dtype), "units": v.attrs.get("units"),
+                                   "long_name": v.attrs.get("long_name")}
+    if "config_sha256" not in attrs:
+        info["completion"] = {"state": "interrupted template (nothing computed)"}
+    else:
+        book = read_bookkeeping(path)
+        done = book["done"]
+        chunk_dims = list(attrs["chunk_dims"])
+        extents = chunk_extents(list(attrs["chunk_sizes"]), [ds.sizes[d] for d in chunk_dims])
+        counts = book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(COUNTERS), dtype=np.int64)
+        info["completion"] = {"chunks_done": int(done.sum()), "chunks_total": int(done.size),
+                              "cells_done": int(extents[done].sum()), "cells_total": int(extents.sum()),
+                              "complete": bool(done.all()),
+                              "chunks": dict(zip(chunk_dims, (int(c) for c in attrs["chunk_sizes"])))}
+        info["invariants"] = {k: int(v) for k, v in zip(COUNTERS, counts)}
+        info["invariants_doc"] = COUNTER_DOC
+    prov_keys = ("qtmsweep_version", "git_revision", "git_dirty", "created", "config_sha256", "method",
+                 "reduced_model", "forces_parallel")
+    info["provenance"] = {k: attrs[k] for k in prov_keys if k in attrs}
+    info["provenance"]["dask_setup"] = json.loads(attrs["dask_setup"]) if "dask_setup" in attrs else None
+    info["runs"] = json.loads(attrs.get("runs", "[]"))
+    info["config"] = attrs.get("config")
+    skip = set(prov_keys) | {"config", "runs", "dask_setup", "chunk_dims", "chunk_sizes", "complete", "chunks_done",
+                             "chunks_total", "qtmsweep_store_format", "sweep", "model"}
+    info["fixed"] = {k: v for k, v in attrs.items() if k not in skip and not k.startswith("invariant_")}
+    return info

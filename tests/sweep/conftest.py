@@ -1,0 +1,62 @@
+"""Small sweep configs and helpers shared by the sweep tests."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+import yaml
+
+CQD_FIXED = {"eps_L": 1.0, "eps_R": 2.5, "kappa": -1.5, "T_b": 1.0, "T_r": 1.0, "mu_b": 1.0, "mu_r": 0.0,
+             "gamma_a": 1.0, "gamma_b": 1.0, "gamma_r": 1.0}
+FORCE_FIXED = {"eps_L": 1.0, "eps_R": 2.5, "kappa": -1.5, "mu_r": 0.0, "gamma_a": 1.0, "gamma_b": 1.0,
+               "gamma_r": 1.0}
+
+
+def grid_sweep(n1: int = 13, n2: int = 7, chunks: dict | None = None) -> dict:
+    """cqd over (T_a, mu_a)."""
+    return {"model": "cqd", "fixed": dict(CQD_FIXED),
+            "grid": {"T_a": {"linspace": [0.2, 2.0, n1]}, "mu_a": {"linspace": [-1.0, 2.0, n2]}},
+            "chunks": dict(chunks if chunks is not None else {"T_a": 4, "mu_a": 3})}
+
+
+def force_sweep(model: str = "I", n1: int = 9, n2: int = 11, chunks: dict | None = None) -> dict:
+    """cqd on a force-space grid of reduced model I or II."""
+    fe, beta = ("F_E_r", "beta_r") if model == "I" else ("F_E_b", "beta_b")
+    return {"model": "cqd", "fixed": dict(FORCE_FIXED),
+            "forces": {"reduced_model": model, fe: {"linspace": [0.0, 1.0, n1]},
+                       "F_N_b": {"linspace": [-1.0, 4.0, n2]}, beta: 1.0, "mu_b": 1.0},
+            "chunks": dict(chunks if chunks is not None else {fe: 4})}
+
+
+def make_config(**sweeps: dict) -> dict:
+    return {"sweeps": copy.deepcopy(sweeps), "dask": {"cluster": "inline"}}
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def data_vars_equal(a: xr.Dataset, b: xr.Dataset) -> None:
+    """Bitwise equality of every data variable and coordinate (NaN == NaN)."""
+    assert set(a.data_vars) == set(b.data_vars)
+    for name in a.data_vars:
+        x, y = a[name].transpose(*b[name].dims), b[name]
+        assert x.dims == y.dims, name
+        assert np.array_equal(x.values, y.values, equal_nan=True), f"{name} differs"
+    for name in a.coords:
+        assert np.array_equal(a[name].values, b[name].values), name
+
+
+@pytest.fixture
+def open_store():
+    """xr.open_zarr, loaded and closed."""
+    def _open(path) -> xr.Dataset:
+        with xr.open_zarr(str(path)) as ds:
+            return ds.load()
+    return _open

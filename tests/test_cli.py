@@ -1,0 +1,168 @@
+"""The ``qtmsweep`` command line: run, point, info, validate, models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import qtmsweep
+from qtmsweep.cli import main
+from tests.sweep.conftest import data_vars_equal, force_sweep, grid_sweep, make_config, write_config
+
+QTMSWEEP = shutil.which("qtmsweep") or str(Path(sys.executable).with_name("qtmsweep"))
+
+
+@pytest.fixture
+def config(tmp_path):
+    return write_config(tmp_path / "config.yaml", make_config(g=grid_sweep(9, 5), f=force_sweep("I", 5, 6)))
+
+
+def run_cli(*args, capsys):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_writes_every_sweep_under_out(tmp_path, config, capsys):
+    out_dir = tmp_path / "res"
+    code, out, err = run_cli("run", config, "--out", out_dir, "--cluster", "inline", "--no-progress",
+                             "--summary-json", tmp_path / "summary.json", capsys=capsys)
+    assert code == 0, err
+    for name in ("g", "f"):
+        with xr.open_zarr(str(out_dir / name / f"{name}.zarr")) as ds:
+            assert ds.attrs["sweep"] == name and ds.attrs["complete"] is True
+        assert f"{name}: created" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [r["sweep"] for r in summary["results"]] == ["g", "f"]
+    assert summary["stores"]["g"]["completion"]["complete"] is True
+
+
+def test_run_one_sweep_into_an_explicit_store_matches_solve(tmp_path, config, capsys):
+    store = tmp_path / "x.zarr"
+    code, out, err = run_cli("run", config, "--sweep", "g", "--store", store, "--cluster", "inline", capsys=capsys)
+    assert code == 0, err
+    assert "100.0%" in err  # progress bar on stderr
+    ref = qtmsweep.solve("cqd", **qtmsweep.grid(T_a=np.linspace(0.2, 2.0, 9), mu_a=np.linspace(-1.0, 2.0, 5)),
+                         **grid_sweep()["fixed"])
+    with xr.open_zarr(str(store)) as ds:
+        data_vars_equal(ref, ds.load())
+
+
+def test_run_partial_then_resume_and_info_reports_completion(tmp_path, config, capsys):
+    store = tmp_path / "g.zarr"
+    args = ("run", config, "--sweep", "g", "--store", store, "--cluster", "inline", "--no-progress")
+    code, out, _ = run_cli(*args, "--max-chunks", "2", capsys=capsys)
+    assert code == 0 and "2/6 chunks done" in out
+    code, out, _ = run_cli("info", store, capsys=capsys)
+    assert code == 0
+    assert "completion: 2/6 chunks" in out and "incomplete" in out
+    assert "T_a=9" in out and "sigma" in out and "config_sha256" in out and "git_revision" in out
+    code, out, _ = run_cli(*args, capsys=capsys)
+    assert code == 0 and "g: resumed" in out and "computed 4 chunks" in out and "complete" in out
+    code, out, _ = run_cli("info", store, "--json", capsys=capsys)
+    info = json.loads(out)
+    assert info["completion"]["complete"] and info["completion"]["cells_done"] == 45
+    assert [r["chunks_computed"] for r in info["runs"]] == [2, 4]
+    assert info["invariants"]["sigma_negative"] == 0
+
+
+def test_run_refuses_a_store_of_another_config_unless_overwrite(tmp_path, config, capsys):
+    store = tmp_path / "g.zarr"
+    assert run_cli("run", config, "--sweep", "g", "--store", store, "--cluster", "inline", "--no-progress",
+                   capsys=capsys)[0] == 0
+    other = make_config(g=grid_sweep(9, 5))
+    other["sweeps"]["g"]["fixed"]["kappa"] = 1.5
+    other_cfg = write_config(tmp_path / "other.yaml", other)
+    args = ("run", other_cfg, "--sweep", "g", "--store", store, "--cluster", "inline", "--no-progress")
+    code, _, err = run_cli(*args, capsys=capsys)
+    assert code == 2 and "different config" in err and "--overwrite" in err
+    code, out, _ = run_cli(*args, "--overwrite", capsys=capsys)
+    assert code == 0 and "replaced" in out
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["sweeps"]["g"]["grid"].update(T_a={"linspace": [2.0, 0.2, 5]}), "sweeps.g.grid.T_a"),
+    (lambda c: c["sweeps"]["g"]["fixed"].pop("mu_r"), "mu_r"),
+    (lambda c: c["sweeps"]["g"].update(chunk=3), "sweeps.g.chunk"),
+])
+def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tmp_path, capsys, mutate, key):
+    cfg = make_config(g=grid_sweep())
+    mutate(cfg)
+    path = write_config(tmp_path / "bad.yaml", cfg)
+    for command in (("validate", path), ("run", path, "--out", tmp_path / "res", "--cluster", "inline")):
+        code, _, err = run_cli(*command, capsys=capsys)
+        assert code == 2 and key in err, err
+    assert not (tmp_path / "res").exists()
+
+
+def test_run_unknown_sweep_and_bad_options_exit_2(tmp_path, config, capsys):
+    code, _, err = run_cli("run", config, "--sweep", "nope", capsys=capsys)
+    assert code == 2 and "nope" in err
+    code, _, err = run_cli("run", config, "--store", tmp_path / "x.zarr", capsys=capsys)
+    assert code == 2 and "--store needs exactly one --sweep" in err
+    code, _, err = run_cli("run", config, "--workers", "0", capsys=capsys)
+    assert code == 2 and "n_workers" in err
+    code, _, err = run_cli("run", config, "--cluster", "address", capsys=capsys)
+    assert code == 2 and "address" in err
+
+
+def test_validate_summarises_the_plan(config, capsys):
+    code, out, _ = run_cli("validate", config, capsys=capsys)
+    assert code == 0 and "g: model cqd, dims T_a=9, mu_a=5 (45 cells), 6 chunks" in out and "OK" in out
+
+
+def test_point_prints_one_cell(capsys):
+    code, out, _ = run_cli("point", "cqd", "kappa=-1.5", "T_a=0.5", "mu_r=0", "--json", capsys=capsys)
+    assert code == 0
+    doc = json.loads(out)
+    ref = qtmsweep.solve("cqd", **{**qtmsweep.get_model("cqd").defaults(), "kappa": -1.5, "T_a": 0.5, "mu_r": 0.0})
+    assert doc["results"]["sigma"]["value"] == float(ref.sigma)
+    assert doc["results"]["J_E"]["value"]["r"] == float(ref.J_E.sel(lead="r"))
+    assert doc["parameters"]["T_a"] == 0.5 and "eps_L" in doc["defaults_used"]
+    code, out, _ = run_cli("point", "sqd", "eps=1", "T_l=2", capsys=capsys)
+    assert code == 0 and "sigma" in out and "J_N" in out and "defaults used for" in out
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("point", "cqd", "T_a=-1"), "T_a"),
+    (("point", "cqd", "T_a=hot"), "T_a"),
+    (("point", "cqd", "Ta=1"), "Ta"),
+    (("point", "cqd", "T_a"), "key=value"),
+    (("point", "nope"), "nope"),
+])
+def test_point_bad_input_exits_2(capsys, args, needle):
+    code, _, err = run_cli(*args, capsys=capsys)
+    assert code == 2 and needle in err, err
+
+
+def test_info_of_a_non_store_exits_2(tmp_path, capsys):
+    code, _, err = run_cli("info", tmp_path, capsys=capsys)
+    assert code == 2 and "not a zarr store" in err
+
+
+def test_models_lists_parameters(capsys):
+    code, out, _ = run_cli("models", capsys=capsys)
+    assert code == 0 and "cqd" in out and "mu_r" in out and "sqd" in out
+
+
+def test_console_script_runs_on_a_local_dask_cluster(tmp_path, config):
+    """The installed `qtmsweep` entry point, default (local Dask) cluster with 2 workers."""
+    assert Path(QTMSWEEP).exists()
+    proc = subprocess.run([QTMSWEEP, "run", str(config), "--sweep", "f", "--out", str(tmp_path / "res"),
+                           "--cluster", "local", "--workers", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    store = tmp_path / "res" / "f" / "f.zarr"
+    with xr.open_zarr(str(store)) as ds:
+        setup = json.loads(ds.attrs["dask_setup"])
+        assert setup["cluster"] == "local" and setup["n_workers"] == 2
+        assert ds.attrs["complete"] is True
+    proc = subprocess.run([QTMSWEEP, "info", str(store)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "complete" in proc.stdout
+    assert subprocess.run([QTMSWEEP, "--version"], capture_output=True, text=True).stdout.startswith("qtmsweep ")
