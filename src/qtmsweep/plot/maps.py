@@ -34,6 +34,15 @@ REGIME_COLOURS = {
     "not_reduced": "#ffffff",
 }
 ICC_STYLE = {"colors": "k", "linestyles": "--", "linewidths": 1.6}
+#: Legend text of the regimes whose SPEC names could be misread as operating modes.
+REGIME_LEGEND = {
+    "engine": "engine ($J_\\mathrm{N}$ against its force,\nforces of opposite sign)",
+    "refrigerator": "refrigerator ($J_\\mathrm{E}$ against its\nforce, forces of opposite sign)",
+    "icc": "genuine ICC",
+    "pseudo_icc": "pseudo-ICC",
+    "cross_effect": "cross effect",
+    "second_law_violation": "second-law violation",
+}
 
 
 # -- current map ------------------------------------------------------------------
@@ -170,7 +179,8 @@ def draw_quadrant_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> 
                 ax.text(fx, fy, label, transform=ax.transAxes, ha="right" if fx > 0.5 else "left",
                         va="top" if fy > 0.5 else "bottom", fontsize=12, fontweight="bold")
         present = [n for code, n in enumerate(CELL_REGIMES) if np.any(R == code)]
-        handles = [Patch(facecolor=REGIME_COLOURS[n], edgecolor="0.5", label=n.replace("_", " ")) for n in present]
+        handles = [Patch(facecolor=REGIME_COLOURS[n], edgecolor="0.5", label=REGIME_LEGEND.get(n, n.replace("_", " ")))
+                   for n in present]
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="regime", frameon=False)
         ax.set_xlabel(axis_label(x))
         ax.set_ylabel(axis_label(y))
