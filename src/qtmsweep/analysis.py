@@ -33,6 +33,8 @@ from .thermo.performance import performance
 
 #: Variables whose presence marks a dataset as analysed.
 ANALYSIS_MARKER = "mode"
+#: ``source`` attribute of every variable the analysis writes.
+SOURCE = "qtmsweep.analysis"
 #: Cells per slab when analysing a store.
 SLAB_CELLS = 2_000_000
 
@@ -57,8 +59,12 @@ def analysis_variables(ds: xr.Dataset, reduced_model: str | None = None, **toler
     if "J_Q" in ds:
         parts.append(performance(ds, classification.attrs["reduced_model"] if classification is not None else None,
                                  classification=classification, scales=scales, **tolerances))
-    out = xr.Dataset({name: var for part in parts for name, var in part.data_vars.items()})
+    # a variable the model itself outputs (e.g. qubit_fridge's cooling_power/cop) is kept, not overwritten
+    out = xr.Dataset({name: var.assign_attrs(source=SOURCE) for part in parts for name, var in part.data_vars.items()
+                      if name not in ds or ds[name].attrs.get("source") == SOURCE})
     out.attrs.update(attrs)
+    if "sigma" in ds:
+        out.attrs["analysis_nonfinite_cells"] = int((~np.isfinite(ds["sigma"])).sum())
     for part in parts:
         for k, v in part.attrs.items():
             if k.endswith("rtol") or k == "err_factor":
@@ -100,7 +106,9 @@ def analyze_store(store_path: str | Path, out_path: str | Path | None = None, *,
 
     The store is read slab by slab along its first grid dimension (about ``slab_cells``
     cells at a time), so stores larger than memory work.  Existing variables are not
-    touched; re-running overwrites the analysis variables with the same values.
+    touched; re-running overwrites the analysis variables.  The analysis is a snapshot:
+    cells not yet computed (NaN) are ``undetermined`` and counted in the attr
+    ``analysis_nonfinite_cells``; analyse again after a sweep is resumed.
 
     Parameters
     ----------
@@ -134,9 +142,11 @@ def analyze_store(store_path: str | Path, out_path: str | Path | None = None, *,
 
     first = True
     final_attrs: dict[str, Any] = {}
+    nonfinite = 0
     for sl in slabs:
         sub = ds.isel({lead_dim: sl}) if lead_dim else ds
         new = analysis_variables(sub.load(), reduced_model, **tolerances)
+        nonfinite += int(new.attrs.get("analysis_nonfinite_cells", 0))
         if first:
             final_attrs = dict(new.attrs)
             template = _template(ds, new, dims)
@@ -150,6 +160,7 @@ def analyze_store(store_path: str | Path, out_path: str | Path | None = None, *,
         new = new.drop_vars([c for c in new.coords])
         new.attrs = {}
         new.to_zarr(str(target), region=region, mode="r+", consolidated=False)
+    final_attrs["analysis_nonfinite_cells"] = nonfinite  # cells not (yet) computed: analysed as undetermined
     _update_attrs(target, final_attrs)
     return target
 

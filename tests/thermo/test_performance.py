@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import qtmsweep
-from qtmsweep.thermo.performance import MODE, MODES, mode_name, performance, rectification_contrast
+from qtmsweep.thermo.performance import MODE, MODES, mode_name, performance
 
 from ..conftest import random_cqd, random_sqd
 from .test_classify import plane
@@ -161,5 +161,16 @@ def test_modes_are_cf_flags():
     assert perf["mode"].dtype == np.int8
 
 
-def test_rectification_contrast():
-    assert rectification_contrast(np.array([2.0, 1.0]), np.array([-2.0, -0.5])).tolist() == [0.0, pytest.approx(1 / 3)]
+def test_analysis_keeps_what_the_model_itself_outputs():
+    """A model's own cooling_power/cop (SPEC §2 outputs of qubit_fridge) are not overwritten by the analysis."""
+    from qtmsweep.analysis import analyze
+
+    J_Q = xr.DataArray([[1.0, -1.2, 0.2]], dims=("cell", "lead"), coords={"lead": ["L", "R", "C"]})
+    ds = xr.Dataset({"J_Q": J_Q, "J_E": J_Q.copy(), "sigma": xr.DataArray([0.267], dims="cell"),
+                     "cop": xr.DataArray([0.123], dims="cell")},
+                    attrs={"model": "qubit_fridge", "T_L": 3.0, "T_R": 1.5, "T_C": 1.0})
+    out = analyze(ds)
+    assert float(out.cop.item()) == 0.123 and "source" not in out.cop.attrs
+    assert out["mode"].attrs["source"] == "qtmsweep.analysis"
+    again = analyze(out)
+    assert float(again.cop.item()) == 0.123 and float(again.cooling_power.item()) == 0.2

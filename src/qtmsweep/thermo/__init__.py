@@ -4,7 +4,7 @@ ICC classification and operating-mode/performance analysis."""
 from .entropy import entropy_production_from_forces, entropy_production_from_heat
 from .currents import heat_current, conservation_residual
 from .classify import CELL_REGIMES, FLUX_REGIMES, classify, regime_name
-from .performance import MODES, mode_name, performance, rectification_contrast
+from .performance import MODES, mode_name, performance
 
 __all__ = [
     "heat_current",
@@ -18,5 +18,4 @@ __all__ = [
     "performance",
     "mode_name",
     "MODES",
-    "rectification_contrast",
 ]

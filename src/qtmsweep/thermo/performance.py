@@ -111,21 +111,6 @@ def carnot_efficiency(T_hot, T_cold):
     return eta if eta.ndim else float(eta)
 
 
-def rectification_contrast(J_forward, J_reverse):
-    """Rectification contrast ``C = |(J→ + J←)/(J→ − J←)|`` of a forward/reverse pair (SPEC §2 ``chain``).
-
-    ``J→`` and ``J←`` are the same lead's heat current with the bias applied one way
-    and reversed; ``C = 0`` for a symmetric device, ``1`` for a perfect diode.
-
-    >>> rectification_contrast(1.0, -1.0), rectification_contrast(1.0, 0.0)
-    (0.0, 1.0)
-    """
-    Jf, Jr = np.asarray(J_forward, dtype=float), np.asarray(J_reverse, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.abs((Jf + Jr) / (Jf - Jr))
-    return c if c.ndim else float(c)
-
-
 def performance(ds: xr.Dataset, reduced_model: str | None = None, *, classification: xr.Dataset | None = None,
                 scales: xr.Dataset | None = None, force_rtol: float = DEFAULT_FORCE_RTOL,
                 current_rtol: float = DEFAULT_CURRENT_RTOL, err_factor: float = DEFAULT_ERR_FACTOR,
