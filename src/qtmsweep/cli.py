@@ -14,6 +14,8 @@ Commands
     Check a config (schema and model parameters) without computing anything.
 ``qtmsweep models``
     List the models and their parameters.
+``qtmsweep analyze|figure|paper-figures ...``
+    Analysis and figure steps, dispatched to :mod:`qtmsweep.plot.cli`.
 
 Exit status: 0 on success, 2 for bad input (config, arguments, store conflicts; nothing
 was computed), 1 when a run failed part-way (rerun to resume), 130 on interrupt.
@@ -34,7 +36,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(prog="qtmsweep", description="Thermodynamic maps of quantum thermal machines.")
+    p = argparse.ArgumentParser(prog="qtmsweep", description="Thermodynamic maps of quantum thermal machines.",
+                                epilog="Analysis and figures: qtmsweep analyze|figure|paper-figures ... "
+                                       "(see `qtmsweep figure --help`).")
     p.add_argument("--version", action="version", version=f"qtmsweep {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -81,8 +85,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Sub-commands provided by :mod:`qtmsweep.plot.cli` (analysis and figures), dispatched as they are.
+PLOT_COMMANDS = ("analyze", "figure", "paper-figures")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qtmsweep`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PLOT_COMMANDS:
+        from .plot import cli as plot_cli
+
+        return int(plot_cli.main(argv))
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "point": _point, "info": _info, "validate": _validate, "models": _models}[args.command](args)

@@ -329,6 +329,9 @@ def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *
              for name in names}
     if len(set(map(str, paths.values()))) != len(paths):
         raise ValueError("two sweeps would write the same store; give distinct stores")
+    if options.cluster == "slurm" and not options.slurm.get("log_directory") and names:
+        # keep the SLURM worker jobs' output next to the results, not in the current directory
+        options.slurm = {**options.slurm, "log_directory": str(paths[names[0]].absolute().parent / "dask-worker-logs")}
     with ExitStack() as stack:
         for name in names:
             stack.enter_context(_lock(paths[name]))

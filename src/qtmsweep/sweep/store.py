@@ -439,7 +439,8 @@ def start_run(path: str | Path, setup: dict[str, Any]) -> int:
     runs = json.loads(group.attrs.get("runs", "[]"))
     number = len(runs) + 1
     runs.append({"run": number, "started": _now(), "host": socket.gethostname(), "pid": os.getpid(),
-                 "dask": setup, "chunks_computed": 0, "finished": None})
+                 "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "dask": setup, "chunks_computed": 0,
+                 "finished": None})
     update_attrs(path, {"runs": json.dumps(runs), "dask_setup": json.dumps(setup)})
     return number
 
