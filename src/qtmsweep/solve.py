@@ -130,7 +130,8 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
 
     lead_dims = dims + ("lead",)
     data: dict[str, Any] = {}
-    data["p"] = (dims + ("state",), grid(state.p), {"units": "1", "long_name": "steady-state occupation probability"})
+    if state.p is not None:
+        data["p"] = (dims + ("state",), grid(state.p), {"units": "1", "long_name": "steady-state occupation probability"})
     J_E = state.J_E
     J_N = state.J_N
     if state.J_Q is not None:
@@ -184,7 +185,9 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
         if name in coords or name in dims:
             del data[name]
     ds = xr.Dataset(data, coords=dict(coords))
-    ds = ds.assign_coords(lead=("lead", list(m.leads)), state=("state", list(m.states)))
+    ds = ds.assign_coords(lead=("lead", list(m.leads)))
+    if state.p is not None:
+        ds = ds.assign_coords(state=("state", list(state.states if state.states is not None else m.states)))
     attrs: dict[str, Any] = {"model": m.name, "method": method, "qtmsweep_version": __version__}
     for k, v in arrays.items():
         if not np.ndim(v):

@@ -26,7 +26,7 @@ from typing import Any, Callable, Literal, Mapping
 import numpy as np
 
 ParameterKind = Literal[
-    "temperature", "energy", "chemical_potential", "rate", "coupling", "integer", "choice"
+    "temperature", "energy", "chemical_potential", "rate", "coupling", "dimensionless", "integer", "choice"
 ]
 
 #: Physical unit label of each parameter kind (SPEC §4: "energy", "1/time", "1").
@@ -36,6 +36,7 @@ KIND_UNITS: dict[str, str] = {
     "chemical_potential": "energy",
     "rate": "1/time",
     "coupling": "energy",
+    "dimensionless": "1",
     "integer": "1",
     "choice": "1",
 }
@@ -86,13 +87,16 @@ class Transition:
     """A transition ``source -> target`` mediated by ``lead``.
 
     ``particles`` is the number of particles the system gains from the lead
-    (+1 for an electron tunnelling in, 0 for a bosonic bath).
+    (+1 for an electron tunnelling in, 0 for a bosonic bath).  ``weight`` multiplies
+    both rates of the edge (a squared matrix element, e.g. ``n + 1`` for a boson
+    ladder step ``n -> n + 1``); it leaves the log-ratio unchanged.
     """
 
     source: str
     target: str
     lead: str
     particles: int = 1
+    weight: float = 1.0
 
 
 @dataclass
@@ -103,7 +107,7 @@ class SteadyState:
     for models whose baths exchange no particles.
     """
 
-    p: np.ndarray  # (n, n_states)
+    p: np.ndarray | None  # (n, n_states); None for models without a finite state list (e.g. oscillator chains)
     J_E: np.ndarray  # (n, n_leads)
     J_N: np.ndarray | None  # (n, n_leads)
     sigma_micro: np.ndarray | None = None  # (n,)
@@ -115,6 +119,9 @@ class SteadyState:
     #: Model-specific outputs: name -> (extra dims after the cell axis, array); metadata in
     #: ``RateModel.extra_outputs``.
     extras: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
+    #: Labels of the columns of ``p`` when they depend on structural parameters
+    #: (e.g. a truncation); ``None`` = the model's ``states``.
+    states: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

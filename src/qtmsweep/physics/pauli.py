@@ -38,8 +38,8 @@ def solve_rate_equations(model: "RateModel", params: Mapping[str, np.ndarray]) -
         i, j = index[t.source], index[t.target]
         omega = energies[:, j] - energies[:, i]
         k_in, k_out, log_ratio = model.lead_rates(t.lead, omega, params)
-        k_in = np.broadcast_to(k_in, (n,))
-        k_out = np.broadcast_to(k_out, (n,))
+        k_in = np.broadcast_to(t.weight * k_in if t.weight != 1.0 else k_in, (n,))
+        k_out = np.broadcast_to(t.weight * k_out if t.weight != 1.0 else k_out, (n,))
         W[:, j, i] += k_in
         W[:, i, j] += k_out
         edges.append((i, j, lead_index[t.lead], t.particles, omega, k_in, k_out, np.broadcast_to(log_ratio, (n,))))

@@ -1,0 +1,325 @@
+"""``chain``: boundary-driven chain of qubits or oscillators, a thermal rectifier (SPEC §2; 004).
+
+``N`` identical sites of frequency ``omega`` with nearest-neighbour exchange
+``H = Σ_j omega s_j† s_j + g Σ_j (s_j† s_{j+1} + h.c.)``; site 1 is coupled to bosonic bath
+``L`` (``T_L``, ``gamma_L``), site N to bosonic bath ``R``.  ``stat = qubit`` (``s = σ⁻``) or
+``boson`` (``s = a``).  Flat (Markovian) baths as in 004 Eq. 2: emission ``γ(1 + n)``,
+absorption ``γ n``, ``n = 1/(e^{ω/T} − 1)``.
+
+Approaches
+----------
+``local`` (004 Eq. 2, any N): dissipators ``γ_λ(1+n_λ) D[s_j] + γ_λ n_λ D[s_j†]`` on the
+boundary sites at the bare frequency.  Heat currents are 004 Eq. 4's
+``Q_λ = Tr[H_0 D_λ ρ]`` with the bare ``H_0 = omega Σ s_j† s_j`` (conserved here since all
+sites are resonant); ``J_E_full`` is ``Tr[H D_λ ρ]`` with the exchange term.
+``global`` (004 Eq. 20, N = 2, 0 ≤ g < omega): secular dissipators between the eigenstates of
+``H`` (normal modes ``ω± = omega ± g``, each coupled to both baths with half the rate);
+currents ``Tr[H D_λ ρ]``.
+
+Methods
+-------
+``correlation`` (default): the two-point matrix ``C_ij = ⟨s_i† s_j⟩`` solves a Lyapunov
+equation (:func:`~qtmsweep.physics.lindblad.lyapunov_steady_state`).  This is exact for
+oscillators (quadratic model) and, for the qubit XX chain damped at its ends, exact too:
+after Jordan–Wigner ``σ₁⁻ = c₁`` and ``σ_N⁻ = P c_N`` with ``P`` the parity of sites < N, and
+``D†[P c_N]`` acts on every quadratic operator as ``D†[c_N]`` does, so the two-point
+equations are those of free fermions.  Any N (batched for N ≤ 16, per cell beyond).
+In the global approach the two modes are independent and the result is explicit.
+``lindblad`` (qubits only): the density matrix from the batched Liouvillian on the
+excitation-number sector (``C(2N, N)`` entries: N ≤ 6); the independent cross-check.
+
+Outputs beyond SPEC §4: ``occupation(site)`` ``⟨s_j† s_j⟩`` (the chain has no finite state
+list for oscillators, so it carries no ``p(state)``), ``coherence_re/_im`` of
+``⟨s_1 s_2†⟩`` (NaN for N = 1), ``J_SS_paper = J_Q[L] − J_Q[R]`` (004's printed
+``J_SS = Q_L − Q_R``, twice the current from L at steady state), ``J_E_full``, ``sigma_full``,
+``second_law_violated``.  Force: ``F_E_L = 1/T_R − 1/T_L`` conjugate to ``J_Q[L]``
+(reference bath R).  Paired forward/reverse evaluations give the rectification contrast
+and linear conductance (:mod:`qtmsweep.thermo.pairs`).
+
+Examples
+--------
+004 Eq. 5–7 (local, two qubits): ``J_SS = α J_SS^(1)``.
+
+>>> import numpy as np, qtmsweep
+>>> ds = qtmsweep.solve("chain", N=2, stat="qubit", approach="local", omega=1.0, g=0.01,
+...                     T_L=1.0, T_R=0.5, gamma_L=0.01, gamma_R=0.02)
+>>> nL, nR = 1 / np.expm1(1 / 1.0), 1 / np.expm1(1 / 0.5)
+>>> J1 = 2 * 0.01 * 0.02 * (nL - nR) / (0.01 * (1 + 2 * nL) + 0.02 * (1 + 2 * nR))
+>>> alpha = 1 / (1 + 0.01 * 0.02 / (4 * 0.01**2) * (1 + 2 * nL) * (1 + 2 * nR))
+>>> bool(np.isclose(float(ds.J_SS_paper), alpha * J1, rtol=1e-12))
+True
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..baths import bose
+from ..lindblad import (
+    LindbladModel,
+    heat_entropy_production,
+    lindblad_currents,
+    lindblad_steady_state,
+    lyapunov_steady_state,
+    secular_rates,
+)
+from ..model import OutputVariable, Parameter, SteadyState
+from ..registry import register
+from .qubit_fridge import batch_size
+
+LEADS = ("L", "R")
+_EPS = np.finfo(float).eps
+
+PARAMETERS = (
+    Parameter("omega", "energy", "site frequency (identical sites; > 0)", 1.0),
+    Parameter("g", "coupling", "nearest-neighbour exchange g (s_j^+ s_{j+1} + h.c.)", 0.01),
+    Parameter("T_L", "temperature", "temperature of bath L (on site 1)", 1.0),
+    Parameter("T_R", "temperature", "temperature of bath R (on site N)", 0.5),
+    Parameter("gamma_L", "rate", "coupling rate of bath L", 0.01),
+    Parameter("gamma_R", "rate", "coupling rate of bath R", 0.02),
+    Parameter("N", "integer", "number of sites", 2, minimum=1),
+    Parameter("stat", "choice", "site statistics", "qubit", choices=("qubit", "boson")),
+    Parameter("approach", "choice", "master equation: local (004 Eq. 2) or global (004 Eq. 20, N = 2)", "local",
+              choices=("local", "global")),
+)
+
+
+def _arr(params: Mapping[str, Any], name: str, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
+
+
+# -- qubit operators for the density-matrix route ---------------------------------------
+@lru_cache(maxsize=16)
+def qubit_operators(N: int):
+    """``(s_j for j in sites, charges)`` on ``2^N`` states, site 1 the most significant factor.
+
+    Basis state ``k`` has site ``j`` excited when bit ``N − 1 − j`` of ``k`` is set;
+    ``s_j = |0⟩⟨1|`` on site j.
+    """
+    sm = np.array([[0.0, 1.0], [0.0, 0.0]])
+    ops = []
+    for j in range(N):
+        m = np.ones((1, 1))
+        for k in range(N):
+            m = np.kron(m, sm if k == j else np.eye(2))
+        ops.append(m.astype(complex))
+    charges = tuple(bin(k).count("1") for k in range(2**N))
+    return tuple(ops), charges
+
+
+def _check(params: Mapping[str, Any], n: int, N: int, approach: str) -> None:
+    omega = _arr(params, "omega", n)
+    if np.any(~(omega > 0)):
+        bad = float(omega[~(omega > 0)][0])
+        raise ValueError(f"omega={bad!r} is not allowed; allowed: a finite number > 0")
+    if approach == "global":
+        if N != 2:
+            raise ValueError(f"approach='global' is implemented for N = 2 (004 Eq. 20–22); got N={N}")
+        g = _arr(params, "g", n)
+        if np.any(~(g < omega)):
+            raise ValueError("approach='global' needs 0 <= g < omega (both normal modes at positive frequency)")
+
+
+def _rates(params, n):
+    omega = _arr(params, "omega", n)
+    out = {}
+    for lead in LEADS:
+        nb = bose(omega, _arr(params, f"T_{lead}", n))
+        gam = _arr(params, f"gamma_{lead}", n)
+        out[lead] = (gam * (1.0 + nb), gam * nb)  # (loss, gain)
+    return out
+
+
+def _local_correlation(params, n, N, fermionic):
+    omega, g = _arr(params, "omega", n), _arr(params, "g", n)
+    h = np.zeros((n, N, N))
+    h[:, range(N), range(N)] = omega[:, None]
+    if N > 1:
+        h[:, range(N - 1), range(1, N)] = g[:, None]
+        h[:, range(1, N), range(N - 1)] = g[:, None]
+    r = _rates(params, n)
+    loss, gain = np.zeros((n, N)), np.zeros((n, N))
+    loss[:, 0] += r["L"][0]
+    gain[:, 0] += r["L"][1]
+    loss[:, -1] += r["R"][0]
+    gain[:, -1] += r["R"][1]
+    C = lyapunov_steady_state(h, loss, gain, fermionic)
+    J, J_full, gross = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros((n, 2))
+    for b, (lead, site, nb_site) in enumerate((("L", 0, 1), ("R", N - 1, N - 2))):
+        lo, ga = r[lead]
+        Gam = lo + ga if fermionic else lo - ga
+        occ = C[:, site, site].real
+        J[:, b] = omega * (ga - Gam * occ)
+        gross[:, b] = omega * (ga + Gam * occ)
+        J_full[:, b] = J[:, b]
+        if N > 1:
+            J_full[:, b] -= g * Gam * C[:, site, nb_site].real
+    return C, J, J_full, gross
+
+
+def _global_correlation(params, n, fermionic):
+    omega, g = _arr(params, "omega", n), _arr(params, "g", n)
+    r_mode = []
+    J, gross = np.zeros((n, 2)), np.zeros((n, 2))
+    occ = []
+    for w in (omega + g, omega - g):
+        nbs = {lead: bose(w, _arr(params, f"T_{lead}", n)) for lead in LEADS}
+        gam = {lead: 0.5 * _arr(params, f"gamma_{lead}", n) for lead in LEADS}  # |<0|s_j|±>|^2 = 1/2
+        Gam = {lead: gam[lead] * ((1 + 2 * nbs[lead]) if fermionic else 1.0) for lead in LEADS}
+        P = {lead: gam[lead] * nbs[lead] for lead in LEADS}
+        N_k = (P["L"] + P["R"]) / (Gam["L"] + Gam["R"])
+        for b, lead in enumerate(LEADS):
+            J[:, b] += w * (P[lead] - Gam[lead] * N_k)
+            gross[:, b] += w * (P[lead] + Gam[lead] * N_k)
+        occ.append(N_k)
+        r_mode.append(w)
+    Np, Nm = occ
+    C = np.empty((n, 2, 2), dtype=complex)
+    C[:, 0, 0] = C[:, 1, 1] = 0.5 * (Np + Nm)
+    C[:, 0, 1] = C[:, 1, 0] = 0.5 * (Np - Nm)
+    return C, J, J.copy(), gross
+
+
+def _two_point_from_rho(rho, ops):
+    N = len(ops)
+    n = rho.shape[0]
+    C = np.zeros((n, N, N), dtype=complex)
+    for i in range(N):
+        for j in range(N):
+            if i == j or abs(i - j) == 1:
+                O = ops[i].conj().T @ ops[j]
+                C[:, i, j] = np.einsum("nab,ba->n", rho, O)
+    return C
+
+
+def _local_lindblad(params, n, N):
+    ops, charges = qubit_operators(N)
+    omega, g = _arr(params, "omega", n), _arr(params, "g", n)
+    H0 = sum(o.conj().T @ o for o in ops)
+    terms = [(omega, H0)]
+    if N > 1:
+        Hx = sum(ops[j].conj().T @ ops[j + 1] + ops[j + 1].conj().T @ ops[j] for j in range(N - 1))
+        terms.append((g, Hx))
+    r = _rates(params, n)
+    jumps = [(r["L"][0], ops[0], 0), (r["L"][1], ops[0].conj().T, 0),
+             (r["R"][0], ops[-1], 1), (r["R"][1], ops[-1].conj().T, 1)]
+    rho = lindblad_steady_state(terms, jumps, d=2**N, charges=charges)
+    J, gross = lindblad_currents(rho, jumps, terms[:1], n_baths=2)
+    J_full, _ = lindblad_currents(rho, jumps, terms, n_baths=2)
+    return _two_point_from_rho(rho, ops), J, J_full, gross
+
+
+def _global_lindblad(params, n):
+    ops, charges = qubit_operators(2)
+    omega, g = _arr(params, "omega", n), _arr(params, "g", n)
+    # eigenbasis 0 = |00>, + = (|01> + |10>)/sqrt2, - = (|01> - |10>)/sqrt2, 2 = |11>  (basis index 2 b1 + b2)
+    V0 = np.zeros((4, 4))
+    V0[0, 0] = V0[3, 3] = 1.0
+    V0[1, 1] = V0[2, 1] = V0[1, 2] = 2**-0.5
+    V0[2, 2] = -(2**-0.5)
+    V = np.broadcast_to(V0, (n, 4, 4))
+    E = np.stack([np.zeros(n), omega + g, omega - g, 2 * omega], axis=-1)
+
+    def spectrum(lead):
+        T, gam = _arr(params, f"T_{lead}", n), _arr(params, f"gamma_{lead}", n)
+
+        def f(w):
+            nb = bose(w, T[:, None, None])
+            return gam[:, None, None] * nb, gam[:, None, None] * (1 + nb)
+        return f
+
+    X = [ops[0] + ops[0].conj().T, ops[1] + ops[1].conj().T]
+    rates, _ = secular_rates(E, V, X, [spectrum("L"), spectrum("R")])
+    eig_charges = (0, 1, 1, 2)
+    proj = [np.outer(np.eye(4)[j], np.eye(4)[i]).astype(complex) for i in range(4) for j in range(4)]
+    jumps = [(rates[b, :, j, i], proj[4 * i + j], b)
+             for b in range(2) for i in range(4) for j in range(4) if eig_charges[i] != eig_charges[j]]
+    diagE = [(E[:, k], proj[5 * k]) for k in range(4)]
+    rho_eig = lindblad_steady_state(diagE, jumps, d=4, charges=eig_charges)
+    J, gross = lindblad_currents(rho_eig, jumps, diagE, n_baths=2)
+    rho = V0 @ rho_eig @ V0.T
+    return _two_point_from_rho(rho, ops), J, J.copy(), gross
+
+
+def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
+    N = int(params.get("N", 2))
+    stat = params.get("stat", "qubit")
+    approach = params.get("approach", "local")
+    numeric = {k: v for k, v in params.items() if k not in ("N", "stat", "approach")}
+    n = batch_size(numeric)
+    _check(numeric, n, N, approach)
+    fermionic = stat == "qubit"
+    if method == "correlation":
+        if approach == "local":
+            C, J, J_full, gross = _local_correlation(numeric, n, N, fermionic)
+        else:
+            C, J, J_full, gross = _global_correlation(numeric, n, fermionic)
+    elif method == "lindblad":
+        if stat != "qubit":
+            raise ValueError("method='lindblad' needs a finite Hilbert space: stat='qubit'; "
+                             "oscillator chains are solved exactly by method='correlation'")
+        if approach == "local":
+            C, J, J_full, gross = _local_lindblad(numeric, n, N)
+        else:
+            C, J, J_full, gross = _global_lindblad(numeric, n)
+    else:
+        raise ValueError(f"method={method!r} is not known for chain; allowed: 'auto', 'correlation', 'lindblad'")
+    T = np.stack([_arr(numeric, f"T_{lead}", n) for lead in LEADS], axis=-1)
+    sigma, bad, _ = heat_entropy_production(J, T, gross)
+    sigma_full, bad_full, _ = heat_entropy_production(J_full, T, gross)
+    if N >= 2:
+        coh = C[:, 1, 0]  # <s_1 s_2^dagger> = <s_2^dagger s_1> = C_21 (bosons; qubits after Jordan–Wigner)
+    else:
+        coh = np.full(n, np.nan + 0j)
+    scale = np.abs(J).max(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_err = np.where(scale > 0, 1e3 * _EPS * gross.max(axis=1) / scale, 0.0)
+    extras = {
+        "occupation": (("site",), np.real(C[:, range(N), range(N)]).copy()),
+        "coherence_re": ((), coh.real.copy()),
+        "coherence_im": ((), coh.imag.copy()),
+        "J_SS_paper": ((), J[:, 0] - J[:, 1]),
+        "J_E_full": (("lead",), J_full),
+        "sigma_full": ((), sigma_full),
+        "second_law_violated": ((), bad | bad_full),
+    }
+    return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, rel_err=rel_err, extras=extras)
+
+
+def forces(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``F_E_L = 1/T_R − 1/T_L`` (reference bath R), conjugate to ``J_Q[L]``."""
+    T_L, T_R = (np.asarray(params[k], dtype=float) for k in ("T_L", "T_R"))
+    return {"F_E_L": (T_L - T_R) / (T_L * T_R)}
+
+
+EXTRA_OUTPUTS = {
+    "occupation": OutputVariable("1", "site occupation <s_j^dagger s_j> (j = site index, 0 = the site on bath L)"),
+    "coherence_re": OutputVariable("1", "Re <s_1 s_2^dagger> (coherence between the first two sites)"),
+    "coherence_im": OutputVariable("1", "Im <s_1 s_2^dagger>; 004: Im = J_SS_paper/(4 g omega) in the local approach"),
+    "J_SS_paper": OutputVariable("energy/time", "004's heat current J_SS = Q_L - Q_R = J_Q[L] - J_Q[R] "
+                                                "(twice the current from L at steady state)"),
+    "J_E_full": OutputVariable("energy/time", "Tr[H D_lambda(rho)] with the full chain Hamiltonian "
+                                              "(equals J_E in the global approach)"),
+    "sigma_full": OutputVariable("1/time", "-sum_lambda J_E_full[lambda]/T_lambda"),
+    "second_law_violated": OutputVariable("1", "True where sigma or sigma_full < -tolerance (reported, not hidden)"),
+}
+
+CHAIN = register(LindbladModel(
+    name="chain",
+    description="boundary-driven chain of N qubits or oscillators between bosonic baths L, R (004)",
+    states=(),
+    leads=LEADS,
+    parameters=PARAMETERS,
+    evaluate=evaluate,
+    methods=("correlation", "lindblad"),
+    auto_method="correlation",
+    aliases={"linear": "lindblad"},
+    lead_reservoir={lead: (f"T_{lead}", None) for lead in LEADS},
+    forces=forces,
+    force_flux={"F_E_L": ("J_Q", "L")},
+    extra_outputs=EXTRA_OUTPUTS,
+    reference="004 (Santiago-García et al.) Eqs. 2–7, 18–22",
+))

@@ -1,0 +1,295 @@
+"""``qubit_fridge``: ZZ (+XX) coupled qubits as an absorption refrigerator (SPEC §2; 003 §II–III, App. A).
+
+Qubit 1 couples to the filtered bosonic baths ``L`` and ``R``, qubit 2 to ``C``.
+Basis ``0, 1, 2, d`` (none, qubit 1, qubit 2, both excited) with
+``H_S = eps1 π_11 + eps2 π_22 + (eps1 + eps2 + delta_z) π_dd + delta_x (π_12 + π_21)``
+(003 Eq. 4).  Bath η ∈ {L, R} couples through ``X_1 = π_01 + π_2d + h.c.``, bath C through
+``X_2 = π_02 + π_1d + h.c.`` (003 Eq. 5).  A transition of energy ``ω > 0`` absorbs at
+``K_η(ω) n_η(ω)`` and emits at ``K_η(ω)(1 + n_η(ω))`` with the filtered density of
+:mod:`qtmsweep.physics.baths` (cutoff reading of SPEC §2).
+
+Approaches
+----------
+``local`` (003 App. A2): bare-energy dissipators (one jump operator per bare transition,
+at the bare energies ``eps1, eps1 + delta_z`` for L/R and ``eps2, eps2 + delta_z`` for C)
+plus the coherent XX term; the steady state carries the coherence ``ρ_12``.  The bath
+currents are 003 Eq. A21's, ``Tr[H_0 L_η ρ]`` with the bare ``H_0`` (SPEC §2).  They are
+not conserved when ``eps1 ≠ eps2`` and ``delta_x ≠ 0`` (the local ME's known
+inconsistency, reported in ``residual_E``); the full-Hamiltonian variant
+``Tr[H_S L_η ρ]`` is ``J_E_full``, which is conserved but may violate the second law at
+large ``delta_x`` — flagged in ``second_law_violated``, never hidden.
+
+``global`` (003 App. A1): rates in the eigenbasis ``0, +, −, d`` of ``H_S``:
+``E_± = (eps1 + eps2)/2 ± ½ sqrt((eps1 − eps2)² + 4 delta_x²)`` with
+``|+⟩ = cos(θ/2)|1⟩ + sin(θ/2)|2⟩``, ``|−⟩ = −sin(θ/2)|1⟩ + cos(θ/2)|2⟩`` and
+``θ = atan2(2 delta_x, eps1 − eps2)`` — the two-argument arctangent keeps ``|+⟩`` the
+upper level for either ordering of eps1, eps2 (003's ``tan⁻¹[2Δ_x/(ε₁ − ε₂)]`` on the
+principal branch would swap the roles of ``±`` when ``eps1 < eps2``), and gives the bare
+basis at ``delta_x = 0``.  Rates are 003 Eq. A11 (squared matrix elements of ``X_η``
+times the bath rates at the Bohr frequencies); the currents are ``Tr[H_S L_η ρ]``.
+
+Methods
+-------
+``lindblad`` (default): batched Liouvillian on the excitation-number sector (6 of 16
+entries), for both approaches (the global one built from the eigenbasis jump operators
+``|j⟩⟨i|``).  ``pauli``: the global approach's secular rate equation on the eigenbasis
+(003 Eq. A8–A10), a cross-check; not defined for the local approach.
+
+Outputs beyond SPEC §4: ``cooling_power = J_Q[C]`` (C is cooled when positive),
+``cop = J_Q[C]/J_Q[hottest bath]`` (NaN unless both are positive and C is the coldest
+bath — otherwise heat leaving C is not refrigeration), ``cop_carnot`` (the
+absorption-fridge bound ``T_C (T_H − T_M)/(T_H (T_M − T_C))``, NaN unless
+``T_C < T_M < T_H`` with C the coldest bath), ``coherence_re/_im`` of ``ρ_12 = ⟨1|ρ|2⟩``,
+``J_E_full``, ``sigma_full``, ``second_law_violated``.  Forces: reference bath R,
+``F_E_L = 1/T_R − 1/T_L`` (conjugate to ``J_Q[L]``) and ``F_E_C = 1/T_R − 1/T_C``
+(conjugate to ``J_Q[C]``); with energy conservation ``sigma = F_E_L J_Q[L] + F_E_C J_Q[C]``.
+
+Examples
+--------
+003 Fig. 3 at ΔT = 0.3 T: bath C is cooled.
+
+>>> import qtmsweep
+>>> ds = qtmsweep.solve("qubit_fridge", approach="local", eps1=2.0, eps2=2.0, delta_z=0.1, delta_x=0.0,
+...                     T_L=1.3, T_R=1.0, T_C=0.7, Gamma_L=0.02, Gamma_R=0.08, Gamma_C=0.06,
+...                     Omega_L=2.0, Omega_R=2.1, Omega_C=2.1, eps_c=20.0)
+>>> float(ds.cooling_power) > 0, bool(ds.sigma > 0), float(ds.residual_E) < 1e-12
+(True, True, True)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..baths import filtered_rates
+from ..lindblad import (
+    LindbladModel,
+    heat_entropy_production,
+    lindblad_currents,
+    lindblad_steady_state,
+    secular_rates,
+    solve_pauli,
+)
+from ..model import OutputVariable, Parameter, SteadyState
+from ..registry import register
+
+STATES = ("0", "1", "2", "d")
+EIGENSTATES = ("0", "+", "-", "d")
+LEADS = ("L", "R", "C")
+CHARGES = (0, 1, 1, 2)
+_EPS = np.finfo(float).eps
+
+BATH_PARAMETERS = (
+    Parameter("T_L", "temperature", "temperature of bath L (hot)", 1.3),
+    Parameter("T_R", "temperature", "temperature of bath R (reference, T)", 1.0),
+    Parameter("T_C", "temperature", "temperature of bath C (cold, the one refrigerated)", 0.7),
+    Parameter("Gamma_L", "dimensionless", "filter width of bath L: Gamma_L(w) = Gamma_L w (003 Eq. 3)", 0.02, minimum=0.0),
+    Parameter("Gamma_R", "dimensionless", "filter width of bath R", 0.08, minimum=0.0),
+    Parameter("Gamma_C", "dimensionless", "filter width of bath C", 0.06, minimum=0.0),
+    Parameter("Omega_L", "energy", "filter resonance of bath L (003: eps1)", 2.0),
+    Parameter("Omega_R", "energy", "filter resonance of bath R (003: eps1 + delta_z)", 2.1),
+    Parameter("Omega_C", "energy", "filter resonance of bath C (003: eps2 + delta_z)", 2.1),
+    Parameter("eps_c", "energy", "high-energy cutoff of the filters, Theta(eps_c - w) (SPEC §2 reading of 003 Eq. 3)", 20.0),
+)
+
+PARAMETERS = (
+    Parameter("eps1", "energy", "excitation energy of qubit 1 (baths L, R)", 2.0),
+    Parameter("eps2", "energy", "excitation energy of qubit 2 (bath C)", 2.0),
+    Parameter("delta_z", "energy", "ZZ coupling: eps_d = eps1 + eps2 + delta_z", 0.1),
+    Parameter("delta_x", "energy", "XX coupling delta_x (|1><2| + |2><1|)", 0.0),
+    *BATH_PARAMETERS,
+    Parameter("approach", "choice", "master equation: local (003 App. A2) or global (App. A1)", "local",
+              choices=("local", "global")),
+)
+
+
+def _proj(i: int, j: int, d: int = 4) -> np.ndarray:
+    m = np.zeros((d, d), dtype=complex)
+    m[i, j] = 1.0
+    return m
+
+
+P1, P2, PD = _proj(1, 1), _proj(2, 2), _proj(3, 3)
+X12 = _proj(1, 2) + _proj(2, 1)
+X1 = _proj(0, 1) + _proj(2, 3)
+X1 = X1 + X1.T  # qubit 1's sigma_x: couples to L and R
+X2 = _proj(0, 2) + _proj(1, 3)
+X2 = X2 + X2.T  # qubit 2's sigma_x: couples to C
+#: bare transitions (source, target) per bath, with the energy offset they carry
+LOCAL_TRANSITIONS = {
+    "L": ((0, 1), (2, 3)),
+    "R": ((0, 1), (2, 3)),
+    "C": ((0, 2), (1, 3)),
+}
+
+
+def _arr(params: Mapping[str, Any], name: str, n: int) -> np.ndarray:
+    return np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
+
+
+def batch_size(params: Mapping[str, Any]) -> int:
+    sizes = {np.size(v) for v in params.values() if not isinstance(v, str) and np.ndim(v) >= 1}
+    sizes.discard(1)
+    if len(sizes) > 1:
+        raise ValueError(f"parameter arrays must be flat and of one length; got lengths {sorted(sizes)}")
+    return sizes.pop() if sizes else 1
+
+
+def bath_spectrum(params: Mapping[str, Any], lead: str, n: int):
+    """``ω -> (K n, K (1+n))`` of bath ``lead`` for ω > 0 of shape ``(n, ...)``."""
+    T, G, Om, ec = (_arr(params, k, n) for k in (f"T_{lead}", f"Gamma_{lead}", f"Omega_{lead}", "eps_c"))
+
+    def spectrum(omega: np.ndarray):
+        shape = (n,) + (1,) * (np.ndim(omega) - 1)
+        up, down, _ = filtered_rates(omega, T.reshape(shape), G.reshape(shape), Om.reshape(shape), ec.reshape(shape))
+        return up, down
+
+    return spectrum
+
+
+def fridge_forces(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Reference bath R: ``F_E_L = 1/T_R − 1/T_L``, ``F_E_C = 1/T_R − 1/T_C`` (no cancellation)."""
+    T_L, T_R, T_C = (np.asarray(params[k], dtype=float) for k in ("T_L", "T_R", "T_C"))
+    return {"F_E_L": (T_L - T_R) / (T_L * T_R), "F_E_C": (T_C - T_R) / (T_C * T_R)}
+
+
+FORCE_FLUX = {"F_E_L": ("J_Q", "L"), "F_E_C": ("J_Q", "C")}
+
+
+def fridge_performance(J_Q: np.ndarray, params: Mapping[str, Any], n: int) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """``cooling_power``, ``cop`` and ``cop_carnot`` of the absorption fridge (leads L, R, C)."""
+    T = np.stack([_arr(params, f"T_{lead}", n) for lead in LEADS], axis=-1)
+    hot = np.argmax(T, axis=-1)
+    J_hot = np.take_along_axis(J_Q, hot[:, None], axis=-1)[:, 0]
+    J_C = J_Q[:, 2]
+    T_H = T.max(axis=-1)
+    T_M = np.where(hot == 0, T[:, 1], T[:, 0])  # the bath that is neither hottest nor C
+    T_C = T[:, 2]
+    fridge = (T_C < T_M) & (T_M < T_H)  # C is the coldest bath: drawing heat from it is refrigeration
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cop = np.where(fridge & (J_C > 0) & (J_hot > 0), J_C / J_hot, np.nan)
+        carnot = np.where(fridge, T_C * (T_H - T_M) / (T_H * (T_M - T_C)), np.nan)
+    return {"cooling_power": ((), J_C.copy()), "cop": ((), cop), "cop_carnot": ((), carnot)}
+
+
+FRIDGE_OUTPUTS = {
+    "cooling_power": OutputVariable("energy/time", "heat drawn out of bath C, J_Q[C] (C is cooled when > 0)"),
+    "cop": OutputVariable("1", "coefficient of performance J_Q[C]/J_Q[hottest bath] (NaN unless both > 0 "
+                               "and C is the coldest bath, T_C < T_M < T_H)"),
+    "cop_carnot": OutputVariable("1", "Carnot bound of the absorption fridge T_C (T_H - T_M)/(T_H (T_M - T_C)) "
+                                      "(NaN unless T_C < T_M < T_H)"),
+    "second_law_violated": OutputVariable("1", "True where sigma or sigma_full < -tolerance (a second-law "
+                                               "violation of the master equation, reported not hidden)"),
+}
+
+
+def _eigenbasis(eps1, eps2, dx):
+    """Energies ``(0, E+, E−, E_d)`` offsets and the rotation ``(c, s)`` of 003 Eq. A2 (atan2 branch)."""
+    theta = np.arctan2(2.0 * dx, eps1 - eps2)
+    c, s = np.cos(0.5 * theta), np.sin(0.5 * theta)
+    r = np.hypot(eps1 - eps2, 2.0 * dx)
+    mean = 0.5 * (eps1 + eps2)
+    return mean + 0.5 * r, mean - 0.5 * r, c, s
+
+
+def _rotation(c, s) -> np.ndarray:
+    n = c.shape[0]
+    V = np.zeros((n, 4, 4))
+    V[:, 0, 0] = V[:, 3, 3] = 1.0
+    V[:, 1, 1], V[:, 2, 1] = c, s  # |+> = c|1> + s|2>
+    V[:, 1, 2], V[:, 2, 2] = -s, c  # |-> = -s|1> + c|2>
+    return V
+
+
+def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
+    approach = params.get("approach", "local")
+    n = batch_size(params)
+    eps1, eps2, dz, dx = (_arr(params, k, n) for k in ("eps1", "eps2", "delta_z", "delta_x"))
+    eps_d = eps1 + eps2 + dz
+    T = np.stack([_arr(params, f"T_{lead}", n) for lead in LEADS], axis=-1)
+    spectra = [bath_spectrum(params, lead, n) for lead in LEADS]
+    H_terms = [(eps1, P1), (eps2, P2), (eps_d, PD), (dx, X12)]
+    extras: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+
+    if approach == "local":
+        if method != "lindblad":
+            raise ValueError(f"method={method!r} is not available for approach='local'; allowed: 'auto', 'lindblad'")
+        E_bare = np.stack([np.zeros(n), eps1, eps2, eps_d], axis=-1)
+        jumps = []
+        for b, lead in enumerate(LEADS):
+            for i, j in LOCAL_TRANSITIONS[lead]:
+                omega = E_bare[:, j] - E_bare[:, i]
+                up, down, _ = filtered_rates(omega, T[:, b], _arr(params, f"Gamma_{lead}", n),
+                                             _arr(params, f"Omega_{lead}", n), _arr(params, "eps_c", n))
+                jumps.append((up, _proj(j, i), b))  # i -> j
+                jumps.append((down, _proj(i, j), b))  # j -> i
+        rho = lindblad_steady_state(H_terms, jumps, d=4, charges=CHARGES)
+        J, gross = lindblad_currents(rho, jumps, H_terms[:3], n_baths=3)  # bare H_0 (003 Eq. A21)
+        J_full, gross_full = lindblad_currents(rho, jumps, H_terms, n_baths=3)
+        p = rho[:, range(4), range(4)].real
+    else:
+        E_p, E_m, c, s = _eigenbasis(eps1, eps2, dx)
+        E = np.stack([np.zeros(n), E_p, E_m, eps_d], axis=-1)
+        V = _rotation(c, s)
+        rates, omega = secular_rates(E, V, [X1, X1, X2], spectra)
+        if method == "pauli":
+            p_eig = solve_pauli(rates.sum(axis=0))
+            flux = rates * p_eig[None, :, None, :]  # [b, n, j, i] = rate(i->j) p_i
+            J = np.einsum("nji,bnji->nb", omega, flux)
+            gross = np.einsum("nji,bnji->nb", np.abs(omega), flux)
+            rho_eig = np.zeros((n, 4, 4), dtype=complex)
+            rho_eig[:, range(4), range(4)] = p_eig
+        elif method == "lindblad":
+            jumps = [(rates[b, :, j, i], _proj(j, i), b)
+                     for b in range(3) for i in range(4) for j in range(4) if i != j and CHARGES[i] != CHARGES[j]]
+            diagE = [(E[:, k], _proj(k, k)) for k in range(4)]
+            rho_eig = lindblad_steady_state(diagE, jumps, d=4, charges=CHARGES)
+            J, gross = lindblad_currents(rho_eig, jumps, diagE, n_baths=3)
+        else:
+            raise ValueError(f"method={method!r} is not known; allowed: 'auto', 'lindblad', 'pauli'")
+        rho = V @ rho_eig @ np.swapaxes(V, -1, -2)
+        J_full, gross_full = J, gross
+        p = rho[:, range(4), range(4)].real
+        extras["p_eigen"] = (("eigenstate",), rho_eig[:, range(4), range(4)].real.copy())
+
+    sigma, bad, _ = heat_entropy_production(J, T, gross)
+    sigma_full, bad_full, _ = heat_entropy_production(J_full, T, gross_full)
+    extras.update(fridge_performance(J, params, n))
+    extras["coherence_re"] = ((), rho[:, 1, 2].real.copy())
+    extras["coherence_im"] = ((), rho[:, 1, 2].imag.copy())
+    extras["J_E_full"] = (("lead",), J_full)
+    extras["sigma_full"] = ((), sigma_full)
+    extras["second_law_violated"] = ((), bad | bad_full)
+    scale = np.abs(J).max(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel_err = np.where(scale > 0, 1e3 * _EPS * gross.max(axis=1) / scale, 0.0)
+    return SteadyState(p=p, J_E=J, J_N=None, J_Q=J.copy(), forces=None, sigma=sigma, rel_err=rel_err, extras=extras)
+
+
+EXTRA_OUTPUTS = {
+    **FRIDGE_OUTPUTS,
+    "coherence_re": OutputVariable("1", "Re rho_12 = Re <1|rho|2> (coherence between the single-excitation states)"),
+    "coherence_im": OutputVariable("1", "Im rho_12 = Im <1|rho|2>"),
+    "J_E_full": OutputVariable("energy/time", "Tr[H_S D_lambda(rho)] with the full system Hamiltonian "
+                                              "(equals J_E in the global approach)"),
+    "sigma_full": OutputVariable("1/time", "-sum_lambda J_E_full[lambda]/T_lambda"),
+    "p_eigen": OutputVariable("1", "populations of the eigenstates 0, +, -, d of H_S (global approach)"),
+}
+
+QUBIT_FRIDGE = register(LindbladModel(
+    name="qubit_fridge",
+    description="ZZ (+XX) coupled qubits with filtered bosonic baths L, R, C: absorption refrigerator (003 §III)",
+    states=STATES,
+    leads=LEADS,
+    parameters=PARAMETERS,
+    evaluate=evaluate,
+    methods=("lindblad", "pauli"),
+    auto_method="lindblad",
+    aliases={"linear": "lindblad"},
+    lead_reservoir={lead: (f"T_{lead}", None) for lead in LEADS},
+    forces=fridge_forces,
+    force_flux=FORCE_FLUX,
+    extra_outputs=EXTRA_OUTPUTS,
+    reference="003 (Bhandari, Jordan) §II–III, App. A",
+))
