@@ -214,3 +214,20 @@ def test_lock_dies_with_its_process(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True)
     assert StoreLock(store).path.exists()  # left behind by the dead process ...
     StoreLock(store).acquire().release(remove=True)  # ... but not locked
+
+
+def test_invariant_counts_count_cells_not_elements():
+    from qtmsweep.sweep.store import invariant_counts
+
+    plan = build_plan(validate_config(make_config(s=grid_sweep(13, 7))), "s")
+    ds = plan.compute((slice(0, 13), slice(0, 7))).copy(deep=True)
+    assert list(invariant_counts(ds, plan.dims)) == [0, 0, 0, 0]
+    ds["sigma"][0, 1] = -1e-30
+    ds["residual_N"][4, :3] = 1.0
+    ds["residual_E"][4, 0] = 1.0  # same cell as a residual_N violation
+    ds["p"][3, 5, :] = np.nan  # four non-finite elements, one cell
+    ds["J_E"][7, 6, 2] = np.inf
+    ds["rel_err"][2, 2] = np.inf  # not "non-finite": inf is the bound's value for a vanishing current
+    expected = [1, 3, 1, 2]
+    assert list(invariant_counts(ds, plan.dims)) == expected
+    assert list(invariant_counts(ds.transpose("mu_a", "T_a", ...), plan.dims)) == expected

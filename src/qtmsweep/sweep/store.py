@@ -347,26 +347,30 @@ def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
     """Per-chunk counts of cells violating the invariants (:data:`COUNTERS`, in that order)."""
     shape = tuple(ds.sizes[d] for d in dims)
 
-    def cellwise(mask: xr.DataArray) -> np.ndarray:
-        extra = [d for d in mask.dims if d not in dims]
-        if extra:
-            mask = mask.any(extra)
-        return np.broadcast_to(mask.transpose(*[d for d in dims if d in mask.dims]).values, shape) \
-            if mask.ndim == len(dims) else np.broadcast_to(mask.values, shape)
+    def cells(name: str, test) -> np.ndarray:
+        """Boolean (cells,) mask: ``test`` holds for any element of variable ``name`` in a cell."""
+        v = ds[name].variable
+        own = [d for d in dims if d in v.dims]
+        v = v.transpose(*own, ...)
+        a = np.asarray(v.values)
+        m = test(a)
+        if a.ndim > len(own):  # any over the extra dims (lead, state): OR of columns (a reduce is slow here)
+            m = m.reshape(m.shape[: len(own)] + (-1,))
+            m = np.logical_or.reduce([m[..., j] for j in range(m.shape[-1])]) if m.shape[-1] else m[..., 0]
+        return np.broadcast_to(m.reshape([ds.sizes[d] if d in v.dims else 1 for d in dims]), shape)
 
     none = np.zeros(shape, dtype=bool)
-    sigma_neg = cellwise(ds["sigma"] < 0) if "sigma" in ds else none
-    cons = none.copy()
-    for name in ("residual_E", "residual_N"):
-        if name in ds:
-            cons = cons | cellwise(ds[name] > CONSERVATION_TOL)
-    rel = cellwise(ds["rel_err"] > REL_ERR_TOL) if "rel_err" in ds else none
-    nonfinite = none.copy()
+    with np.errstate(invalid="ignore"):
+        sigma_neg = cells("sigma", lambda a: a < 0) if "sigma" in ds else none
+        cons = none
+        for name in ("residual_E", "residual_N"):
+            if name in ds:
+                cons = cons | cells(name, lambda a: a > CONSERVATION_TOL)
+        rel = cells("rel_err", lambda a: a > REL_ERR_TOL) if "rel_err" in ds else none
+    nonfinite = none
     for name, v in ds.data_vars.items():
-        if name == "rel_err":
-            continue
-        if np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.complexfloating):
-            nonfinite = nonfinite | cellwise(~np.isfinite(v))
+        if name != "rel_err" and (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.complexfloating)):
+            nonfinite = nonfinite | cells(name, lambda a: ~np.isfinite(a))
     return np.array([int(np.count_nonzero(m)) for m in (sigma_neg, cons, rel, nonfinite)], dtype=np.int64)
 
 

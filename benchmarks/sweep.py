@@ -1,0 +1,161 @@
+"""End-to-end throughput and memory of a large ``cqd`` sweep against the kernel alone.
+
+Three measurements, each in a fresh process so that peak memory is its own:
+
+* ``kernel`` — ``qtmsweep.solve`` on the sweep's chunks one after another in-process
+  (numba on every core), results discarded: the ceiling for the pipeline;
+* ``sweep, N workers`` — ``qtmsweep.sweep.run_sweep`` on a local Dask cluster of N worker
+  processes (numba threads = cores / N) writing the zarr store, for N in ``--workers``.
+
+Cells/s of the sweep are over the sweep's own time (store template, chunks, bookkeeping;
+cluster start-up excluded, and shown separately).  Peak RSS is the largest sum over the
+driver and all its descendant processes (Dask nanny + workers), sampled every 50 ms with
+psutil, plus the largest single process.
+
+Run: ``python benchmarks/sweep.py [--cells 1e7] [--workers 1 2] [--chunk-cells 131072]``
+(the stores go to ``benchmarks/out/``, deleted afterwards unless ``--keep``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FIXED = {"eps_L": 1.0, "eps_R": 2.5, "kappa": -1.5, "T_b": 1.0, "T_r": 1.0, "mu_b": 1.0, "mu_r": 0.0,
+         "gamma_a": 1.0, "gamma_b": 1.0, "gamma_r": 1.0}
+
+
+def config(cells: float, chunk_cells: int) -> dict:
+    n = int(math.ceil(math.sqrt(cells)))
+    return {"sweeps": {"bench": {"model": "cqd", "fixed": dict(FIXED),
+                                 "grid": {"T_a": {"linspace": [0.2, 3.0, n]}, "mu_a": {"linspace": [-2.0, 3.0, n]}},
+                                 "chunk_cells": int(chunk_cells)}},
+            "dask": {"cluster": "local"}}
+
+
+class PeakRSS:
+    """Sample the RSS of this process and all its descendants in a thread."""
+
+    def __init__(self, interval: float = 0.05):
+        import psutil
+
+        self.proc = psutil.Process()
+        self.interval = interval
+        self.peak_total = self.peak_single = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = 0
+        for p in [self.proc, *self.proc.children(recursive=True)]:
+            try:
+                rss = p.memory_info().rss
+            except psutil.Error:
+                continue
+            total += rss
+            self.peak_single = max(self.peak_single, rss)
+        self.peak_total = max(self.peak_total, total)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakRSS":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+def one(kind: str, cells: float, chunk_cells: int, workers: int, out: Path) -> dict:
+    """One measurement (runs in its own process)."""
+    import numba
+
+    from qtmsweep.sweep import RunOptions, available_cpus, build_plan, run_sweep, validate_config
+
+    cfg = validate_config(config(cells, chunk_cells))
+    plan = build_plan(cfg, "bench")
+    cpus = available_cpus()
+    result = {"kind": kind, "cells": plan.n_cells, "shape": list(plan.shape), "chunks": list(plan.chunks),
+              "n_chunks": plan.n_chunks, "cpus": cpus}
+    with PeakRSS() as rss:
+        if kind == "kernel":
+            numba.set_num_threads(cpus)
+            plan.compute(plan.chunk_slices(plan.chunk_index(0)))  # warm-up (numba cache load)
+            t0 = time.perf_counter()
+            for index in plan.iter_chunks():
+                plan.compute(plan.chunk_slices(index))
+            seconds = time.perf_counter() - t0
+            result.update(seconds=seconds, wall=seconds)
+        else:
+            store = out / f"bench-{workers}w.zarr"
+            shutil.rmtree(store, ignore_errors=True)
+            t0 = time.perf_counter()
+            r = run_sweep(cfg, "bench", store, RunOptions(cluster="local", n_workers=workers, progress=False,
+                                                        if_exists="fresh"), cpus=cpus)
+            wall = time.perf_counter() - t0
+            assert r.complete and r.cells_computed == plan.n_cells
+            result.update(seconds=r.seconds, wall=wall, setup=r.setup,
+                          store_mb=sum(f.stat().st_size for f in store.rglob("*") if f.is_file()) / 2**20)
+    result.update(cells_per_s=plan.n_cells / result["seconds"], peak_rss_total=rss.peak_total,
+                  peak_rss_single=rss.peak_single)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cells", type=float, default=1e7, help="grid cells (a square T_a x mu_a grid) [1e7]")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="local Dask workers to try [1 2]")
+    ap.add_argument("--chunk-cells", type=int, default=131072, help="cells per chunk [131072]")
+    ap.add_argument("--out", type=Path, default=HERE / "out", help="where the stores go [benchmarks/out]")
+    ap.add_argument("--keep", action="store_true", help="keep the stores")
+    ap.add_argument("--_one", nargs=2, metavar=("KIND", "WORKERS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args._one:
+        print(json.dumps(one(args._one[0], args.cells, args.chunk_cells, int(args._one[1]), args.out)))
+        return
+
+    runs = [("kernel", 0)] + [("sweep", w) for w in args.workers]
+    results = []
+    for kind, w in runs:
+        cmd = [sys.executable, __file__, "--cells", str(args.cells), "--chunk-cells", str(args.chunk_cells),
+               "--out", str(args.out), "--_one", kind, str(w)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        if proc.returncode != 0:
+            sys.exit(f"{kind} {w}: failed\n{proc.stderr[-3000:]}")
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    if not args.keep:
+        for w in args.workers:
+            shutil.rmtree(args.out / f"bench-{w}w.zarr", ignore_errors=True)
+
+    k = results[0]
+    gib = 2**30
+    print(f"cqd sweep, {k['cells']:.3g} cells ({k['shape'][0]} x {k['shape'][1]}), {k['n_chunks']} chunks of "
+          f"{k['chunks'][0]} x {k['chunks'][1]}, {k['cpus']} CPUs")
+    print(f"{'run':<22} {'cells/s':>10} {'vs kernel':>10} {'time s':>8} {'wall s':>8} "
+          f"{'peak RSS (sum)':>15} {'largest proc':>13} {'store MiB':>10}")
+    for r in results:
+        name = "kernel (solve, in-process)" if r["kind"] == "kernel" else f"sweep, {r['setup']['n_workers']} worker(s)"
+        print(f"{name:<22} {r['cells_per_s']:>10.3g} {r['cells_per_s'] / k['cells_per_s']:>9.0%} {r['seconds']:>8.2f} "
+              f"{r['wall']:>8.2f} {r['peak_rss_total'] / gib:>11.2f} GiB {r['peak_rss_single'] / gib:>9.2f} GiB "
+              f"{r.get('store_mb', float('nan')):>10.0f}")
+
+
+if __name__ == "__main__":
+    main()
