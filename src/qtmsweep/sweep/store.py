@@ -44,12 +44,15 @@ STORE_FORMAT = 1
 #: Invariant counters accumulated per chunk (SPEC §1 checks), with their thresholds.
 COUNTERS = ("sigma_negative", "conservation_violation", "rel_err_large", "nonfinite")
 CONSERVATION_TOL = 1e-9
+#: Outputs that must be finite in every cell (derived ones such as a COP may be NaN by design,
+#: and rel_err is inf where a current vanishes exactly).
+CORE_OUTPUTS = ("p", "J_E", "J_N", "J_Q", "sigma", "sigma_micro")
 REL_ERR_TOL = 1e-6
 COUNTER_DOC = {
     "sigma_negative": "cells with sigma < 0",
     "conservation_violation": f"cells with residual_E or residual_N > {CONSERVATION_TOL:g}",
     "rel_err_large": f"cells with rel_err > {REL_ERR_TOL:g}",
-    "nonfinite": "cells with any non-finite output (rel_err excluded: it is inf by design where a current is 0)",
+    "nonfinite": "cells with a non-finite p, J_E, J_N, J_Q, sigma or sigma_micro",
 }
 
 
@@ -206,7 +209,9 @@ def template(plan: SweepPlan, probe: xr.Dataset) -> tuple[xr.Dataset, dict[str, 
             raise StoreError(f"output {name!r} does not depend on any swept dimension; cannot be stored per chunk")
         shape = tuple(plan.shape[dims.index(d)] if d in dims else v.sizes[d] for d in v.dims)
         chunks = tuple(plan.chunks[dims.index(d)] if d in dims else v.sizes[d] for d in v.dims)
-        data[name] = (v.dims, da.zeros(shape, dtype=v.dtype, chunks=chunks), dict(v.attrs))
+        # one dask chunk (never computed): the graph stays one task per variable for any grid size;
+        # the zarr chunks come from the encoding
+        data[name] = (v.dims, da.zeros(shape, dtype=v.dtype, chunks=shape), dict(v.attrs))
         encoding[name] = {"chunks": chunks, "compressors": _compressors()}
     ds = xr.Dataset(data, coords=coords)
     return ds, encoding
@@ -368,8 +373,8 @@ def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
                 cons = cons | cells(name, lambda a: a > CONSERVATION_TOL)
         rel = cells("rel_err", lambda a: a > REL_ERR_TOL) if "rel_err" in ds else none
     nonfinite = none
-    for name, v in ds.data_vars.items():
-        if name != "rel_err" and (np.issubdtype(v.dtype, np.floating) or np.issubdtype(v.dtype, np.complexfloating)):
+    for name in CORE_OUTPUTS:
+        if name in ds:
             nonfinite = nonfinite | cells(name, lambda a: ~np.isfinite(a))
     return np.array([int(np.count_nonzero(m)) for m in (sigma_neg, cons, rel, nonfinite)], dtype=np.int64)
 
@@ -480,6 +485,17 @@ def chunk_extents(chunks: list[int], shape: list[int]) -> np.ndarray:
     return out
 
 
+def _variable_order(name: str) -> tuple[int, str]:
+    first = ("p", "J_E", "J_N", "J_Q", "sigma", "sigma_micro")
+    if name in first:
+        return (0, f"{first.index(name):02d}")
+    if name.startswith("F_"):
+        return (1, name)
+    if name.startswith("residual_") or name == "rel_err":
+        return (2, name)
+    return (3, name)
+
+
 def store_info(path: str | Path) -> dict[str, Any]:
     """Summary of a store: dims, variables, completion, invariant counts, provenance."""
     path = Path(path)
@@ -493,12 +509,14 @@ def store_info(path: str | Path) -> dict[str, Any]:
     info: dict[str, Any] = {"store": str(path), "sweep": attrs.get("sweep"), "model": attrs.get("model"),
                             "dims": {d: int(n) for d, n in ds.sizes.items()},
                             "coords": {}, "variables": {}}
-    for name, c in ds.coords.items():
+    for name in sorted(ds.coords, key=lambda n: (list(ds.dims).index(n) if n in ds.dims else len(ds.dims), n)):
+        c = ds.coords[name]
         if c.ndim == 1 and c.size:
             vals = c.values
             info["coords"][name] = ([str(v) for v in vals] if vals.dtype.kind not in "fiu"
                                     else [float(vals[0]), float(vals[-1])])
-    for name, v in ds.data_vars.items():
+    for name in sorted(ds.data_vars, key=_variable_order):
+        v = ds[name]
         info["variables"][name] = {"dims": list(v.dims), "dtype": str(v.dtype), "units": v.attrs.get("units"),
                                    "long_name": v.attrs.get("long_name")}
     if "config_sha256" not in attrs:
