@@ -317,3 +317,32 @@ def test_parameter_and_method_errors():
         solve("local", method="pauli", **c)
     with pytest.raises(ValueError, match="Gamma_L"):
         solve("local", **{**c, "Gamma_L": -1.0})
+
+
+PRESETS = sorted((__import__("pathlib").Path(__file__).resolve().parents[2] / "config" / "sweeps").glob("003_*.yaml"))
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+def test_003_presets_are_valid_sweeps(path):
+    """Every 003 figure preset validates and its first cell solves (the pipeline's probe)."""
+    from qtmsweep.sweep.config import load_config
+    from qtmsweep.sweep.grid import build_plan
+
+    cfg = load_config(path)
+    for name in cfg["sweeps"]:
+        assert name.startswith(path.stem)
+        build_plan(cfg, name, probe=True)
+
+
+def test_003_fig5_preset_reproduces_the_sign_statement():
+    from qtmsweep.sweep.config import load_config
+    from qtmsweep.sweep.grid import build_plan
+
+    cfg = load_config(PRESETS[0].with_name("003_fig5.yaml"))
+    out = {}
+    for name in ("003_fig5_local", "003_fig5_global"):
+        plan = build_plan(cfg, name, probe=False)
+        out[name] = plan.compute(tuple(slice(None) for _ in plan.axes)).cooling_power.sel(delta_x=0.002)
+    small = (out["003_fig5_local"].delta_z >= 0.02) & (out["003_fig5_local"].delta_z < 0.1)
+    assert bool((out["003_fig5_local"].where(small, 1.0) > 0).all())
+    assert bool((out["003_fig5_global"].where(small, -1.0) < 0).all())

@@ -171,3 +171,39 @@ def test_conductance_error_is_second_order_in_the_bias():
     ref = kappa_004_eq14(T, 1.0, 0.05, 0.01, 0.03)
     e1, e2 = abs(ks[0] - ref), abs(ks[1] - ref)
     assert e2 < e1 / 3  # halving the bias cuts the error by ~4
+
+
+def _preset(name):
+    from pathlib import Path
+
+    from qtmsweep.sweep.config import load_config
+    from qtmsweep.sweep.grid import build_plan
+
+    path = Path(__file__).resolve().parents[2] / "config" / "sweeps" / f"{name.split('_')[0]}_{name.split('_')[1]}.yaml"
+    plan = build_plan(load_config(path), name, probe=False)
+    return plan.compute(tuple(slice(None) for _ in plan.axes))
+
+
+def test_004_fig2_preset_gives_eq14():
+    ds = _preset("004_fig2_two_qubits")
+    kappa = linear_conductance(ds.sel(dT=1e-4), ds.sel(dT=-1e-4), current="J_SS_paper", lead=None)
+    assert np.allclose(kappa.values, kappa_004_eq14(ds.T.values, 1.0, 0.01, 0.01, 0.02), rtol=1e-6)
+
+
+def test_004_fig4_preset_pairs_on_one_grid():
+    ds = _preset("004_fig4_lower")
+    C = rectification_contrast(ds.sel(T_R=0.004), ds.sel(T_L=0.004))
+    assert C.dims == ("gamma_L", "T_L")
+    assert bool(np.isnan(C.isel(T_L=0)).all())  # T_L = T_R: no current either way, 0/0
+    C = C.isel(T_L=slice(1, None))
+    assert bool(((C >= 0) & (C <= 1)).all())
+    # high-temperature limit |γL − γR|/(γL + γR) (004 text)
+    for gL in (0.001, 0.01):
+        assert float(C.sel(gamma_L=gL).isel(T_L=-1)) == pytest.approx(abs(gL - 0.02) / (gL + 0.02), rel=0.05)
+
+
+def test_004_fig5_preset_gives_eq25():
+    ds = _preset("004_fig5_two_qubits")
+    kappa = linear_conductance(ds.sel(dT=1e-5), ds.sel(dT=-1e-5), current="J_SS_paper", lead=None)
+    for g in (0.7, 0.8, 0.9):
+        assert np.allclose(kappa.sel(g=g).values, kappa_004_eq25(ds.T.values, 1.0, g, 0.01, 0.02), rtol=1e-5)

@@ -34,7 +34,8 @@ list for oscillators, so it carries no ``p(state)``), ``coherence_re/_im`` of
 ``J_SS = Q_L − Q_R``, twice the current from L at steady state), ``J_E_full``, ``sigma_full``,
 ``second_law_violated``.  Force: ``F_E_L = 1/T_R − 1/T_L`` conjugate to ``J_Q[L]``
 (reference bath R).  Paired forward/reverse evaluations give the rectification contrast
-and linear conductance (:mod:`qtmsweep.thermo.pairs`).
+and linear conductance (:mod:`qtmsweep.thermo.pairs`); the alias ``T, dT``
+(``T_L, T_R = T ± dT/2``, :func:`normalize`) puts such pairs on one grid.
 
 Examples
 --------
@@ -133,10 +134,31 @@ def _rates(params, n):
     return out
 
 
+def _occupation_difference(w, T_a, T_b, fermionic):
+    """``c(T_a) − c(T_b)`` of the equilibrium site occupation (Bose ``n`` for oscillators,
+    ``n/(1+2n) = 1/(e^{ω/T} + 1)`` for qubits), without cancellation when ``T_a ≈ T_b``."""
+    a, b = w / T_a, w / T_b
+    d = w * (T_a - T_b) / (T_a * T_b)  # b - a, from the input difference
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if fermionic:  # f(a) - f(b) = expm1(b - a) f(b) f(-a)
+            fa, fb = 1 / (np.exp(a) + 1), 1 / (np.exp(b) + 1)
+            near = fb * (1 / (np.exp(-a) + 1)) * np.expm1(d)
+            far = fa - fb
+        else:  # n(a) - n(b) = expm1(b - a) n(b) / (1 - e^{-a})
+            na, nb_ = bose(w, T_a), bose(w, T_b)
+            near = np.expm1(d) * nb_ / (-np.expm1(-a))
+            far = na - nb_
+    return np.where(np.abs(d) < 1.0, near, far)
+
+
 def _local_correlation(params, n, N, fermionic):
+    """Two-point solution written as ``C = c_L I + δC``: ``c_L`` (the occupation bath L alone
+    would give) solves the equations exactly when both baths agree, and ``δC`` is driven by
+    ``Γ_R (c_R − c_L)`` on site N only, so the currents are never a difference of large numbers:
+    ``J_L = −ω Γ_L δC_11``, ``J_R = ω Γ_R (c_R − c_L − δC_NN)``."""
     omega, g = _arr(params, "omega", n), _arr(params, "g", n)
+    T_L, T_R = _arr(params, "T_L", n), _arr(params, "T_R", n)
     h = np.zeros((n, N, N))
-    h[:, range(N), range(N)] = omega[:, None]
     if N > 1:
         h[:, range(N - 1), range(1, N)] = g[:, None]
         h[:, range(1, N), range(N - 1)] = g[:, None]
@@ -146,36 +168,43 @@ def _local_correlation(params, n, N, fermionic):
     gain[:, 0] += r["L"][1]
     loss[:, -1] += r["R"][0]
     gain[:, -1] += r["R"][1]
-    C = lyapunov_steady_state(h, loss, gain, fermionic)
+    Gam = {lead: (r[lead][0] + r[lead][1]) if fermionic else r[lead][0] - r[lead][1] for lead in LEADS}
+    c_L = r["L"][1] / Gam["L"]
+    dc = _occupation_difference(omega, T_R, T_L, fermionic)  # c_R - c_L
+    source = np.zeros((n, N))
+    source[:, -1] = Gam["R"] * dc
+    dC = lyapunov_steady_state(h, loss, gain, fermionic, source=source)
+    C = dC + c_L[:, None, None] * np.eye(N)
     J, J_full, gross = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros((n, 2))
-    for b, (lead, site, nb_site) in enumerate((("L", 0, 1), ("R", N - 1, N - 2))):
-        lo, ga = r[lead]
-        Gam = lo + ga if fermionic else lo - ga
-        occ = C[:, site, site].real
-        J[:, b] = omega * (ga - Gam * occ)
-        gross[:, b] = omega * (ga + Gam * occ)
-        J_full[:, b] = J[:, b]
-        if N > 1:
-            J_full[:, b] -= g * Gam * C[:, site, nb_site].real
+    J[:, 0] = -omega * Gam["L"] * dC[:, 0, 0].real
+    J[:, 1] = omega * Gam["R"] * (dc - dC[:, -1, -1].real)
+    gross[:, 0] = np.abs(J[:, 0])
+    gross[:, 1] = omega * Gam["R"] * (np.abs(dc) + np.abs(dC[:, -1, -1].real))
+    J_full[:] = J
+    if N > 1:
+        J_full[:, 0] -= g * Gam["L"] * dC[:, 0, 1].real
+        J_full[:, 1] -= g * Gam["R"] * dC[:, -1, -2].real
     return C, J, J_full, gross
 
 
 def _global_correlation(params, n, fermionic):
+    """Two independent normal modes ``ω± = omega ± g``, each on both baths with half the rate:
+    occupation ``N± = (P_L + P_R)/(Γ_L + Γ_R)`` and ``J_L = ω± (γ_L γ_R/4)(n_L − n_R)/(Γ_L + Γ_R)``
+    (the identity ``P_L Γ_R − P_R Γ_L = (γ_L γ_R/4)(n_L − n_R)`` holds for both statistics),
+    ``J_R = −J_L`` per mode."""
     omega, g = _arr(params, "omega", n), _arr(params, "g", n)
-    r_mode = []
+    T_L, T_R = _arr(params, "T_L", n), _arr(params, "T_R", n)
+    gL, gR = 0.5 * _arr(params, "gamma_L", n), 0.5 * _arr(params, "gamma_R", n)  # |<0|s_j|±>|^2 = 1/2
     J, gross = np.zeros((n, 2)), np.zeros((n, 2))
     occ = []
     for w in (omega + g, omega - g):
-        nbs = {lead: bose(w, _arr(params, f"T_{lead}", n)) for lead in LEADS}
-        gam = {lead: 0.5 * _arr(params, f"gamma_{lead}", n) for lead in LEADS}  # |<0|s_j|±>|^2 = 1/2
-        Gam = {lead: gam[lead] * ((1 + 2 * nbs[lead]) if fermionic else 1.0) for lead in LEADS}
-        P = {lead: gam[lead] * nbs[lead] for lead in LEADS}
-        N_k = (P["L"] + P["R"]) / (Gam["L"] + Gam["R"])
-        for b, lead in enumerate(LEADS):
-            J[:, b] += w * (P[lead] - Gam[lead] * N_k)
-            gross[:, b] += w * (P[lead] + Gam[lead] * N_k)
-        occ.append(N_k)
-        r_mode.append(w)
+        nL, nR = bose(w, T_L), bose(w, T_R)
+        GL, GR = (gL * (1 + 2 * nL), gR * (1 + 2 * nR)) if fermionic else (gL, gR)
+        occ.append((gL * nL + gR * nR) / (GL + GR))
+        jl = w * gL * gR * _occupation_difference(w, T_L, T_R, False) / (GL + GR)
+        J[:, 0] += jl
+        J[:, 1] -= jl
+        gross += np.abs(jl)[:, None]
     Np, Nm = occ
     C = np.empty((n, 2, 2), dtype=complex)
     C[:, 0, 0] = C[:, 1, 1] = 0.5 * (Np + Nm)
@@ -268,15 +297,15 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     else:
         raise ValueError(f"method={method!r} is not known for chain; allowed: 'auto', 'correlation', 'lindblad'")
     T = np.stack([_arr(numeric, f"T_{lead}", n) for lead in LEADS], axis=-1)
-    sigma, bad, _ = heat_entropy_production(J, T, gross)
-    sigma_full, bad_full, _ = heat_entropy_production(J_full, T, gross)
+    sigma, bad, _ = heat_entropy_production(J, T, gross, ref=1)
+    sigma_full, bad_full, _ = heat_entropy_production(J_full, T, gross, ref=1)
     if N >= 2:
         coh = C[:, 1, 0]  # <s_1 s_2^dagger> = <s_2^dagger s_1> = C_21 (bosons; qubits after Jordan–Wigner)
     else:
         coh = np.full(n, np.nan + 0j)
     scale = np.abs(J).max(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel_err = np.where(scale > 0, 1e3 * _EPS * gross.max(axis=1) / scale, 0.0)
+        rel_err = np.where(scale > 0, 16 * _EPS * gross.max(axis=1) / scale, 0.0)
     extras = {
         "occupation": (("site",), np.real(C[:, range(N), range(N)]).copy()),
         "coherence_re": ((), coh.real.copy()),
@@ -287,6 +316,27 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         "second_law_violated": ((), bad | bad_full),
     }
     return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, rel_err=rel_err, extras=extras)
+
+
+def normalize(params: dict) -> dict:
+    """Alias ``T, dT`` (both or neither, instead of ``T_L, T_R``): ``T_L = T + dT/2``, ``T_R = T − dT/2``.
+
+    A sweep whose ``dT`` axis holds ``±δ`` contains forward/reverse pairs about each ``T``
+    for :func:`qtmsweep.thermo.pairs.linear_conductance` (004's ``ΔT = T_L − T_R``).
+
+    >>> normalize({"T": 1.0, "dT": 0.1, "g": 0.1})
+    {'g': 0.1, 'T_L': 1.05, 'T_R': 0.95}
+    """
+    params = dict(params)
+    if "T" in params or "dT" in params:
+        clash = [k for k in ("T_L", "T_R") if k in params]
+        if clash:
+            raise ValueError(f"give either T, dT or the temperatures T_L, T_R, not both ({clash[0]} given)")
+        if "T" not in params or "dT" not in params:
+            raise ValueError("T and dT must be given together (T_L = T + dT/2, T_R = T - dT/2)")
+        T, dT = params.pop("T"), params.pop("dT")
+        params.update(T_L=T + 0.5 * dT, T_R=T - 0.5 * dT)
+    return params
 
 
 def forces(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -321,5 +371,6 @@ CHAIN = register(LindbladModel(
     forces=forces,
     force_flux={"F_E_L": ("J_Q", "L")},
     extra_outputs=EXTRA_OUTPUTS,
+    normalize=normalize,
     reference="004 (Santiago-García et al.) Eqs. 2–7, 18–22",
 ))

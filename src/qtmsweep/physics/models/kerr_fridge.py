@@ -22,6 +22,9 @@ Truncation convergence (reported with every result): the currents are also compu
 ``max |J_Q|``, and ``p_top_1``/``p_top_2`` the populations of the highest kept level of
 each resonator.  A result is converged when these are small.
 
+The aliases ``T, dT`` and ``filters="resonant"`` of ``qubit_fridge`` apply (003's symmetric
+bias and filter positions).
+
 Examples
 --------
 >>> import qtmsweep
@@ -46,7 +49,16 @@ from ..lindblad import LindbladModel, heat_entropy_production
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition
 from ..pauli import solve_rate_equations
 from ..registry import register
-from .qubit_fridge import BATH_PARAMETERS, FORCE_FLUX, FRIDGE_OUTPUTS, LEADS, batch_size, fridge_forces, fridge_performance
+from .qubit_fridge import (
+    BATH_PARAMETERS,
+    FORCE_FLUX,
+    FRIDGE_OUTPUTS,
+    LEADS,
+    batch_size,
+    fridge_forces,
+    fridge_performance,
+    normalize,
+)
 
 PARAMETERS = (
     Parameter("eps1", "energy", "frequency of resonator 1 (baths L, R)", 1.0),
@@ -104,15 +116,34 @@ def truncated_model(N1: int, N2: int) -> RateModel:
     )
 
 
+#: Bytes of rate matrix per sub-batch of the generic Pauli solver (bounds the peak memory).
+_BATCH_BYTES = 64 * 2**20
+
+
+def _solve_batched(model: RateModel, params: Mapping[str, Any], n: int):
+    """:func:`solve_rate_equations` in sub-batches of bounded memory; fields concatenated."""
+    d = len(model.states)
+    step = max(64, _BATCH_BYTES // (8 * d * d))
+    if n <= step:
+        return solve_rate_equations(model, params)
+    parts = []
+    for start in range(0, n, step):
+        sl = slice(start, min(n, start + step))
+        parts.append(solve_rate_equations(model, {k: (np.broadcast_to(v, (n,))[sl] if np.ndim(v) else v)
+                                                  for k, v in params.items()}))
+    cat = {f: np.concatenate([getattr(s, f) for s in parts]) for f in ("p", "J_E", "sigma_micro", "rel_err")}
+    return SteadyState(J_N=None, **cat)
+
+
 def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     if method != "linear":
         raise ValueError(f"method={method!r} is not available for kerr_fridge; allowed: 'auto', 'linear'")
     N1, N2 = int(params.get("N1", 3)), int(params.get("N2", 3))
     numeric = {k: v for k, v in params.items() if k not in ("N1", "N2")}
     n = batch_size(numeric)
-    base = solve_rate_equations(truncated_model(N1, N2), numeric)
-    up1 = solve_rate_equations(truncated_model(N1 + 1, N2), numeric)
-    up2 = solve_rate_equations(truncated_model(N1, N2 + 1), numeric)
+    base = _solve_batched(truncated_model(N1, N2), numeric, n)
+    up1 = _solve_batched(truncated_model(N1 + 1, N2), numeric, n)
+    up2 = _solve_batched(truncated_model(N1, N2 + 1), numeric, n)
     J = base.J_E
     change = np.maximum(np.abs(up1.J_E - J), np.abs(up2.J_E - J))
     scale = np.abs(J).max(axis=1)
@@ -123,7 +154,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     # the Pauli solver's bound on the currents' absolute rounding error is rel_err * max|J|;
     # heat_entropy_production adds 1e3 eps * gross / T to its tolerance, so pass it in those units
     gross = np.repeat((scale * base.rel_err / (1e3 * np.finfo(float).eps))[:, None], 3, axis=1)
-    sigma, bad, _ = heat_entropy_production(J, T, gross)
+    sigma, bad, _ = heat_entropy_production(J, T, gross, ref=1)
     extras = fridge_performance(J, numeric, n)
     extras.update({
         "truncation_change": (("lead",), change),
@@ -159,6 +190,7 @@ KERR_FRIDGE = register(LindbladModel(
     forces=fridge_forces,
     force_flux=FORCE_FLUX,
     extra_outputs=EXTRA_OUTPUTS,
+    normalize=normalize,
     reference="003 (Bhandari, Jordan) §IV A, App. B",
     kind="pauli",
 ))

@@ -44,6 +44,10 @@ absorption-fridge bound ``T_C (T_H − T_M)/(T_H (T_M − T_C))``, NaN unless
 ``F_E_L = 1/T_R − 1/T_L`` (conjugate to ``J_Q[L]``) and ``F_E_C = 1/T_R − 1/T_C``
 (conjugate to ``J_Q[C]``); with energy conservation ``sigma = F_E_L J_Q[L] + F_E_C J_Q[C]``.
 
+Aliases (:func:`normalize`): ``T, dT`` for 003's symmetric bias ``T_L = T + dT, T_R = T,
+T_C = T − dT`` and ``filters="resonant"`` for its filter positions ``Omega_L = eps1,
+Omega_R = eps1 + delta_z, Omega_C = eps2 + delta_z``.
+
 Examples
 --------
 003 Fig. 3 at ΔT = 0.3 T: bath C is cooled.
@@ -102,6 +106,43 @@ PARAMETERS = (
     Parameter("approach", "choice", "master equation: local (003 App. A2) or global (App. A1)", "local",
               choices=("local", "global")),
 )
+
+
+def normalize(params: dict) -> dict:
+    """003's parametrisations of its figures, as aliases (resolved before validation).
+
+    * ``T`` and ``dT`` (both or neither, instead of ``T_L, T_R, T_C``): the symmetric bias of
+      003 Figs. 3–5, 7, 8: ``T_L = T + dT``, ``T_R = T``, ``T_C = T − dT``.
+    * ``filters="resonant"`` (instead of ``Omega_L, Omega_R, Omega_C``): the filter positions
+      003 uses throughout, ``Omega_L = eps1``, ``Omega_R = eps1 + delta_z``,
+      ``Omega_C = eps2 + delta_z``.
+
+    >>> sorted(normalize({"T": 1.0, "dT": 0.3, "eps1": 2.0, "eps2": 2.1, "delta_z": 0.1, "filters": "resonant"}).items())
+    [('Omega_C', 2.2), ('Omega_L', 2.0), ('Omega_R', 2.1), ('T_C', 0.7), ('T_L', 1.3), ('T_R', 1.0), ('delta_z', 0.1), ('eps1', 2.0), ('eps2', 2.1)]
+    """
+    params = dict(params)
+    if "T" in params or "dT" in params:
+        clash = [k for k in ("T_L", "T_R", "T_C") if k in params]
+        if clash:
+            raise ValueError(f"give either T, dT or the temperatures T_L, T_R, T_C, not both ({clash[0]} given)")
+        if "T" not in params or "dT" not in params:
+            raise ValueError("T and dT must be given together (T_L = T + dT, T_R = T, T_C = T - dT)")
+        T, dT = params.pop("T"), params.pop("dT")
+        params.update(T_L=T + dT, T_R=T, T_C=T - dT)
+    if "filters" in params:
+        if params["filters"] != "resonant":
+            raise ValueError(f"filters={params['filters']!r} is not allowed; allowed: 'resonant' "
+                             "(Omega_L = eps1, Omega_R = eps1 + delta_z, Omega_C = eps2 + delta_z)")
+        clash = [k for k in ("Omega_L", "Omega_R", "Omega_C") if k in params]
+        if clash:
+            raise ValueError(f"give either filters='resonant' or the filter positions, not both ({clash[0]} given)")
+        missing = [k for k in ("eps1", "eps2", "delta_z") if k not in params]
+        if missing:
+            raise ValueError(f"filters='resonant' needs {missing[0]}")
+        del params["filters"]
+        params.update(Omega_L=params["eps1"], Omega_R=params["eps1"] + params["delta_z"],
+                      Omega_C=params["eps2"] + params["delta_z"])
+    return params
 
 
 def _proj(i: int, j: int, d: int = 4) -> np.ndarray:
@@ -253,8 +294,8 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         p = rho[:, range(4), range(4)].real
         extras["p_eigen"] = (("eigenstate",), rho_eig[:, range(4), range(4)].real.copy())
 
-    sigma, bad, _ = heat_entropy_production(J, T, gross)
-    sigma_full, bad_full, _ = heat_entropy_production(J_full, T, gross_full)
+    sigma, bad, _ = heat_entropy_production(J, T, gross, ref=1)
+    sigma_full, bad_full, _ = heat_entropy_production(J_full, T, gross_full, ref=1)
     extras.update(fridge_performance(J, params, n))
     extras["coherence_re"] = ((), rho[:, 1, 2].real.copy())
     extras["coherence_im"] = ((), rho[:, 1, 2].imag.copy())
@@ -263,7 +304,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     extras["second_law_violated"] = ((), bad | bad_full)
     scale = np.abs(J).max(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rel_err = np.where(scale > 0, 1e3 * _EPS * gross.max(axis=1) / scale, 0.0)
+        rel_err = np.where(scale > 0, 16 * _EPS * gross.max(axis=1) / scale, 0.0)
     return SteadyState(p=p, J_E=J, J_N=None, J_Q=J.copy(), forces=None, sigma=sigma, rel_err=rel_err, extras=extras)
 
 
@@ -291,5 +332,6 @@ QUBIT_FRIDGE = register(LindbladModel(
     forces=fridge_forces,
     force_flux=FORCE_FLUX,
     extra_outputs=EXTRA_OUTPUTS,
+    normalize=normalize,
     reference="003 (Bhandari, Jordan) §II–III, App. A",
 ))
