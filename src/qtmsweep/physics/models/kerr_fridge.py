@@ -39,6 +39,7 @@ True
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -60,11 +61,14 @@ from .qubit_fridge import (
     normalize,
 )
 
+#: 003 Fig. 7's filter positions and cutoff as defaults (eps1 = eps2 = 1, delta_z = 0.05)
+_KERR_DEFAULTS = {"Omega_L": 1.0, "Omega_R": 1.05, "Omega_C": 1.05, "eps_c": 10.0}
+
 PARAMETERS = (
     Parameter("eps1", "energy", "frequency of resonator 1 (baths L, R)", 1.0),
     Parameter("eps2", "energy", "frequency of resonator 2 (bath C)", 1.0),
     Parameter("delta_z", "energy", "Kerr cross-coupling delta_z n1 n2", 0.05),
-    *BATH_PARAMETERS,
+    *(replace(p, default=_KERR_DEFAULTS[p.name]) if p.name in _KERR_DEFAULTS else p for p in BATH_PARAMETERS),
     Parameter("N1", "integer", "levels kept for resonator 1 (n1 = 0 .. N1-1)", 3, minimum=2),
     Parameter("N2", "integer", "levels kept for resonator 2 (n2 = 0 .. N2-1)", 3, minimum=2),
 )
