@@ -230,3 +230,24 @@ def test_sigkill_mid_run_then_rerun_completes_without_recomputing(tmp_path):
                          **sweep["fixed"])
     with xr.open_zarr(str(store)) as ds:
         data_vars_equal(ref, ds.load())
+
+
+def test_memory_is_bounded_by_the_chunk_not_the_grid(tmp_path):
+    """A 1.6e9-cell sweep: template and two chunks in well under the memory of one grid variable (12.8 GB)."""
+    import tracemalloc
+
+    sweep = grid_sweep(40_000, 40_000, chunks={})
+    cfg = validate_config(make_config(big=sweep))
+    plan = build_plan(cfg, "big")
+    assert plan.n_cells == 1_600_000_000 and plan.n_chunks > 10_000
+    tracemalloc.start()
+    try:
+        result = run_sweep(cfg, "big", tmp_path / "big.zarr", RunOptions(**INLINE, max_chunks=2))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.chunks_computed == 2 and not result.complete
+    assert peak < 400 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    with xr.open_zarr(str(tmp_path / "big.zarr")) as ds:
+        assert ds.sigma.shape == (40_000, 40_000)
+        assert np.isfinite(ds.sigma[:3, :10].values).all()  # the first chunk is there

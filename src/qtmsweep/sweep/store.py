@@ -336,16 +336,75 @@ def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_ex
 
 
 # -- chunks ---------------------------------------------------------------------------------
+def _done_indices(book) -> np.ndarray:
+    """Chunk-grid indices (k, ndim) whose completion flag exists, from a listing of the flag's
+    zarr chunks (each flag is its own zarr chunk, written only as 1): no per-chunk reads."""
+    done = book["done"]
+    store, base = done.store_path.store, done.store_path.path
+    encoding = done.metadata.chunk_key_encoding
+    ndim = done.ndim
+
+    async def keys() -> list[str]:
+        return [k async for k in store.list_prefix(f"{base}/c")]
+
+    try:
+        from zarr.core.sync import sync
+
+        found = sync(keys())
+    except (ImportError, AttributeError, NotImplementedError):  # pragma: no cover - other zarr versions / stores
+        return np.argwhere(np.asarray(done[...]).astype(bool))
+    out = []
+    for key in found:
+        try:  # skips a ".partial" file left by a write that was killed
+            index = _decode_chunk_key(encoding, key[len(base) + 1:])
+        except (ValueError, NotImplementedError):
+            continue
+        if len(index) == ndim and all(0 <= i < n for i, n in zip(index, done.shape)):
+            out.append(index)
+    return np.array(sorted(out), dtype=np.int64).reshape(-1, ndim)
+
+
+def _decode_chunk_key(encoding, key: str) -> tuple[int, ...]:
+    """Chunk coordinates of a chunk key (zarr 3.1's ``DefaultChunkKeyEncoding.decode_chunk_key``
+    mis-parses ``c/0/5``)."""
+    sep = getattr(encoding, "separator", "/")
+    if getattr(encoding, "name", "") == "default":
+        if key == "c":
+            return ()
+        if not key.startswith("c" + sep):
+            raise ValueError(key)
+        return tuple(int(p) for p in key[2:].split(sep))
+    return tuple(int(p) for p in encoding.decode_chunk_key(key))
+
+
 def read_done(path: str | Path) -> np.ndarray:
     """Completion mask over the chunk grid (bool)."""
-    return np.asarray(_open_group(path, "r")[f"{BOOKKEEPING}/done"][...]).astype(bool)
+    book = _open_group(path, "r")[BOOKKEEPING]
+    mask = np.zeros(book["done"].shape, dtype=bool)
+    idx = _done_indices(book)
+    mask[tuple(idx.T)] = True
+    return mask
 
 
 def read_bookkeeping(path: str | Path) -> dict[str, np.ndarray]:
-    """``done`` (bool), ``run`` (int32) and ``counts`` (int64, last axis = :data:`COUNTERS`) arrays."""
+    """``done`` (bool), ``run`` (int32) and ``counts`` (int64, last axis = :data:`COUNTERS`) arrays.
+
+    Only the chunks marked done are read (concurrently), whatever the size of the chunk grid.
+    """
     book = _open_group(path, "r")[BOOKKEEPING]
-    return {"done": np.asarray(book["done"][...]).astype(bool), "run": np.asarray(book["run"][...]),
-            "counts": np.asarray(book["counts"][...])}
+    shape = book["done"].shape
+    idx = _done_indices(book)
+    done = np.zeros(shape, dtype=bool)
+    run = np.zeros(shape, dtype=np.int32)
+    counts = np.zeros(shape + (len(COUNTERS),), dtype=np.int64)
+    if len(idx):
+        sel = tuple(idx.T)
+        done[sel] = True
+        run[sel] = book["run"].get_coordinate_selection(sel)
+        k = len(COUNTERS)
+        csel = tuple(np.repeat(c, k) for c in idx.T) + (np.tile(np.arange(k), len(idx)),)
+        counts[sel] = np.asarray(book["counts"].get_coordinate_selection(csel)).reshape(len(idx), k)
+    return {"done": done, "run": run, "counts": counts}
 
 
 def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
