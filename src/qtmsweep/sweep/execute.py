@@ -218,6 +218,13 @@ def compute_chunk(plan: SweepPlan, store: str, flat: int, run: int, numba_thread
     return flat, plan.chunk_cells(index), [int(c) for c in counts], time.perf_counter() - t0
 
 
+def _warm_up(plans: list[SweepPlan], numba_threads: int | None) -> None:
+    """On a worker: import everything and load each model's compiled kernel (one cell each)."""
+    _set_numba_threads(numba_threads)
+    for plan in plans:
+        plan.probe()
+
+
 # -- clusters ----------------------------------------------------------------------------------------
 def _worker_environ(numba_threads: int) -> dict[str, Any]:
     """``distributed.nanny.pre-spawn-environ``: environment of the worker processes a nanny spawns.
@@ -353,6 +360,10 @@ def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *
         for name in names:
             stack.enter_context(_lock(paths[name]))
         client, setup = stack.enter_context(dask_client(options, cpus=cpus))
+        warm = []
+        if client is not None:  # workers import the package and load the kernels while stores are prepared
+            warm = [client.submit(_warm_up, [plans[n] for n in names], setup.get("numba_threads"), workers=[w],
+                                  allow_other_workers=False, pure=False) for w in client.scheduler_info()["workers"]]
         return [_run_one(plans[n], probes[n], paths[n], client, setup, options, stream) for n in names]
 
 
