@@ -139,6 +139,10 @@ def check_config(config: Mapping[str, Any]) -> None:
 
     for name in config.get("sweeps", {}):
         build_plan(config, name, probe=False)
+    for name, figure in config.get("figures", {}).items():
+        if figure["sweep"] not in config.get("sweeps", {}):
+            raise ConfigError(f"figures.{name}.sweep: {figure['sweep']!r} is not a sweep of this config; "
+                              f"allowed: {', '.join(config.get('sweeps', {})) or '(none)'}")
 
 
 def load_config(path: str | Path, *, check: bool = True) -> dict:
@@ -186,7 +190,7 @@ def write_sweep_config(config: Mapping[str, Any], sweep: str, path: str | Path) 
     The Snakefile materialises each sweep's config this way, so the sweep rule runs the CLI
     on exactly the (validated, overridden) config Snakemake sees.
     """
-    doc = {k: v for k, v in config.items() if k != "sweeps"}
+    doc = {k: v for k, v in config.items() if k not in ("sweeps", "figures")}
     doc.update(sweep_document(config, sweep))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
