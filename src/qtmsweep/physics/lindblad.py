@@ -60,7 +60,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .model import OutputVariable, Parameter, SteadyState
+from .model import OutputVariable, Parameter, ParameterLookup, SteadyState
 
 __all__ = [
     "MAX_DENSE",
@@ -413,7 +413,7 @@ def heat_entropy_production(J_Q: np.ndarray, T: np.ndarray, gross: np.ndarray | 
 
 # -- the model protocol ---------------------------------------------------------------
 @dataclass
-class LindbladModel:
+class LindbladModel(ParameterLookup):
     """A model whose steady state is computed by its own kernel (Lindblad, Pauli or two-point).
 
     It exposes the duck-typed protocol :func:`qtmsweep.solve` uses on
@@ -446,19 +446,6 @@ class LindbladModel:
     kind: str = "lindblad"
     particle_exchange: bool = False
     closed_form: None = None
-
-    @property
-    def parameter_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.parameters)
-
-    def parameter(self, name: str) -> Parameter:
-        for p in self.parameters:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.parameters if p.default is not None}
 
     def resolve_method(self, method: str) -> str:
         """The concrete method ``method`` stands for (``"auto"`` -> ``auto_method``)."""

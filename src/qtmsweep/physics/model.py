@@ -132,8 +132,27 @@ class OutputVariable:
     long_name: str
 
 
+class ParameterLookup:
+    """Parameter look-ups shared by every model class (needs a ``parameters`` tuple)."""
+
+    parameters: tuple[Parameter, ...]
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.parameters if p.default is not None}
+
+
 @dataclass
-class RateModel:
+class RateModel(ParameterLookup):
     """A Pauli (classical rate) master-equation model.  See the module docstring."""
 
     name: str
@@ -157,20 +176,6 @@ class RateModel:
     reference: str = ""
     kind: str = "pauli"
     extra_outputs: Mapping[str, OutputVariable] = field(default_factory=dict)
-
-    # -- parameter helpers -------------------------------------------------
-    @property
-    def parameter_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.parameters)
-
-    def parameter(self, name: str) -> Parameter:
-        for p in self.parameters:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.parameters if p.default is not None}
 
     # -- evaluation ----------------------------------------------------------
     def resolve_method(self, method: str) -> str:
