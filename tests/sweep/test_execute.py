@@ -219,6 +219,7 @@ def test_sigkill_mid_run_then_rerun_completes_without_recomputing(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    proc.stderr.close()
     before = read_bookkeeping(store)
     k = int(before["done"].sum())
     assert 3 <= k < 30
