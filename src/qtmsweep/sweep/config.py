@@ -9,7 +9,8 @@ which builds every sweep's plan (see :mod:`qtmsweep.sweep.grid`) without computi
 
 Examples
 --------
->>> cfg = validate_config({"sweeps": {"s": {"model": "sqd", "fixed": {"eps": 1.0},
+>>> fixed = {"eps": 1.0, "T_r": 1.0, "mu_l": 0.0, "mu_r": 0.0, "gamma_l": 1.0, "gamma_r": 1.0}
+>>> cfg = validate_config({"sweeps": {"s": {"model": "sqd", "fixed": fixed,
 ...                                           "grid": {"T_l": {"linspace": [1.0, 2.0, 3]}}}}})
 >>> cfg["dask"]["cluster"], cfg["sweeps"]["s"]["method"]
 ('local', 'auto')
