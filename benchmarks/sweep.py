@@ -4,15 +4,23 @@ Three measurements, each in a fresh process so that peak memory is its own:
 
 * ``kernel`` — ``qtmsweep.solve`` on the sweep's chunks one after another in-process
   (numba on every core), results discarded: the ceiling for the pipeline;
-* ``sweep, N workers`` — ``qtmsweep.sweep.run_sweep`` on a local Dask cluster of N worker
+* ``sweep, N workers`` — ``qtmsweep.sweep.run_sweeps`` on a local Dask cluster of N worker
   processes (numba threads = cores / N) writing the zarr store, for N in ``--workers``.
 
-Cells/s of the sweep are over the sweep's own time (store template, chunks, bookkeeping;
-cluster start-up excluded, and shown separately).  Peak RSS is the largest sum over the
-driver and all its descendant processes (Dask nanny + workers), sampled every 50 ms with
-psutil, plus the largest single process.
+The kernel is timed after a warm-up call (imports and the numba cache load are not
+counted); likewise the sweep is the second of two sweeps run on one cluster, after a
+one-chunk-per-worker ``warmup`` sweep that imports the package and loads the kernel in
+every worker.  Cells/s of the sweep are over that sweep's own time (store template,
+chunks, bookkeeping); ``wall`` is the whole measurement, cluster start-up and warm-up
+sweep included.  Peak RSS is the largest sum over the driver and all its descendant
+processes (Dask nanny + workers), sampled every 50 ms with psutil, plus the largest
+single process.
 
-Run: ``python benchmarks/sweep.py [--cells 1e7] [--workers 1 2] [--chunk-cells 131072]``
+This machine's timings drift by tens of percent from one minute to the next (page-cache
+writes in particular), so each measurement is repeated ``--repeat`` times, interleaved,
+and the table shows medians, with the ratio to the kernel of the same round.
+
+Run: ``python benchmarks/sweep.py [--cells 1e7] [--workers 1 2] [--chunk-cells N] [--repeat 3]``
 (the stores go to ``benchmarks/out/``, deleted afterwards unless ``--keep``).
 """
 
@@ -23,6 +31,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -34,12 +43,20 @@ FIXED = {"eps_L": 1.0, "eps_R": 2.5, "kappa": -1.5, "T_b": 1.0, "T_r": 1.0, "mu_
          "gamma_a": 1.0, "gamma_b": 1.0, "gamma_r": 1.0}
 
 
-def config(cells: float, chunk_cells: int) -> dict:
+def config(cells: float, chunk_cells: int | None = None) -> dict:
+    """The ``bench`` sweep (a square T_a x mu_a grid of ``cells``; automatic chunks unless
+    ``chunk_cells``) and a small ``warmup`` sweep of 8 chunks."""
     n = int(math.ceil(math.sqrt(cells)))
-    return {"sweeps": {"bench": {"model": "cqd", "fixed": dict(FIXED),
-                                 "grid": {"T_a": {"linspace": [0.2, 3.0, n]}, "mu_a": {"linspace": [-2.0, 3.0, n]}},
-                                 "chunk_cells": int(chunk_cells)}},
-            "dask": {"cluster": "local"}}
+
+    def sweep(n_T: int, n_mu: int) -> dict:
+        return {"model": "cqd", "fixed": dict(FIXED),
+                "grid": {"T_a": {"linspace": [0.2, 3.0, n_T]}, "mu_a": {"linspace": [-2.0, 3.0, n_mu]}}}
+
+    bench, warmup = sweep(n, n), sweep(8, 1000)
+    if chunk_cells:
+        bench["chunk_cells"] = int(chunk_cells)
+    warmup["chunks"] = {"T_a": 1}
+    return {"sweeps": {"bench": bench, "warmup": warmup}, "dask": {"cluster": "local"}}
 
 
 class PeakRSS:
@@ -82,11 +99,11 @@ class PeakRSS:
         self._sample()
 
 
-def one(kind: str, cells: float, chunk_cells: int, workers: int, out: Path) -> dict:
+def one(kind: str, cells: float, chunk_cells: int | None, workers: int, out: Path) -> dict:
     """One measurement (runs in its own process)."""
     import numba
 
-    from qtmsweep.sweep import RunOptions, available_cpus, build_plan, run_sweep, validate_config
+    from qtmsweep.sweep import RunOptions, available_cpus, build_plan, run_sweeps, validate_config
 
     cfg = validate_config(config(cells, chunk_cells))
     plan = build_plan(cfg, "bench")
@@ -104,11 +121,15 @@ def one(kind: str, cells: float, chunk_cells: int, workers: int, out: Path) -> d
             result.update(seconds=seconds, wall=seconds)
         else:
             store = out / f"bench-{workers}w.zarr"
-            shutil.rmtree(store, ignore_errors=True)
+            warm_store = out / f"warmup-{workers}w.zarr"
+            for path in (store, warm_store):
+                shutil.rmtree(path, ignore_errors=True)
             t0 = time.perf_counter()
-            r = run_sweep(cfg, "bench", store, RunOptions(cluster="local", n_workers=workers, progress=False,
-                                                        if_exists="fresh"), cpus=cpus)
+            _, r = run_sweeps(cfg, ["warmup", "bench"], stores={"warmup": warm_store, "bench": store},
+                              options=RunOptions(cluster="local", n_workers=workers, progress=False,
+                                                 if_exists="fresh"), cpus=cpus)
             wall = time.perf_counter() - t0
+            shutil.rmtree(warm_store, ignore_errors=True)
             assert r.complete and r.cells_computed == plan.n_cells
             result.update(seconds=r.seconds, wall=wall, setup=r.setup,
                           store_mb=sum(f.stat().st_size for f in store.rglob("*") if f.is_file()) / 2**20)
@@ -121,9 +142,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=float, default=1e7, help="grid cells (a square T_a x mu_a grid) [1e7]")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="local Dask workers to try [1 2]")
-    ap.add_argument("--chunk-cells", type=int, default=131072, help="cells per chunk [131072]")
+    ap.add_argument("--chunk-cells", type=int, default=0, help="cells per chunk [0: automatic]")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of measurements, interleaved [3]")
     ap.add_argument("--out", type=Path, default=HERE / "out", help="where the stores go [benchmarks/out]")
-    ap.add_argument("--keep", action="store_true", help="keep the stores")
+    ap.add_argument("--keep", action="store_true", help="keep the stores of the last round")
     ap.add_argument("--_one", nargs=2, metavar=("KIND", "WORKERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -132,29 +154,42 @@ def main() -> None:
         return
 
     runs = [("kernel", 0)] + [("sweep", w) for w in args.workers]
-    results = []
-    for kind, w in runs:
-        cmd = [sys.executable, __file__, "--cells", str(args.cells), "--chunk-cells", str(args.chunk_cells),
-               "--out", str(args.out), "--_one", kind, str(w)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-        if proc.returncode != 0:
-            sys.exit(f"{kind} {w}: failed\n{proc.stderr[-3000:]}")
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    if not args.keep:
-        for w in args.workers:
-            shutil.rmtree(args.out / f"bench-{w}w.zarr", ignore_errors=True)
+    rounds: list[list[dict]] = []
+    for i in range(args.repeat):
+        results = []
+        for kind, w in runs:
+            cmd = [sys.executable, __file__, "--cells", str(args.cells), "--chunk-cells", str(args.chunk_cells),
+                   "--out", str(args.out), "--_one", kind, str(w)]
+            proc = subprocess.run(cmd, capture_output=True, text=True,
+                                  env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            if proc.returncode != 0:
+                sys.exit(f"{kind} {w}: failed\n{proc.stderr[-3000:]}")
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            r["ratio"] = r["cells_per_s"] / (results[0]["cells_per_s"] if results else r["cells_per_s"])
+            results.append(r)
+            if kind == "sweep" and not (args.keep and i == args.repeat - 1):
+                shutil.rmtree(args.out / f"bench-{w}w.zarr", ignore_errors=True)
+        rounds.append(results)
+        print(f"round {i + 1}: " + ", ".join(f"{r['kind']}{'' if r['kind'] == 'kernel' else ' ' + str(r['setup']['n_workers']) + 'w'}"
+                                             f" {r['cells_per_s']:.3g} cells/s ({r['ratio']:.0%})" for r in results),
+              file=sys.stderr)
 
-    k = results[0]
+    def med(j: int, key: str) -> float:
+        return statistics.median(rnd[j][key] for rnd in rounds)
+
+    k = rounds[0][0]
     gib = 2**30
     print(f"cqd sweep, {k['cells']:.3g} cells ({k['shape'][0]} x {k['shape'][1]}), {k['n_chunks']} chunks of "
-          f"{k['chunks'][0]} x {k['chunks'][1]}, {k['cpus']} CPUs")
-    print(f"{'run':<22} {'cells/s':>10} {'vs kernel':>10} {'time s':>8} {'wall s':>8} "
+          f"{k['chunks'][0]} x {k['chunks'][1]}, {k['cpus']} CPUs; medians of {len(rounds)} interleaved rounds")
+    print(f"{'run':<26} {'cells/s':>10} {'vs kernel':>10} {'(min-max)':>11} {'time s':>8} {'wall s':>8} "
           f"{'peak RSS (sum)':>15} {'largest proc':>13} {'store MiB':>10}")
-    for r in results:
+    for j, r in enumerate(rounds[0]):
         name = "kernel (solve, in-process)" if r["kind"] == "kernel" else f"sweep, {r['setup']['n_workers']} worker(s)"
-        print(f"{name:<22} {r['cells_per_s']:>10.3g} {r['cells_per_s'] / k['cells_per_s']:>9.0%} {r['seconds']:>8.2f} "
-              f"{r['wall']:>8.2f} {r['peak_rss_total'] / gib:>11.2f} GiB {r['peak_rss_single'] / gib:>9.2f} GiB "
-              f"{r.get('store_mb', float('nan')):>10.0f}")
+        ratios = [rnd[j]["ratio"] for rnd in rounds]
+        print(f"{name:<26} {med(j, 'cells_per_s'):>10.3g} {med(j, 'ratio'):>9.0%} "
+              f"{f'{min(ratios):.0%}-{max(ratios):.0%}':>11} {med(j, 'seconds'):>8.2f} {med(j, 'wall'):>8.2f} "
+              f"{max(rnd[j]['peak_rss_total'] for rnd in rounds) / gib:>11.2f} GiB "
+              f"{max(rnd[j]['peak_rss_single'] for rnd in rounds) / gib:>9.2f} GiB {r.get('store_mb', float('nan')):>10.0f}")
 
 
 if __name__ == "__main__":

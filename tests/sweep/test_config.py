@@ -33,7 +33,7 @@ def test_defaults_are_filled_at_every_level():
     assert cfg["results_dir"] == "results"
     assert cfg["dask"]["cluster"] == "local" and cfg["dask"]["threads_per_worker"] == 1
     assert cfg["dask"]["slurm"]["jobs"] == 1 and cfg["dask"]["slurm"]["memory"] == "1GB"
-    assert cfg["sweeps"]["s"]["method"] == "auto" and cfg["sweeps"]["s"]["chunk_cells"] == 131072
+    assert cfg["sweeps"]["s"]["method"] == "auto" and "chunk_cells" not in cfg["sweeps"]["s"]
 
 
 def test_cli_and_snakemake_fill_the_same_defaults():

@@ -120,8 +120,8 @@ def test_data_mask_is_written_only_after_the_data(tmp_path, reference, monkeypat
     store = tmp_path / "m.zarr"
     original = store_mod._write_arrays
 
-    def failing(path, items, *later):
-        original(path, dict(list(items.items())[:3]))  # part of the data reached the disk ...
+    def failing(path, plan, items, *later):
+        original(path, plan, dict(list(items.items())[:3]))  # part of the data reached the disk ...
         raise OSError("disk full")  # ... then the write failed
 
     monkeypatch.setattr(store_mod, "_write_arrays", failing)
@@ -240,7 +240,7 @@ def test_memory_is_bounded_by_the_chunk_not_the_grid(tmp_path):
     sweep = grid_sweep(40_000, 40_000, chunks={})
     cfg = validate_config(make_config(big=sweep))
     plan = build_plan(cfg, "big")
-    assert plan.n_cells == 1_600_000_000 and plan.n_chunks > 10_000
+    assert plan.n_cells == 1_600_000_000 and plan.n_chunks > 3_000
     tracemalloc.start()
     try:
         result = run_sweep(cfg, "big", tmp_path / "big.zarr", RunOptions(**INLINE, max_chunks=2))

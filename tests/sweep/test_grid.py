@@ -117,6 +117,18 @@ def test_auto_chunks_bound_the_chunk_size_for_any_grid():
     assert auto_chunks((10, 10), {}, 131072) == (10, 10)
 
 
+@pytest.mark.parametrize("n1, n2", [(13, 7), (201, 201), (2000, 1000), (3163, 3163), (20_000, 10_000)])
+def test_default_chunks_depend_on_the_grid_alone_and_keep_enough_chunks(n1, n2):
+    s = grid_sweep(n1, n2, chunks={})
+    plan = build_plan(validate_config(make_config(s=s)), "s", probe=False)
+    cells = int(np.prod(plan.chunks))
+    assert cells <= 524_288
+    if plan.n_cells >= 16 * 16_384:  # big enough grids are cut into >= 16 chunks of >= 16384 cells
+        assert plan.n_chunks >= 16 and cells >= 16_384 // 2
+    s["chunk_cells"] = 1000  # an explicit target wins
+    assert int(np.prod(build_plan(validate_config(make_config(s=s)), "s", probe=False).chunks)) <= 1000
+
+
 def test_plan_is_deterministic_and_picklable():
     import pickle
 

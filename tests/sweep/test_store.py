@@ -70,11 +70,11 @@ def test_provenance_attrs(grid_store, open_store):
         assert attrs[f"invariant_{k}"] == 0
 
 
-def test_zarr_chunks_are_the_computation_chunks(grid_store):
+def test_zarr_chunks_are_the_computation_chunks_one_per_lead_and_state(grid_store):
     cfg, store = grid_store
     group = zarr.open_group(str(store), mode="r")
     assert group["sigma"].chunks == (4, 3)
-    assert group["p"].chunks == (4, 3, 4)
+    assert group["p"].chunks == (4, 3, 1) and group["J_E"].chunks == (4, 3, 1)
     assert group["sigma"].metadata.zarr_format == 3
 
 
@@ -178,6 +178,29 @@ def test_bad_config_leaves_no_store_behind(tmp_path):
     with pytest.raises(ValueError, match="T_b"):
         run_sweep(cfg, "s", tmp_path / "out" / "s" / "s.zarr", RunOptions(**INLINE))
     assert not (tmp_path / "out").exists()
+
+
+def test_diagnostics_are_stored_as_float32_and_the_physics_as_float64(grid_store, open_store):
+    from qtmsweep.sweep.store import FLOAT32_DIAGNOSTICS
+
+    _, store = grid_store
+    ds = open_store(store)
+    for name, v in ds.data_vars.items():
+        expected = np.float32 if name in FLOAT32_DIAGNOSTICS else np.float64
+        assert v.dtype == expected, name
+    assert "float32" in ds.rel_err.attrs["comment"]
+
+
+def test_a_store_of_another_format_is_refused_unless_replaced(tmp_path):
+    cfg = validate_config(make_config(s=grid_sweep()))
+    store = tmp_path / "s.zarr"
+    run_sweep(cfg, "s", store, RunOptions(**INLINE, max_chunks=2))
+    group = zarr.open_group(str(store), mode="r+", use_consolidated=False)
+    group.attrs["qtmsweep_store_format"] = 1  # as written by an older version (one chunk over all leads)
+    with pytest.raises(StoreError, match="store format 1.*--overwrite or --fresh"):
+        run_sweep(cfg, "s", store, RunOptions(**INLINE))
+    result = run_sweep(cfg, "s", store, RunOptions(**INLINE, if_exists="overwrite"))
+    assert result.status == "replaced" and result.complete
 
 
 def test_interrupted_template_is_replaced(tmp_path, open_store):

