@@ -14,6 +14,7 @@ import xarray as xr
 
 import qtmsweep
 from qtmsweep.cli import main
+from tests.sweep.test_config import BAD_CONFIGS
 from tests.sweep.conftest import data_vars_equal, force_sweep, grid_sweep, make_config, write_config
 
 QTMSWEEP = shutil.which("qtmsweep") or str(Path(sys.executable).with_name("qtmsweep"))
@@ -70,7 +71,7 @@ def test_run_partial_then_resume_and_info_reports_completion(tmp_path, config, c
     info = json.loads(out)
     assert info["completion"]["complete"] and info["completion"]["cells_done"] == 45
     assert [r["chunks_computed"] for r in info["runs"]] == [2, 4]
-    assert info["invariants"]["sigma_negative"] == 0
+    assert info["invariants"]["second_law"] == 0 and info["invariants"]["precision"] == 0
 
 
 def test_run_refuses_a_store_of_another_config_unless_overwrite(tmp_path, config, capsys):
@@ -87,19 +88,56 @@ def test_run_refuses_a_store_of_another_config_unless_overwrite(tmp_path, config
     assert code == 0 and "replaced" in out
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda c: c["sweeps"]["g"]["grid"].update(T_a={"linspace": [2.0, 0.2, 5]}), "sweeps.g.grid.T_a"),
-    (lambda c: c["sweeps"]["g"]["fixed"].pop("mu_r"), "mu_r"),
-    (lambda c: c["sweeps"]["g"].update(chunk=3), "sweeps.g.chunk"),
-])
-def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tmp_path, capsys, mutate, key):
-    cfg = make_config(g=grid_sweep())
+@pytest.mark.parametrize("mutate, key, value", BAD_CONFIGS)
+def test_bad_config_exits_2_naming_the_key_and_value_and_writes_nothing(tmp_path, capsys, mutate, key, value):
+    cfg = make_config(s=grid_sweep())
     mutate(cfg)
     path = write_config(tmp_path / "bad.yaml", cfg)
     for command in (("validate", path), ("run", path, "--out", tmp_path / "res", "--cluster", "inline")):
         code, _, err = run_cli(*command, capsys=capsys)
-        assert code == 2 and key in err, err
+        assert code == 2 and key in err and value in err, err
+        assert len(err.strip().splitlines()) == 1, err  # one message, no traceback
     assert not (tmp_path / "res").exists()
+
+
+def test_run_into_an_output_path_that_is_a_file_exits_2_and_leaves_it(tmp_path, config, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    code, _, err = run_cli("run", config, "--out", taken, "--cluster", "inline", capsys=capsys)
+    assert code == 2 and str(taken) in err and "is a file" in err, err
+    code, _, err = run_cli("run", config, "--sweep", "g", "--store", taken, "--cluster", "inline", capsys=capsys)
+    assert code == 2 and "not a directory" in err and "allowed" in err, err
+    assert taken.read_text() == "x"
+
+
+def test_run_says_at_the_end_when_cells_fail_an_invariant(tmp_path, capsys, monkeypatch):
+    """Model I with F_N_b = 0 on the grid: J_N[b] vanishes exactly there (rel_err = inf, precision
+    flag); a second run with a kernel that breaks the second law is reported as a violation."""
+    cfg = write_config(tmp_path / "c.yaml", make_config(m=force_sweep("I", 5, 11)))
+    code, out, err = run_cli("run", cfg, "--out", tmp_path / "a", "--cluster", "inline", "--no-progress",
+                             capsys=capsys)
+    n = xr.open_zarr(str(tmp_path / "a" / "m" / "m.zarr")).attrs["invariant_precision"]
+    assert code == 0 and n > 0
+    assert f"warning: sweep m has {n} cells with rel_err > 1e-06" in err and "VIOLATES" not in err
+    solve_module = sys.modules["qtmsweep.solve"]
+    original = solve_module.solve
+
+    def broken(*args, **kwargs):
+        ds = original(*args, **kwargs)
+        return ds.assign(sigma=-ds.sigma - 1.0)
+
+    monkeypatch.setattr(solve_module, "solve", broken)
+    code, out, err = run_cli("run", cfg, "--out", tmp_path / "b", "--cluster", "inline", "--no-progress",
+                             capsys=capsys)
+    assert code == 0 and "warning: sweep m VIOLATES physics invariants in 55 cells with sigma < -" in err, err
+    code, out, _ = run_cli("info", tmp_path / "b" / "m" / "m.zarr", capsys=capsys)
+    assert "second_law" in out and " 55 " in out
+
+
+def test_a_clean_run_prints_no_warning(tmp_path, config, capsys):
+    code, _, err = run_cli("run", config, "--sweep", "g", "--out", tmp_path, "--cluster", "inline", "--no-progress",
+                           capsys=capsys)
+    assert code == 0 and "warning" not in err
 
 
 def test_run_unknown_sweep_and_bad_options_exit_2(tmp_path, config, capsys):

@@ -162,6 +162,7 @@ def _run(args: argparse.Namespace) -> int:
         inv = ", ".join(f"{k}={v}" for k, v in r.invariants.items())
         print(f"{r.sweep}: {r.status} {r.store}; computed {r.chunks_computed} chunks ({r.cells_computed} cells) "
               f"in {r.seconds:.2f} s ({r.cells_per_second:.3g} cells/s); {state}; invariants: {inv}")
+        _warn_invariants(r)
     if args.summary_json:
         from .sweep import store_info
 
@@ -170,6 +171,21 @@ def _run(args: argparse.Namespace) -> int:
         Path(args.summary_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.summary_json).write_text(json.dumps(doc, indent=2) + "\n")
     return EXIT_OK
+
+
+def _warn_invariants(result) -> None:
+    """One line on stderr for a sweep whose cells fail an invariant check (or lose precision)."""
+    from .thermo.invariants import CHECK_DOC, VIOLATIONS
+
+    bad = {k: n for k, n in result.invariants.items() if n}
+    if not bad:
+        return
+    violated = [f"{bad[k]} {CHECK_DOC[k]}" for k in VIOLATIONS if k in bad]
+    flagged = [f"{n} {CHECK_DOC[k]}" for k, n in bad.items() if k not in VIOLATIONS]
+    what = (f"VIOLATES physics invariants in {'; '.join(violated)}" if violated else "")
+    if flagged:
+        what += ("; also " if what else "has ") + "; ".join(flagged)
+    print(f"warning: sweep {result.sweep} {what} (see `qtmsweep info {result.store}`)", file=sys.stderr)
 
 
 # -- point ---------------------------------------------------------------------------------------

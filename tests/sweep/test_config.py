@@ -66,43 +66,60 @@ def _bad(mutate, *, base=None) -> str:
     return str(info.value)
 
 
-@pytest.mark.parametrize("mutate, key", [
-    (lambda c: c.update(extra=1), "extra"),
-    (lambda c: c["sweeps"]["s"].update(gird={}), "sweeps.s.gird"),
-    (lambda c: c["sweeps"]["s"].pop("model"), "sweeps.s.model"),
-    (lambda c: c["sweeps"]["s"].update(model="nope"), "sweeps.s.model"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [0.2, 2.0]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [0.2, 2.0, 0]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [2.0, 0.2, 5]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": []}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": [1.0, 0.5]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": [1.0, 1.0]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": ["hot"]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": [float("nan")]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [-1.0, 2.0, 5]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"geomspace": [0.0, 2.0, 5]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"spline": [1, 2, 3]}), "sweeps.s.grid.T_a"),
-    (lambda c: c["sweeps"]["s"]["fixed"].update(T_b=0.0), "sweeps.s.fixed.T_b"),
-    (lambda c: c["sweeps"]["s"]["fixed"].update(T_b=float("nan")), "sweeps.s.fixed.T_b"),
-    (lambda c: c["sweeps"]["s"]["fixed"].update(T_b="warm"), "sweeps.s.fixed.T_b"),
-    (lambda c: c["sweeps"]["s"]["fixed"].update(gamma_a=-1.0), "sweeps.s.fixed.gamma_a"),
-    (lambda c: c["sweeps"]["s"]["fixed"].update(T_a=1.0), "sweeps.s.grid.T_a"),  # fixed and swept
-    (lambda c: c["sweeps"]["s"]["fixed"].update(temperature=1.0), "sweeps.s.fixed.temperature"),
-    (lambda c: c["sweeps"]["s"]["fixed"].pop("mu_r"), "mu_r"),
-    (lambda c: c["sweeps"]["s"]["chunks"].update(T_a=0), "sweeps.s.chunks.T_a"),
-    (lambda c: c["sweeps"]["s"]["chunks"].update(T_a=1000), "sweeps.s.chunks.T_a"),
-    (lambda c: c["sweeps"]["s"]["chunks"].update(T_a=2.5), "sweeps.s.chunks.T_a"),
-    (lambda c: c["sweeps"]["s"]["chunks"].update(kappa=2), "sweeps.s.chunks.kappa"),
-    (lambda c: c["sweeps"]["s"].update(grid={}), "sweeps.s"),  # nothing swept
-    (lambda c: c["sweeps"].update({"bad name": grid_sweep()}), "bad name"),
-    (lambda c: c["dask"].update(cluster="cloud"), "dask.cluster"),
-    (lambda c: c["dask"].update(n_workers=0), "dask.n_workers"),
-    (lambda c: c["dask"].update(slurm={"queue": "debug", "cpus": 4}), "dask.slurm.cpus"),
-    (lambda c: c.update(sweeps={}), "sweeps"),
-])
-def test_bad_config_is_refused_naming_the_key(mutate, key):
+#: Every way of getting a config wrong that we know of: (mutation of a valid config on sweep ``s``,
+#: the key the message must name, a fragment of the offending value the message must show).
+BAD_CONFIGS = [
+    (lambda c: c.update(extra=1), "extra", "'extra'"),
+    (lambda c: c["sweeps"]["s"].update(gird={}), "sweeps.s.gird", "'gird'"),
+    (lambda c: c["sweeps"]["s"].pop("model"), "sweeps.s.model", "required"),
+    (lambda c: c["sweeps"]["s"].update(model="nope"), "sweeps.s.model", "'nope'"),
+    (lambda c: c["sweeps"]["s"].update(model=3), "sweeps.s.model", "3"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [0.2, 2.0]}), "sweeps.s.grid.T_a", "[0.2, 2.0]"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [0.2, 2.0, 0]}), "sweeps.s.grid.T_a", "0"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [0.2, 2.0, 2.5]}), "sweeps.s.grid.T_a", "2.5"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [2.0, 0.2, 5]}), "sweeps.s.grid.T_a", "stop=0.2"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [0.2, float("inf"), 5]}), "sweeps.s.grid.T_a", "inf"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": []}), "sweeps.s.grid.T_a", "[]"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": [1.0, 0.5]}), "sweeps.s.grid.T_a", "1.0 is followed by 0.5"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": [1.0, 1.0]}), "sweeps.s.grid.T_a", "1.0 is followed by 1.0"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": ["hot"]}), "sweeps.s.grid.T_a", "'hot'"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": [float("nan")]}), "sweeps.s.grid.T_a", "nan"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": [0.5, float("inf")]}), "sweeps.s.grid.T_a", "inf"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"linspace": [-1.0, 2.0, 5]}), "sweeps.s.grid.T_a", "T_a=-1.0"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"values": [0.0, 1.0]}), "sweeps.s.grid.T_a", "T_a=0.0"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"geomspace": [0.0, 2.0, 5]}), "sweeps.s.grid.T_a", "0.0"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a={"spline": [1, 2, 3]}), "sweeps.s.grid.T_a", "'spline'"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(T_a=[0.5, 1.0]), "sweeps.s.grid.T_a", "[0.5, 1.0]"),
+    (lambda c: c["sweeps"]["s"]["fixed"].update(T_b=0.0), "sweeps.s.fixed.T_b", "T_b=0.0"),
+    (lambda c: c["sweeps"]["s"]["fixed"].update(T_b=-2.0), "sweeps.s.fixed.T_b", "T_b=-2.0"),
+    (lambda c: c["sweeps"]["s"]["fixed"].update(T_b=float("nan")), "sweeps.s.fixed.T_b", "T_b=nan"),
+    (lambda c: c["sweeps"]["s"]["fixed"].update(T_b=float("inf")), "sweeps.s.fixed.T_b", "T_b=inf"),
+    (lambda c: c["sweeps"]["s"]["fixed"].update(T_b="warm"), "sweeps.s.fixed.T_b", "'warm'"),
+    (lambda c: c["sweeps"]["s"]["fixed"].update(mu_b=True), "sweeps.s.fixed.mu_b", "True"),
+    (lambda c: c["sweeps"]["s"]["fixed"].update(gamma_a=-1.0), "sweeps.s.fixed.gamma_a", "gamma_a=-1.0"),
+    (lambda c: c["sweeps"]["s"]["fixed"].update(T_a=1.0), "sweeps.s.grid.T_a", "both fixed"),  # fixed and swept
+    (lambda c: c["sweeps"]["s"]["fixed"].update(temperature=1.0), "sweeps.s.fixed.temperature", "'temperature'"),
+    (lambda c: c["sweeps"]["s"]["grid"].update(Temp={"values": [1.0]}), "sweeps.s.grid.Temp", "'Temp'"),
+    (lambda c: c["sweeps"]["s"]["fixed"].pop("mu_r"), "mu_r", "neither fixed nor swept"),
+    (lambda c: c["sweeps"]["s"]["chunks"].update(T_a=0), "sweeps.s.chunks.T_a", "0"),
+    (lambda c: c["sweeps"]["s"]["chunks"].update(T_a=-3), "sweeps.s.chunks.T_a", "-3"),
+    (lambda c: c["sweeps"]["s"]["chunks"].update(T_a=1000), "sweeps.s.chunks.T_a", "1000"),
+    (lambda c: c["sweeps"]["s"]["chunks"].update(T_a=2.5), "sweeps.s.chunks.T_a", "2.5"),
+    (lambda c: c["sweeps"]["s"]["chunks"].update(kappa=2), "sweeps.s.chunks.kappa", "'kappa'"),
+    (lambda c: c["sweeps"]["s"].update(chunk_cells=0), "sweeps.s.chunk_cells", "0"),
+    (lambda c: c["sweeps"]["s"].update(grid={}), "sweeps.s", "nothing is swept"),
+    (lambda c: c["sweeps"].update({"bad name": grid_sweep()}), "sweeps", "'bad name'"),
+    (lambda c: c["dask"].update(cluster="cloud"), "dask.cluster", "'cloud'"),
+    (lambda c: c["dask"].update(n_workers=0), "dask.n_workers", "0"),
+    (lambda c: c["dask"].update(slurm={"queue": "debug", "cpus": 4}), "dask.slurm.cpus", "'cpus'"),
+    (lambda c: c.update(sweeps={}), "sweeps", "{}"),
+]
+
+
+@pytest.mark.parametrize("mutate, key, value", BAD_CONFIGS)
+def test_bad_config_is_refused_naming_the_key_and_the_value(mutate, key, value):
     message = _bad(mutate)
-    assert key in message, message
+    assert key in message and value in message, message
 
 
 @pytest.mark.parametrize("mutate, key", [

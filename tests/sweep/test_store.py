@@ -133,9 +133,9 @@ def test_invariant_counts_are_accumulated_per_chunk(tmp_path):
     ds = xr.open_zarr(str(store)).load()
     expected = int((ds.rel_err > 1e-6).sum())
     assert expected > 0
-    assert result.invariants["rel_err_large"] == expected == ds.attrs["invariant_rel_err_large"]
+    assert result.invariants["precision"] == expected == ds.attrs["invariant_precision"]
     book = read_bookkeeping(store)
-    assert book["counts"][..., COUNTERS.index("rel_err_large")].sum() == expected
+    assert book["counts"][..., COUNTERS.index("precision")].sum() == expected
 
 
 # -- refusals, before any work -------------------------------------------------------------------
@@ -239,18 +239,20 @@ def test_lock_dies_with_its_process(tmp_path):
     StoreLock(store).acquire().release(remove=True)  # ... but not locked
 
 
-def test_invariant_counts_count_cells_not_elements():
-    from qtmsweep.sweep.store import invariant_counts
+def test_invariant_counts_count_cells_not_elements_and_ignore_rounding():
+    from qtmsweep.sweep.store import COUNTERS, invariant_counts
 
     plan = build_plan(validate_config(make_config(s=grid_sweep(13, 7))), "s")
     ds = plan.compute((slice(0, 13), slice(0, 7))).copy(deep=True)
-    assert list(invariant_counts(ds, plan.dims)) == [0, 0, 0, 0]
-    ds["sigma"][0, 1] = -1e-30
+    assert list(invariant_counts(ds, plan.dims)) == [0, 0, 0, 0, 0]
+    assert COUNTERS == ("second_law", "energy_conservation", "particle_conservation", "precision", "nonfinite")
+    ds["sigma"][0, 1] = -1e-30  # rounding at the scale of sum |J F|: not a violation
+    ds["sigma"][0, 2] = -1e-3  # a real second-law violation
     ds["residual_N"][4, :3] = 1.0
     ds["residual_E"][4, 0] = 1.0  # same cell as a residual_N violation
     ds["p"][3, 5, :] = np.nan  # four non-finite elements, one cell
     ds["J_E"][7, 6, 2] = np.inf
-    ds["rel_err"][2, 2] = np.inf  # not "non-finite": inf is the bound's value for a vanishing current
-    expected = [1, 3, 1, 2]
+    ds["rel_err"][2, 2] = np.inf  # precision loss, not "non-finite": inf is the bound of a vanishing current
+    expected = [1, 1, 3, 1, 2]
     assert list(invariant_counts(ds, plan.dims)) == expected
     assert list(invariant_counts(ds.transpose("mu_a", "T_a", ...), plan.dims)) == expected

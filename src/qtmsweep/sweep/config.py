@@ -112,16 +112,53 @@ def validate_config(config: Mapping[str, Any], *, check: bool = True) -> dict:
     validator = _validator_class()(_schema())
     error = best_match(validator.iter_errors(cfg))
     if error is not None:
-        message = error.message
-        if error.validator == "not":
-            message = "this key is not allowed here"
-        if error.validator in ("not", "anyOf", "oneOf") and isinstance(error.schema, dict) \
-                and error.schema.get("description"):
-            message += f" (allowed: {error.schema['description']})"
-        raise ConfigError(f"{_offending_key(error)}: {_short(message)}")
+        raise ConfigError(f"{_offending_key(error)}: {_short(_message(error))}")
     if check:
         check_config(cfg)
     return cfg
+
+
+def _message(error) -> str:
+    """The schema error as one sentence that says what was given and what is allowed."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    described = schema.get("description")
+    if error.validator == "not":
+        return "this key is not allowed here" + (f" (allowed: {described})" if described else "")
+    if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+        allowed = list(schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed]
+        if extra and allowed:
+            return f"{extra[0]!r} is not a known key here; allowed: {', '.join(allowed)}"
+    message = error.message
+    if error.validator in ("minItems", "maxItems", "prefixItems", "items"):
+        # e.g. "[0.2, 2.0] is too short": say what the array must hold
+        parent = _parent_schema(error)
+        described = described or (parent or {}).get("description")
+    # validators whose own message does not say what would be accepted
+    if described and error.validator in ("anyOf", "oneOf", "minItems", "maxItems", "minProperties", "type"):
+        message += f" (allowed: {described})"
+    return message
+
+
+def _parent_schema(error) -> dict | None:
+    """Schema of the array/object an item-level error sits in (its description says what is allowed)."""
+    path = list(error.schema_path)
+    node: Any = _schema()
+    seen = []
+    try:
+        for part in path[:-1]:
+            node = node[part]
+            if isinstance(node, dict) and "$ref" in node:
+                ref = node["$ref"].split("/")[1:]
+                target: Any = _schema()
+                for r in ref:
+                    target = target[r]
+                node = target
+            if isinstance(node, dict) and node.get("description"):
+                seen.append(node)
+    except (KeyError, IndexError, TypeError):
+        return None
+    return seen[-1] if seen else None
 
 
 def _short(message: str, limit: int = 400) -> str:

@@ -221,11 +221,11 @@ def axis_values(spec: Mapping[str, Any], key: str) -> np.ndarray:
     else:
         raise ConfigError(f"{key}: unknown axis kind {kind!r}; allowed: linspace, logspace, geomspace, values")
     if not np.all(np.isfinite(values)):
-        raise ConfigError(f"{key}.{kind}: values must be finite; got {values[~np.isfinite(values)][0]!r}")
+        raise ConfigError(f"{key}.{kind}: values must be finite; got {float(values[~np.isfinite(values)][0])!r}")
     if values.size > 1 and not np.all(np.diff(values) > 0):
         i = int(np.argmin(np.diff(values) > 0))
         raise ConfigError(f"{key}.{kind}: values must be strictly increasing; "
-                          f"{values[i]!r} is followed by {values[i + 1]!r}")
+                          f"{float(values[i])!r} is followed by {float(values[i + 1])!r}")
     return values
 
 

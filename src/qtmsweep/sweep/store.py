@@ -37,27 +37,18 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import xarray as xr
 
+from ..thermo.invariants import CHECK_DOC, CHECKS, CONSERVATION_LIMIT, PRECISION_LIMIT, violation_arrays
 from .grid import SweepPlan
 
 BOOKKEEPING = "_sweep"
 #: 2: one zarr chunk per element of the non-swept dims (lead, state); float32 diagnostics.
 STORE_FORMAT = 2
-#: Invariant counters accumulated per chunk (SPEC §1 checks), with their thresholds.
-COUNTERS = ("sigma_negative", "conservation_violation", "rel_err_large", "nonfinite")
-CONSERVATION_TOL = 1e-9
-#: Outputs that must be finite in every cell (derived ones such as a COP may be NaN by design,
-#: and rel_err is inf where a current vanishes exactly).
-CORE_OUTPUTS = ("p", "J_E", "J_N", "J_Q", "sigma", "sigma_micro")
-REL_ERR_TOL = 1e-6
+#: Invariant checks counted per chunk on the worker (:mod:`qtmsweep.thermo.invariants`).
+COUNTERS = CHECKS
+COUNTER_DOC = CHECK_DOC
 #: Diagnostics kept in float32 in the store (their float64 values are checked on the worker, see
 #: :data:`COUNTERS`): 7 digits of an error bound or a residual are plenty, and the store is ~7% smaller.
 FLOAT32_DIAGNOSTICS = ("residual_E", "residual_N", "rel_err")
-COUNTER_DOC = {
-    "sigma_negative": "cells with sigma < 0",
-    "conservation_violation": f"cells with residual_E or residual_N > {CONSERVATION_TOL:g}",
-    "rel_err_large": f"cells with rel_err > {REL_ERR_TOL:g}",
-    "nonfinite": "cells with a non-finite p, J_E, J_N, J_Q, sigma or sigma_micro",
-}
 
 
 class StoreError(RuntimeError):
@@ -275,7 +266,7 @@ def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
                           fill_value=0, compressors=None,
                           dimension_names=[f"chunk_{d}" for d in plan.dims] + ["counter"])
         book.attrs.update({"counters": list(COUNTERS), "counter_doc": COUNTER_DOC,
-                           "conservation_tol": CONSERVATION_TOL, "rel_err_tol": REL_ERR_TOL})
+                           "conservation_limit": CONSERVATION_LIMIT, "precision_limit": PRECISION_LIMIT})
     # written last: its presence marks a complete template
     update_attrs(path, {"config_sha256": plan.config_sha256})
 
@@ -344,6 +335,7 @@ def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_ex
     if list(attrs.get("chunk_sizes", [])) != list(plan.chunks) or list(attrs.get("chunk_dims", [])) != list(plan.dims):
         raise StoreError(f"{str(path)!r} has chunks {attrs.get('chunk_sizes')} over {attrs.get('chunk_dims')}, this "
                          f"version plans {list(plan.chunks)} over {list(plan.dims)}; use --fresh to start over")
+    remove_partial_files(path)  # left by a writer that was killed mid-file
     return "resumed"
 
 
@@ -398,6 +390,52 @@ def read_done(path: str | Path) -> np.ndarray:
     return mask
 
 
+def mark_incomplete(path: str | Path, chunks) -> int:
+    """Mark chunks as not computed (their completion flags removed); a rerun recomputes them.
+
+    For a chunk whose data are known to be bad (a disk error, a kernel fixed since).
+    Call with no run active on the store (the caller takes :class:`StoreLock`).
+
+    Parameters
+    ----------
+    chunks : iterable of tuple of int
+        Chunk-grid indices (as in ``_sweep/done``).
+
+    Returns
+    -------
+    int
+        How many of them were marked done before.
+    """
+    book = _open_group(path, "r")[BOOKKEEPING]["done"]
+    root = Path(path) / BOOKKEEPING / "done"
+    n = 0
+    for index in chunks:
+        index = tuple(int(i) for i in index)
+        if len(index) != book.ndim or not all(0 <= i < k for i, k in zip(index, book.shape)):
+            raise StoreError(f"chunk {index} is not in the chunk grid {book.shape} of {str(path)!r}")
+        key = book.metadata.encode_chunk_key(index)
+        try:
+            os.unlink(root / key)
+            n += 1
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def remove_partial_files(path: str | Path) -> int:
+    """Delete the temporary ``*.partial`` files a killed writer left in the store; return how many."""
+    n = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            if f.endswith(".partial"):
+                try:
+                    os.unlink(os.path.join(dirpath, f))
+                    n += 1
+                except FileNotFoundError:
+                    pass
+    return n
+
+
 def read_bookkeeping(path: str | Path) -> dict[str, np.ndarray]:
     """``done`` (bool), ``run`` (int32) and ``counts`` (int64, last axis = :data:`COUNTERS`) arrays.
 
@@ -420,34 +458,9 @@ def read_bookkeeping(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
-    """Per-chunk counts of cells violating the invariants (:data:`COUNTERS`, in that order)."""
-    shape = tuple(ds.sizes[d] for d in dims)
-
-    def cells(name: str, test) -> np.ndarray:
-        """Boolean (cells,) mask: ``test`` holds for any element of variable ``name`` in a cell."""
-        v = ds[name].variable
-        own = [d for d in dims if d in v.dims]
-        v = v.transpose(*own, ...)
-        a = np.asarray(v.values)
-        m = test(a)
-        if a.ndim > len(own):  # any over the extra dims (lead, state): OR of columns (a reduce is slow here)
-            m = m.reshape(m.shape[: len(own)] + (-1,))
-            m = np.logical_or.reduce([m[..., j] for j in range(m.shape[-1])]) if m.shape[-1] else m[..., 0]
-        return np.broadcast_to(m.reshape([ds.sizes[d] if d in v.dims else 1 for d in dims]), shape)
-
-    none = np.zeros(shape, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        sigma_neg = cells("sigma", lambda a: a < 0) if "sigma" in ds else none
-        cons = none
-        for name in ("residual_E", "residual_N"):
-            if name in ds:
-                cons = cons | cells(name, lambda a: a > CONSERVATION_TOL)
-        rel = cells("rel_err", lambda a: a > REL_ERR_TOL) if "rel_err" in ds else none
-    nonfinite = none
-    for name in CORE_OUTPUTS:
-        if name in ds:
-            nonfinite = nonfinite | cells(name, lambda a: ~np.isfinite(a))
-    return np.array([int(np.count_nonzero(m)) for m in (sigma_neg, cons, rel, nonfinite)], dtype=np.int64)
+    """Per-chunk counts of cells failing each invariant check (:data:`COUNTERS`, in that order)."""
+    masks = violation_arrays(ds, dims)
+    return np.array([np.count_nonzero(masks[k]) for k in COUNTERS], dtype=np.int64)
 
 
 def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: xr.Dataset, run: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Per-cell physical invariants of a solved dataset, counted (issue 6: checked on every sweep).
+"""Per-cell physical invariants of a solved dataset, counted on every chunk of every sweep.
 
 Each check has a tolerance derived from the cell's own scale, so that rounding
 never counts as a violation and a real violation never hides:
@@ -10,9 +10,14 @@ never counts as a violation and a real violation never hides:
 ``energy_conservation`` / ``particle_conservation``
     ``residual_E`` / ``residual_N`` (``|Σ_λ J[λ]| / max_λ |J[λ]|``) above ``1e-10 + rel_err``.
 ``precision``
-    ``rel_err > 1e-6``: the kernel cannot vouch for the currents to six digits.
+    ``rel_err > 1e-6``: the kernel cannot vouch for the currents to six digits
+    (a flag for precision loss, not a violation of physics).
 ``nonfinite``
-    any NaN or infinity among the currents, σ or populations.
+    any NaN or infinity among the populations, currents, σ or σ_micro.
+
+A non-finite ``rel_err`` (the kernels report ``inf`` where one flux of a cell is
+exactly 0) bounds nothing and is read as 0 in the tolerances; it is still counted
+by ``precision``.
 
 Examples
 --------
@@ -26,41 +31,99 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from numba import njit, prange
 
 from ..physics.registry import get_model
 
 PRECISION_LIMIT = 1e-6
 CONSERVATION_LIMIT = 1e-10
+SECOND_LAW_FLOOR = 1e-12
 CHECKS = ("second_law", "energy_conservation", "particle_conservation", "precision", "nonfinite")
+#: The checks that are violations of physics (``precision`` is a flag on the numerics).
+VIOLATIONS = ("second_law", "energy_conservation", "particle_conservation", "nonfinite")
+CHECK_DOC = {
+    "second_law": f"cells with sigma < -(rel_err + {SECOND_LAW_FLOOR:g}) * sum_k |J_k F_k|",
+    "energy_conservation": f"cells with residual_E > {CONSERVATION_LIMIT:g} + rel_err",
+    "particle_conservation": f"cells with residual_N > {CONSERVATION_LIMIT:g} + rel_err",
+    "precision": f"cells with rel_err > {PRECISION_LIMIT:g} (precision loss flagged by the kernel)",
+    "nonfinite": "cells with a NaN or infinite p, J_E, J_N, J_Q, sigma or sigma_micro",
+}
+#: Outputs that must be finite in every cell (derived ones such as a COP may be NaN by design).
+FINITE_OUTPUTS = ("p", "J_E", "J_N", "J_Q", "sigma", "sigma_micro")
+
+
+def _cells(ds: xr.Dataset, name: str, dims: tuple[str, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """Values of ``name`` as ``(cells, rest)``: the cell axes ``dims`` flattened (broadcast to ``shape``)."""
+    v = ds[name].variable
+    own = [d for d in dims if d in v.dims]
+    extra = [d for d in v.dims if d not in dims]
+    a = np.asarray(v.transpose(*own, *extra).values)
+    a = a.reshape([ds.sizes[d] if d in v.dims else 1 for d in dims] + [ds.sizes[d] for d in extra])
+    a = np.broadcast_to(a, shape + a.shape[len(dims):])
+    return a.reshape((int(np.prod(shape, dtype=np.int64)), -1))
+
+
+def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Boolean numpy mask per check (:data:`CHECKS`) over the cell axes ``dims`` (default: sigma's dims)."""
+    model = get_model(ds.attrs["model"])
+    dims = tuple(ds["sigma"].dims) if dims is None else tuple(dims)
+    shape = tuple(ds.sizes[d] for d in dims)
+    n = int(np.prod(shape, dtype=np.int64))
+    masks = np.zeros((len(CHECKS), n), dtype=np.bool_)
+    zeros = np.zeros((n, 1))
+    rel = _cells(ds, "rel_err", dims, shape) if "rel_err" in ds else zeros
+    scale = np.zeros(n)
+    leads = list(ds["lead"].values) if "lead" in ds.coords else []
+    for force, (var, lead) in model.force_flux.items():
+        if var in ds and force in ds.variables and lead in leads:
+            _add_abs_product(_cells(ds, var, dims, shape)[:, leads.index(lead)],
+                             _cells(ds, force, dims, shape)[:, 0], scale)
+    residuals = [_cells(ds, name, dims, shape)[:, 0] if name in ds else zeros[:, 0]
+                 for name in ("residual_E", "residual_N")]
+    _scalar_checks(_cells(ds, "sigma", dims, shape)[:, 0], rel[:, 0], scale, residuals[0], residuals[1],
+                   SECOND_LAW_FLOOR, CONSERVATION_LIMIT, PRECISION_LIMIT, masks)
+    for name in FINITE_OUTPUTS:
+        if name in ds:
+            _mark_nonfinite_rows(_cells(ds, name, dims, shape), masks[CHECKS.index("nonfinite")])
+    return {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
+
+
+@njit(cache=True, parallel=True)
+def _add_abs_product(J, F, scale):  # pragma: no cover - compiled
+    for i in prange(J.shape[0]):
+        scale[i] += abs(J[i] * F[i])
+
+
+@njit(cache=True, parallel=True)
+def _scalar_checks(sigma, rel, scale, res_E, res_N, floor, conservation, precision, masks):  # pragma: no cover
+    for i in prange(sigma.shape[0]):
+        r = rel[i]
+        tol = r if np.isfinite(r) else 0.0
+        masks[0, i] = sigma[i] < -(tol + floor) * scale[i]
+        masks[1, i] = res_E[i] > conservation + tol
+        masks[2, i] = res_N[i] > conservation + tol
+        masks[3, i] = r > precision
+
+
+@njit(cache=True, parallel=True)
+def _mark_nonfinite_rows(a, out):  # pragma: no cover - compiled
+    for i in prange(a.shape[0]):
+        for j in range(a.shape[1]):
+            if not np.isfinite(a[i, j]):
+                out[i] = True
+                break
 
 
 def violation_masks(ds: xr.Dataset) -> dict[str, xr.DataArray]:
     """Boolean mask per check over the dataset's grid dims (``True`` = violated)."""
-    model = get_model(ds.attrs["model"])
-    rel = ds["rel_err"] if "rel_err" in ds else xr.zeros_like(ds["sigma"])
-    rel = rel.where(np.isfinite(rel), 0.0)
-    scale = xr.zeros_like(ds["sigma"])
-    for force, (var, lead) in model.force_flux.items():
-        if var in ds and force in ds.variables:
-            scale = scale + abs(ds[var].sel(lead=lead, drop=True) * ds[force])
-    masks = {"second_law": ds["sigma"] < -(rel + 1e-12) * scale}
-    masks["energy_conservation"] = ds["residual_E"] > CONSERVATION_LIMIT + rel
-    if "residual_N" in ds:
-        masks["particle_conservation"] = ds["residual_N"] > CONSERVATION_LIMIT + rel
-    else:
-        masks["particle_conservation"] = xr.zeros_like(ds["sigma"], dtype=bool)
-    masks["precision"] = ds["rel_err"] > PRECISION_LIMIT if "rel_err" in ds else xr.zeros_like(ds["sigma"], dtype=bool)
-    bad = xr.zeros_like(ds["sigma"], dtype=bool)
-    for var in ("p", "J_E", "J_N", "J_Q", "sigma"):
-        if var in ds:
-            extra = [d for d in ds[var].dims if d not in ds["sigma"].dims]
-            bad = bad | (~np.isfinite(ds[var])).any(extra) if extra else bad | ~np.isfinite(ds[var])
-    masks["nonfinite"] = bad
-    return masks
+    dims = tuple(ds["sigma"].dims)
+    coords = {d: ds.coords[d] for d in dims if d in ds.coords}
+    return {k: xr.DataArray(m, dims=dims, coords=coords) for k, m in violation_arrays(ds, dims).items()}
 
 
-def count_violations(ds: xr.Dataset) -> dict[str, int]:
-    """Number of cells failing each check of :func:`violation_masks` (plus ``cells``, the total)."""
-    counts = {name: int(mask.sum()) for name, mask in violation_masks(ds).items()}
-    counts["cells"] = int(ds["sigma"].size)
+def count_violations(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Number of cells failing each check (plus ``cells``, the total)."""
+    arrays = violation_arrays(ds, dims)
+    counts = {name: int(np.count_nonzero(mask)) for name, mask in arrays.items()}
+    counts["cells"] = int(np.prod(arrays["second_law"].shape, dtype=np.int64))
     return counts
