@@ -5,7 +5,9 @@ Three measurements, each in a fresh process so that peak memory is its own:
 * ``kernel`` — ``qtmsweep.solve`` on the sweep's chunks one after another in-process
   (numba on every core), results discarded: the ceiling for the pipeline;
 * ``sweep, N workers`` — ``qtmsweep.sweep.run_sweeps`` on a local Dask cluster of N worker
-  processes (numba threads = cores / N) writing the zarr store, for N in ``--workers``.
+  processes (numba threads = cores / N) writing the zarr store, for N in ``--workers``;
+* ``store bytes, write only`` — the encoded files of the store written to disk by one thread
+  per core, nothing computed: what storing the result costs on this machine by itself.
 
 The kernel is timed after a warm-up call (imports and the numba cache load are not
 counted); likewise the sweep is the second of two sweeps run on one cluster, after a
@@ -119,6 +121,8 @@ def one(kind: str, cells: float, chunk_cells: int | None, workers: int, out: Pat
                 plan.compute(plan.chunk_slices(index))
             seconds = time.perf_counter() - t0
             result.update(seconds=seconds, wall=seconds)
+        elif kind == "write":
+            result.update(write_only(plan, out / "write-only", cpus))
         else:
             store = out / f"bench-{workers}w.zarr"
             warm_store = out / f"warmup-{workers}w.zarr"
@@ -138,6 +142,45 @@ def one(kind: str, cells: float, chunk_cells: int | None, workers: int, out: Pat
     return result
 
 
+def write_only(plan, directory: Path, threads: int) -> dict:
+    """Write the bytes of the sweep's store, and nothing else: chunk 0 is computed and encoded
+    once, then its files are written once per chunk into a fresh directory by ``threads``
+    threads (file writes release the GIL).  The time this machine needs just to put the
+    store on disk; no pipeline can beat it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from qtmsweep.sweep.store import FLOAT32_DIAGNOSTICS, _compressors
+
+    blosc = _compressors()[0]
+    from numcodecs import Blosc
+
+    codec = Blosc(cname=blosc.cname.name, clevel=blosc.clevel, shuffle=Blosc.SHUFFLE)
+    ds = plan.compute(plan.chunk_slices(plan.chunk_index(0)))
+    files = []
+    for name, v in ds.data_vars.items():
+        a = v.values.astype(np.float32) if name in FLOAT32_DIAGNOSTICS else v.values
+        parts = [a] if a.ndim == len(plan.dims) else [a[..., j] for j in range(a.shape[-1])]
+        files += [codec.encode(np.ascontiguousarray(x)) for x in parts]
+    shutil.rmtree(directory, ignore_errors=True)
+
+    def write(chunk: int) -> None:
+        d = directory / str(chunk)
+        d.mkdir(parents=True)
+        for k, data in enumerate(files):
+            with open(d / str(k), "wb") as fh:
+                fh.write(data)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(write, range(plan.n_chunks)))
+    seconds = time.perf_counter() - t0
+    size = plan.n_chunks * sum(len(f) for f in files)
+    shutil.rmtree(directory, ignore_errors=True)
+    return {"seconds": seconds, "wall": seconds, "store_mb": size / 2**20}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=float, default=1e7, help="grid cells (a square T_a x mu_a grid) [1e7]")
@@ -153,7 +196,7 @@ def main() -> None:
         print(json.dumps(one(args._one[0], args.cells, args.chunk_cells, int(args._one[1]), args.out)))
         return
 
-    runs = [("kernel", 0)] + [("sweep", w) for w in args.workers]
+    runs = [("kernel", 0)] + [("sweep", w) for w in args.workers] + [("write", 0)]
     rounds: list[list[dict]] = []
     for i in range(args.repeat):
         results = []
@@ -170,7 +213,7 @@ def main() -> None:
             if kind == "sweep" and not (args.keep and i == args.repeat - 1):
                 shutil.rmtree(args.out / f"bench-{w}w.zarr", ignore_errors=True)
         rounds.append(results)
-        print(f"round {i + 1}: " + ", ".join(f"{r['kind']}{'' if r['kind'] == 'kernel' else ' ' + str(r['setup']['n_workers']) + 'w'}"
+        print(f"round {i + 1}: " + ", ".join(f"{r['kind']}{'' if r['kind'] != 'sweep' else ' ' + str(r['setup']['n_workers']) + 'w'}"
                                              f" {r['cells_per_s']:.3g} cells/s ({r['ratio']:.0%})" for r in results),
               file=sys.stderr)
 
@@ -184,12 +227,22 @@ def main() -> None:
     print(f"{'run':<26} {'cells/s':>10} {'vs kernel':>10} {'(min-max)':>11} {'time s':>8} {'wall s':>8} "
           f"{'peak RSS (sum)':>15} {'largest proc':>13} {'store MiB':>10}")
     for j, r in enumerate(rounds[0]):
-        name = "kernel (solve, in-process)" if r["kind"] == "kernel" else f"sweep, {r['setup']['n_workers']} worker(s)"
+        name = {"kernel": "kernel (solve, in-process)", "write": "store bytes, write only"}.get(
+            r["kind"]) or f"sweep, {r['setup']['n_workers']} worker(s)"
         ratios = [rnd[j]["ratio"] for rnd in rounds]
         print(f"{name:<26} {med(j, 'cells_per_s'):>10.3g} {med(j, 'ratio'):>9.0%} "
               f"{f'{min(ratios):.0%}-{max(ratios):.0%}':>11} {med(j, 'seconds'):>8.2f} {med(j, 'wall'):>8.2f} "
               f"{max(rnd[j]['peak_rss_total'] for rnd in rounds) / gib:>11.2f} GiB "
               f"{max(rnd[j]['peak_rss_single'] for rnd in rounds) / gib:>9.2f} GiB {r.get('store_mb', float('nan')):>10.0f}")
+    # computing and writing share the cores (page-cache writes are CPU time): a pipeline that
+    # overlapped them perfectly would take the sum of the two times
+    kinds = [r["kind"] for r in rounds[0]]
+    if "write" in kinds:
+        kk, ww = med(0, "cells_per_s"), med(kinds.index("write"), "cells_per_s")
+        ceiling = 1.0 / (1.0 / kk + 1.0 / ww)
+        best = max(med(j, "cells_per_s") for j, kind in enumerate(kinds) if kind == "sweep")
+        print(f"ceiling for a pipeline on these cores, 1/(1/kernel + 1/write): {ceiling:.3g} cells/s "
+              f"({ceiling / kk:.0%} of the kernel); the best sweep reaches {best / ceiling:.0%} of it")
 
 
 if __name__ == "__main__":
