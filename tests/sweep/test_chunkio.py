@@ -49,24 +49,39 @@ def test_chunk_files_are_byte_identical_to_zarrs_own(tmp_path, compressors, dtyp
             sel = (slice(i, min(i + 3, 7)), slice(j, min(j + 4, 10)), slice(None))
             za[sel] = values[sel]
             writer.write("", sel, values[sel])
+    assert writer._plan("").direct  # the writer's own encoder, not zarr's fallback
     assert _chunk_files(a) == _chunk_files(b)
     np.testing.assert_array_equal(zarr.open_array(str(b))[...], values)
 
 
+LZ4 = (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
+
+
 def test_float64_values_are_cast_to_the_arrays_dtype(tmp_path):
-    zarr.create_array(str(tmp_path / "a"), shape=(4,), chunks=(4,), dtype="float32", fill_value=np.nan)
+    zarr.create_array(str(tmp_path / "a"), shape=(4,), chunks=(4,), dtype="float32", fill_value=np.nan,
+                      compressors=LZ4)
     values = np.array([1.0, 1e-17, np.inf, 1 / 3])
-    ChunkWriter(tmp_path / "a").write("", (slice(0, 4),), values)
+    writer = ChunkWriter(tmp_path / "a")
+    writer.write("", (slice(0, 4),), values)
+    assert writer._plan("").direct
     out = zarr.open_array(str(tmp_path / "a"))[...]
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, values.astype(np.float32))
 
 
-def test_a_selection_that_splits_a_chunk_is_refused(tmp_path):
-    zarr.create_array(str(tmp_path / "a"), shape=(10,), chunks=(4,), dtype="float64", fill_value=np.nan,
-                      compressors=(BloscCodec(cname="lz4"),))
+def test_selections_and_values_that_do_not_fit_are_refused(tmp_path):
+    zarr.create_array(str(tmp_path / "a"), shape=(10, 3), chunks=(4, 1), dtype="float64", fill_value=np.nan,
+                      compressors=LZ4)
+    writer = ChunkWriter(tmp_path / "a")
     with pytest.raises(ValueError, match="does not cover whole chunks"):
-        ChunkWriter(tmp_path / "a").write("", (slice(2, 6),), np.zeros(4))
+        writer.write("", (slice(2, 6), slice(None)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"values of shape \(4, 2\) for a selection of shape \(4, 3\)"):
+        writer.write("", (slice(0, 4), slice(None)), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="step"):
+        writer.write("", (slice(0, 4), slice(0, 3, 2)), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="1 dims"):
+        writer.write("", (slice(0, 4),), np.zeros(4))
+    assert not [f for f in _chunk_files(tmp_path / "a")]  # nothing was written
 
 
 def test_other_codec_chains_fall_back_to_zarr(tmp_path):
@@ -87,14 +102,15 @@ def test_no_temporary_file_is_left_and_a_recreated_store_is_written(tmp_path):
 
     path = tmp_path / "g"
     group = zarr.open_group(str(path), mode="w")
-    group.create_array("x", shape=(4, 2), chunks=(2, 2), dtype="float64", fill_value=np.nan)
+    group.create_array("x", shape=(4, 2), chunks=(2, 2), dtype="float64", fill_value=np.nan, compressors=LZ4)
     writer = ChunkWriter(path)
     writer.write("x", (slice(0, 2), slice(None)), np.ones((2, 2)))
-    assert not [f for f in _chunk_files(path) if f.endswith(".partial")]
+    assert writer._plan("x").direct
+    assert list(_chunk_files(path)) == ["x/c/0/0"]  # the chunk, and no temporary file
     # the store is deleted and made again under the same path (a --fresh run in a long-lived worker)
     shutil.rmtree(path)
     group = zarr.open_group(str(path), mode="w")
-    group.create_array("x", shape=(4, 2), chunks=(2, 2), dtype="float64", fill_value=np.nan)
+    group.create_array("x", shape=(4, 2), chunks=(2, 2), dtype="float64", fill_value=np.nan, compressors=LZ4)
     writer.write("x", (slice(2, 4), slice(None)), np.full((2, 2), 2.0))
     out = zarr.open_group(str(path))["x"][...]
     assert np.isnan(out[:2]).all() and (out[2:] == 2.0).all()

@@ -17,7 +17,7 @@ import xarray as xr
 
 import qtmsweep
 from qtmsweep.sweep import RunOptions, build_plan, run_sweep, store_info, validate_config
-from qtmsweep.sweep.execute import _execute, dask_client
+from qtmsweep.sweep.execute import ChunkTarget, _execute, dask_client
 from qtmsweep.sweep.store import prepare_store, read_bookkeeping, start_run
 
 from .conftest import data_vars_equal, force_sweep, grid_sweep, make_config, write_config
@@ -120,8 +120,8 @@ def test_data_mask_is_written_only_after_the_data(tmp_path, reference, monkeypat
     store = tmp_path / "m.zarr"
     original = store_mod._write_arrays
 
-    def failing(path, plan, items, *later):
-        original(path, plan, dict(list(items.items())[:3]))  # part of the data reached the disk ...
+    def failing(writer, items, *later):
+        original(writer, dict(list(items.items())[:3]))  # part of the data reached the disk ...
         raise OSError("disk full")  # ... then the write failed
 
     monkeypatch.setattr(store_mod, "_write_arrays", failing)
@@ -180,7 +180,7 @@ def test_driver_keeps_at_most_max_in_flight_chunks_submitted(tmp_path, dask_clus
             return getattr(self.client, name)
 
     with Client(dask_cluster.scheduler_address) as client:
-        for _ in _execute(plan, str(store), list(range(plan.n_chunks)), run, Watching(client),
+        for _ in _execute(plan, ChunkTarget(str(store), run), list(range(plan.n_chunks)), Watching(client),
                           {"max_in_flight": 3, "numba_threads": 1}):
             state["yielded"] += 1
     assert state["submitted"] == state["yielded"] == 20
@@ -188,10 +188,18 @@ def test_driver_keeps_at_most_max_in_flight_chunks_submitted(tmp_path, dask_clus
     assert read_bookkeeping(store)["done"].all()
 
 
-def test_local_cluster_setup_is_sized_by_the_cpu_budget():
+def test_local_cluster_setup_is_sized_by_the_cpu_budget_and_tunes_the_workers(monkeypatch):
+    # what a LocalCluster started earlier in this process leaves behind (a nanny sets it in our environ)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with dask_client(RunOptions(cluster="local", n_workers=None, progress=False), cpus=2) as (client, setup):
         assert len(client.nthreads()) == 2 and setup["numba_threads"] == 1
         assert setup["max_in_flight"] == 4
+        environ = client.run(lambda: {k: os.environ.get(k) for k in
+                                      ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")})
+    for env in environ.values():  # set before the worker process started, so glibc read them
+        assert env == {"MALLOC_MMAP_THRESHOLD_": str(64 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(512 * 2**20),
+                       "OMP_NUM_THREADS": "1"}
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # ours is restored
 
 
 def test_progress_bar_reports_chunks(tmp_path, reference):

@@ -123,6 +123,8 @@ def test_a_chunk_of_garbage_marked_incomplete_is_recomputed_alone(tmp_path, refe
         with xr.open_zarr(str(store)) as ds:
             ds.sigma.load()  # the garbage is not a valid chunk
     assert mark_incomplete(store, [bad]) == 1
+    with xr.open_zarr(str(store)) as ds:
+        assert ds.attrs["complete"] is False and ds.attrs["chunks_done"] == 23
     others = [tuple(int(i) for i in idx) for idx in np.argwhere(read_bookkeeping(store)["done"])]
     assert len(others) == 23 and bad not in others
     stamps = _mtimes(store, others)
@@ -141,11 +143,21 @@ def test_mark_incomplete_refuses_a_chunk_outside_the_grid(tmp_path, reference):
     store = tmp_path / "s.zarr"
     run_sweep(cfg, "s", store, RunOptions(**INLINE, max_chunks=1))
     with pytest.raises(StoreError, match=r"chunk \(24, 0\) is not in the chunk grid \(24, 1\)"):
-        mark_incomplete(store, [(24, 0)])
+        mark_incomplete(store, [(0, 0), (24, 0)])
+    assert read_bookkeeping(store)["done"][0, 0]  # nothing was unmarked
+    from qtmsweep.sweep.store import StoreLock
+
+    lock = StoreLock(store).acquire()
+    try:
+        with pytest.raises(StoreError, match="being written by another run"):
+            mark_incomplete(store, [(0, 0)])
+    finally:
+        lock.release(remove=True)
 
 
 def test_a_second_run_on_the_same_store_is_refused_while_the_first_finishes(tmp_path):
-    sweep = grid_sweep(400, 500, chunks={"T_a": 1})  # 400 small chunks: a few seconds, a small store
+    """Two real runs: the first is paused (SIGSTOP) mid-sweep while the second tries the store."""
+    sweep = grid_sweep(200, 500, chunks={"T_a": 1})
     config = write_config(tmp_path / "c.yaml", make_config(s=sweep))
     store = tmp_path / "s.zarr"
     cmd = [sys.executable, "-m", "qtmsweep.cli", "run", str(config), "--store", str(store), "--sweep", "s",
@@ -154,16 +166,44 @@ def test_a_second_run_on_the_same_store_is_refused_while_the_first_finishes(tmp_
     try:
         deadline = time.time() + 60
         while time.time() < deadline and first.poll() is None and not (store / BOOKKEEPING / "done" / "c").exists():
-            time.sleep(0.01)
-        assert first.poll() is None, "the first run ended before the second could start"
+            time.sleep(0.005)
+        first.send_signal(signal.SIGSTOP)
+        assert first.poll() is None, "the first run ended before it could be paused"
         second = subprocess.run(cmd, capture_output=True, text=True)
         assert second.returncode == 2
         assert "is being written by another run" in second.stderr and f"pid {first.pid}" in second.stderr
     finally:
+        first.send_signal(signal.SIGCONT)
         _, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
-    assert read_bookkeeping(store)["done"].all()
-    assert (read_bookkeeping(store)["run"] == 1).all()  # the second run wrote nothing
+    book = read_bookkeeping(store)
+    assert book["done"].all() and (book["run"] == 1).all()  # the second run wrote nothing
+
+
+def test_sigint_mid_run_records_what_is_done_and_a_rerun_completes(tmp_path, reference):
+    """Ctrl-C (SIGINT) of the CLI: it stops, says how far it got, and the rerun finishes the store."""
+    cfg, ref = reference
+    config = write_config(tmp_path / "c.yaml", {"sweeps": {"s": cfg["sweeps"]["s"]}, "dask": {"cluster": "inline"}})
+    store = tmp_path / "s.zarr"
+    cmd = [sys.executable, "-m", "qtmsweep.cli", "run", str(config), "--store", str(store), "--sweep", "s",
+           "--cluster", "inline", "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done_dir = store / BOOKKEEPING / "done" / "c"
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if done_dir.exists() and sum(len(f) for _, _, f in os.walk(done_dir)) >= 2:
+            break
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted (finished chunks are recorded; rerun to resume)" in err, err
+    with xr.open_zarr(str(store)) as ds:
+        recorded = ds.attrs["chunks_done"]
+    book = read_bookkeeping(store)
+    assert 2 <= int(book["done"].sum()) == recorded < 24  # the attrs agree with the flags
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with xr.open_zarr(str(store)) as ds:
+        data_vars_equal(ref, ds.load())
 
 
 def test_temporary_files_of_a_killed_write_are_removed_on_resume(tmp_path, reference):
@@ -175,3 +215,42 @@ def test_temporary_files_of_a_killed_write_are_removed_on_resume(tmp_path, refer
     junk.write_bytes(b"half a chunk")
     assert run_sweep(cfg, "s", store, RunOptions(**INLINE)).complete
     assert not junk.exists() and remove_partial_files(store) == 0
+
+
+def test_a_chunk_already_flagged_done_is_not_computed_again(tmp_path, reference):
+    """What Dask does after a worker died having written a chunk but not reported it: the task
+    runs again; it must find the flag and leave the chunk alone."""
+    from qtmsweep.sweep import build_plan
+    from qtmsweep.sweep.execute import ChunkTarget, compute_chunk
+    from qtmsweep.sweep.store import read_attrs
+
+    cfg, _ = reference
+    store = tmp_path / "s.zarr"
+    run_sweep(cfg, "s", store, RunOptions(**INLINE, max_chunks=2))
+    plan = build_plan(cfg, "s")
+    target = ChunkTarget(str(store), 1, read_attrs(store)["store_id"])
+    stamps = _mtimes(store, [(0, 0)])
+    flat, cells, counts, _ = compute_chunk(plan, target, 0, 1)
+    assert (flat, cells, counts) == (0, 2 * 4000, None)
+    assert _mtimes(store, [(0, 0)]) == stamps
+    assert compute_chunk(plan, target, 2, 1)[2] == [0, 0, 0, 0, 0]  # a chunk not done yet is computed
+
+
+def test_a_task_of_a_run_whose_store_was_created_again_writes_nothing(tmp_path, reference):
+    """A task still running after its run was cancelled, when the store has meanwhile been
+    deleted and created again (--fresh on a long-lived cluster), is refused."""
+    from qtmsweep.sweep import build_plan
+    from qtmsweep.sweep.execute import ChunkTarget, compute_chunk
+    from qtmsweep.sweep.store import StoreError, read_attrs
+
+    cfg, _ = reference
+    store = tmp_path / "s.zarr"
+    run_sweep(cfg, "s", store, RunOptions(**INLINE, max_chunks=1))
+    plan = build_plan(cfg, "s")
+    stale = ChunkTarget(str(store), 1, read_attrs(store)["store_id"])
+    run_sweep(cfg, "s", store, RunOptions(**INLINE, max_chunks=1, if_exists="fresh"))
+    assert read_attrs(store)["store_id"] != stale.store_id
+    with pytest.raises(StoreError, match="created again since this chunk's run started"):
+        compute_chunk(plan, stale, 5, 1)
+    assert not read_bookkeeping(store)["done"].ravel()[5]
+    assert not (store / "sigma" / "c" / "5").exists()

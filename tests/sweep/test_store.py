@@ -191,6 +191,21 @@ def test_diagnostics_are_stored_as_float32_and_the_physics_as_float64(grid_store
     assert "float32" in ds.rel_err.attrs["comment"]
 
 
+def test_float32_diagnostics_are_rounded_upwards_so_a_bound_stays_a_bound():
+    from qtmsweep.sweep.store import _float32_upward
+
+    x = np.concatenate([np.random.default_rng(0).lognormal(-30, 5, 10_000), [0.0, 1.0, np.inf, np.nan, 1e300]])
+    with np.errstate(over="ignore"):
+        y = _float32_upward(x)
+        nearest = x.astype(np.float32)
+    assert y.dtype == np.float32
+    finite = np.isfinite(x) & (x < 3e38)
+    assert (y[finite].astype(np.float64) >= x[finite]).all()  # never below the float64 value
+    assert (np.nextafter(y[finite], np.float32(-np.inf)).astype(np.float64) < x[finite]).all()  # by < 1 ulp
+    assert (y[finite] >= nearest[finite]).all() and (y != nearest)[finite].any()
+    assert y[-5] == 0.0 and y[-4] == 1.0 and np.isinf(y[-3]) and np.isnan(y[-2]) and np.isinf(y[-1])
+
+
 def test_a_store_of_another_format_is_refused_unless_replaced(tmp_path):
     cfg = validate_config(make_config(s=grid_sweep()))
     store = tmp_path / "s.zarr"
@@ -201,6 +216,25 @@ def test_a_store_of_another_format_is_refused_unless_replaced(tmp_path):
         run_sweep(cfg, "s", store, RunOptions(**INLINE))
     result = run_sweep(cfg, "s", store, RunOptions(**INLINE, if_exists="overwrite"))
     assert result.status == "replaced" and result.complete
+
+
+def test_info_reads_a_store_whose_counters_are_those_of_an_older_format(tmp_path):
+    """A format-1 store recorded 4 counters under other names: info shows them, it does not crash."""
+    cfg = validate_config(make_config(s=grid_sweep()))
+    store = tmp_path / "s.zarr"
+    run_sweep(cfg, "s", store, RunOptions(**INLINE))
+    book = zarr.open_group(str(store), mode="r+", use_consolidated=False)["_sweep"]
+    old = ("sigma_negative", "conservation_violation", "rel_err_large", "nonfinite")
+    grid = book["done"].shape
+    del book["counts"]
+    counts = book.create_array("counts", shape=grid + (4,), chunks=(1,) * len(grid) + (4,), dtype="int64",
+                               fill_value=0, compressors=None)
+    counts[...] = 7
+    book.attrs["counters"] = list(old)
+    info = store_info(store)
+    assert list(info["invariants"]) == list(old)
+    assert info["invariants"]["rel_err_large"] == 7 * int(np.prod(grid))
+    assert "older store format" in info["invariants_doc"]["sigma_negative"]
 
 
 def test_interrupted_template_is_replaced(tmp_path, open_store):

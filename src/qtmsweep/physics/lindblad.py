@@ -446,6 +446,15 @@ class LindbladModel(ParameterLookup):
     kind: str = "lindblad"
     particle_exchange: bool = False
     closed_form: None = None
+    #: Peak working memory of one cell in a solve, bytes (or a function of the structural
+    #: parameters); see :attr:`qtmsweep.physics.model.RateModel.cell_bytes`.
+    cell_bytes: int | Callable[[Mapping[str, Any]], int] | None = None
+
+    def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
+        """:attr:`cell_bytes` for these (structural) parameters (default 4096)."""
+        from .model import _cell_bytes
+
+        return _cell_bytes(self.cell_bytes, params, default=4096)
 
     def resolve_method(self, method: str) -> str:
         """The concrete method ``method`` stands for (``"auto"`` -> ``auto_method``)."""

@@ -176,6 +176,15 @@ class RateModel(ParameterLookup):
     reference: str = ""
     kind: str = "pauli"
     extra_outputs: Mapping[str, OutputVariable] = field(default_factory=dict)
+    #: Working memory of one cell in a solve (bytes; a number, or a function of the structural
+    #: parameters), besides the at most :data:`SOLVER_BUFFER_BYTES` of a sub-batched solver:
+    #: the sweep sizes its chunks by it.  Default: the generic Pauli solver's, which grows
+    #: with the square of the number of states.
+    cell_bytes: int | Callable[[Mapping[str, Any]], int] | None = None
+
+    def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
+        """:attr:`cell_bytes` for these (structural) parameters."""
+        return _cell_bytes(self.cell_bytes, params, default=256 + 128 * len(self.states) ** 2)
 
     # -- evaluation ----------------------------------------------------------
     def resolve_method(self, method: str) -> str:
@@ -219,3 +228,13 @@ def fermionic_lead_rates(temperature: str, mu: str, gamma: str):
         return g * fermi_np(x), g * fermi_np(-x), -x
 
     return rates
+
+
+#: Fixed buffers a sub-batched solver may hold whatever the number of cells (the Lindblad
+#: and correlation solvers work in sub-batches of 64 MiB of Liouvillian, plus temporaries).
+SOLVER_BUFFER_BYTES = 128 * 2**20
+
+
+def _cell_bytes(declared, params: Mapping[str, Any], *, default: int) -> int:
+    value = declared(params) if callable(declared) else declared
+    return int(value) if value is not None else int(default)

@@ -146,12 +146,19 @@ class ChunkWriter:
             return
         if values.dtype != plan.dtype:
             values = values.astype(plan.dtype)
-        starts = []
+        if len(selection) != len(plan.shape):
+            raise ValueError(f"{name}: selection {selection} has {len(selection)} dims, the array {len(plan.shape)}")
+        starts, extent = [], []
         for s, c, n in zip(selection, plan.chunks, plan.shape):
-            start, stop, _ = s.indices(n)
+            start, stop, step = s.indices(n)
+            if step != 1:
+                raise ValueError(f"{name}: selection {selection} has a step; allowed: contiguous slices")
             if start % c or (stop % c and stop != n):
                 raise ValueError(f"{name}: selection {selection} does not cover whole chunks of {plan.chunks}")
             starts.append(range(start // c, -(-stop // c)))
+            extent.append(stop - start)
+        if values.shape != tuple(extent):
+            raise ValueError(f"{name}: values of shape {values.shape} for a selection of shape {tuple(extent)}")
         offsets = [r.start * c for r, c in zip(starts, plan.chunks)]
         for coords in itertools.product(*starts):
             local = tuple(slice(i * c - o, min((i + 1) * c, n) - o)

@@ -1,7 +1,7 @@
 """Run sweeps: Dask cluster set-up, chunk scheduling with a bounded window, progress.
 
 Each chunk is one task: build the chunk's parameters from slices of the plan's axes,
-one :func:`qtmsweep.solve` call, a region write into the store, then the chunk's
+one :func:`qtmsweep.solve` call, the chunk's zarr chunks written into the store, then its
 bookkeeping (see :mod:`qtmsweep.sweep.store`).  The driver keeps at most
 ``max_in_flight`` tasks submitted, so its memory does not grow with the grid, and a
 worker holds one chunk per thread.  Chunks already marked done are skipped, so a rerun
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TextIO
 
 from .grid import SweepPlan, build_plan, checked_probe
-from .store import (COUNTERS, StoreLock, check_output_path, finish_run, prepare_store, read_done, start_run,
-                    write_chunk)
+from .store import (COUNTERS, StoreLock, check_output_path, chunk_done, finish_run, prepare_store, read_attrs,
+                    read_done, start_run, write_chunk)
 
 
 def available_cpus() -> int:
@@ -202,19 +202,33 @@ def _set_numba_threads(n: int | None) -> None:
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
 
 
-def compute_chunk(plan: SweepPlan, store: str, flat: int, run: int, numba_threads: int | None) -> tuple:
+@dataclass(frozen=True)
+class ChunkTarget:
+    """Where a run's chunks go: the store, its ``store_id`` attr and the run's number."""
+
+    store: str
+    run: int
+    store_id: str | None = None
+
+
+def compute_chunk(plan: SweepPlan, target: ChunkTarget, flat: int, numba_threads: int | None) -> tuple:
     """One task: solve chunk ``flat`` and write it (data, then bookkeeping).  Runs on a worker.
+
+    A chunk already flagged done is not computed again: Dask reruns the tasks of a worker
+    that died, and one of them may have finished writing before the worker went.
 
     Returns
     -------
     tuple
-        ``(flat, cells, counts, seconds)``.
+        ``(flat, cells, counts or None if it was already done, seconds)``.
     """
     t0 = time.perf_counter()
-    _set_numba_threads(numba_threads)
     index = plan.chunk_index(flat)
+    if chunk_done(target.store, plan, index, target.store_id):
+        return flat, plan.chunk_cells(index), None, time.perf_counter() - t0
+    _set_numba_threads(numba_threads)
     ds = plan.compute(plan.chunk_slices(index))
-    counts = write_chunk(store, plan, index, ds, run)
+    counts = write_chunk(target.store, plan, index, ds, target.run, target.store_id)
     return flat, plan.chunk_cells(index), [int(c) for c in counts], time.perf_counter() - t0
 
 
@@ -247,6 +261,27 @@ def _worker_environ(numba_threads: int) -> dict[str, Any]:
 
 
 @contextmanager
+def _environ_without(names) -> Iterator[None]:
+    """Hide ``names`` from this process's environment while a cluster starts, and restore them.
+
+    A nanny takes a variable of ``pre-spawn-environ`` from the parent's environment when it
+    is set there — and sets it there itself — so a cluster started earlier in this process
+    (Dask's ``MALLOC_TRIM_THRESHOLD_=65536``) would otherwise override the workers' settings.
+    """
+    saved = {k: os.environ.get(k) for k in names}
+    for k in names:
+        os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
 def dask_client(options: RunOptions, *, cpus: int | None = None) -> Iterator[tuple[Any, dict[str, Any]]]:
     """Start (or connect to) the cluster ``options`` describe; yield ``(client or None, setup)``.
 
@@ -272,7 +307,8 @@ def dask_client(options: RunOptions, *, cpus: int | None = None) -> Iterator[tup
         n = options.n_workers or cpus
         tpw = options.threads_per_worker
         nt = options.numba_threads or max(1, cpus // (n * tpw))
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environ(nt)}):
+        environ = _worker_environ(nt)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), _environ_without(environ):
             cluster = LocalCluster(n_workers=n, threads_per_worker=tpw, processes=True,
                                    memory_limit=options.memory_limit, dashboard_address=":0",
                                    silence_logs=logging.ERROR)
@@ -307,6 +343,7 @@ def dask_client(options: RunOptions, *, cpus: int | None = None) -> Iterator[tup
         workers = jobs * int(kwargs["processes"])
         # the job's nanny reads its dask config from the environment (merged into the defaults)
         kwargs["job_script_prologue"] = list(kwargs.get("job_script_prologue", [])) + [
+            f"unset {' '.join(_worker_environ(nt))}",  # the job inherits ours; the nanny would prefer it
             f'export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON="{_worker_environ(nt)!r}"']
         cluster = SLURMCluster(**kwargs)
         try:
@@ -410,10 +447,11 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
     if options.max_chunks is not None:
         todo = todo[: options.max_chunks]
     run = start_run(store, setup)
+    target = ChunkTarget(store, run, read_attrs(store).get("store_id"))
     progress = Progress(f"{plan.name}", plan.n_chunks, int(done.sum()), stream=stream, enabled=options.progress)
     computed = cells = 0
     try:
-        for flat, n_cells in _execute(plan, store, todo, run, client, setup):
+        for flat, n_cells in _execute(plan, target, todo, client, setup):
             computed += 1
             cells += n_cells
             progress.update(1, n_cells)
@@ -426,14 +464,14 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
                        invariants={k: attrs[f"invariant_{k}"] for k in COUNTERS}, setup=setup, run=run)
 
 
-def _execute(plan: SweepPlan, store: str, todo: list[int], run: int, client,
+def _execute(plan: SweepPlan, target: ChunkTarget, todo: list[int], client,
              setup: dict[str, Any]) -> Iterator[tuple[int, int]]:
     """Compute the chunks ``todo``; yield ``(flat index, cells)`` as each finishes and is recorded."""
     nt = setup.get("numba_threads")
     if client is None:
         for flat in todo:
             try:
-                f, n, _, _ = compute_chunk(plan, store, flat, run, nt)
+                f, n, _, _ = compute_chunk(plan, target, flat, nt)
             except Exception as err:
                 raise RuntimeError(f"sweep {plan.name!r}: chunk {flat} failed: {err!r}; the chunks finished so far "
                                    "are recorded, rerun to resume") from err
@@ -447,7 +485,7 @@ def _execute(plan: SweepPlan, store: str, todo: list[int], run: int, client,
     pending = iter(todo)
 
     def submit(flat: int):
-        return client.submit(compute_chunk, plan_future, store, flat, run, nt, pure=False,
+        return client.submit(compute_chunk, plan_future, target, flat, nt, pure=False,
                              key=f"qtmsweep-{plan.name}-{token}-{flat}")
 
     ac = as_completed()

@@ -229,25 +229,34 @@ def axis_values(spec: Mapping[str, Any], key: str) -> np.ndarray:
     return values
 
 
-#: Bounds of the automatic chunk size (cells): see :func:`default_chunk_cells`.
+#: Bounds of the automatic chunk size: see :func:`default_chunk_cells`.
 CHUNK_CELLS_MIN, CHUNK_CELLS_MAX, CHUNKS_WANTED = 16_384, 524_288, 16
+#: Working memory a chunk may take in a worker (bytes), by the model's ``cell_bytes``.
+CHUNK_BYTES = 256 * 2**20
 
 
-def default_chunk_cells(shape: tuple[int, ...]) -> int:
-    """Target cells per chunk when the config gives no ``chunk_cells``: a 16th of the grid,
-    within [16384, 524288].
+def default_chunk_cells(shape: tuple[int, ...], cell_bytes: int = 320) -> int:
+    """Target cells per chunk when the config gives no ``chunk_cells``.
+
+    A 16th of the grid, at least 16384 cells, at most 524288 cells and at most what fits
+    in :data:`CHUNK_BYTES` of working memory at ``cell_bytes`` per cell (the model's
+    declared ``cell_bytes``, e.g. 320 B for ``cqd``, 5.6 kB for a 3 x 3 ``kerr_fridge``;
+    a sub-batched solver's fixed buffers come on top).
 
     Large chunks make the fixed cost of a chunk (a task, a kernel call, ~25 files) small
     against its cells — measured on a 1e7-cell ``cqd`` sweep, 524288-cell chunks ran 1.4x
     faster than 131072-cell ones — while a grid of a few million cells still gets enough
-    chunks to keep every worker busy.  The result depends on the grid alone (not on the
-    cluster), so a store can be resumed on any cluster.
+    chunks to keep every worker busy.  The result depends on the config alone (the grid
+    and the model), not on the cluster, so a store can be resumed on any cluster.
 
     >>> default_chunk_cells((201, 201)), default_chunk_cells((2000, 1000)), default_chunk_cells((10_000, 10_000))
     (16384, 125000, 524288)
+    >>> default_chunk_cells((10_000, 10_000), cell_bytes=5632)   # 256 MiB / 5632 B
+    47662
     """
     n = int(np.prod(shape, dtype=np.int64))
-    return int(min(CHUNK_CELLS_MAX, max(CHUNK_CELLS_MIN, -(-n // CHUNKS_WANTED))))
+    upper = max(1, min(CHUNK_CELLS_MAX, CHUNK_BYTES // max(1, int(cell_bytes))))
+    return int(min(upper, max(CHUNK_CELLS_MIN, -(-n // CHUNKS_WANTED))))
 
 
 def auto_chunks(shape: tuple[int, ...], explicit: Mapping[int, int], target: int) -> tuple[int, ...]:
@@ -396,7 +405,11 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
             raise ConfigError(f"{base}.chunks.{k}: {c} exceeds the {n} points of {k}; allowed: 1..{n}, or -1")
         explicit[dims.index(k)] = c
     target = sc.get("chunk_cells")
-    chunks = auto_chunks(shape, explicit, int(target) if target is not None else default_chunk_cells(shape))
+    if target is None:
+        structural = {k: v for k, v in normalized.items() if k in model.parameter_names
+                      and model.parameter(k).structural}
+        target = default_chunk_cells(shape, model.working_bytes_per_cell(structural))
+    chunks = auto_chunks(shape, explicit, int(target))
 
     plan = SweepPlan(name=name, model=model.name, method=sc.get("method", "auto"), axes=tuple(axes), fixed=fixed,
                      force_space=force_space, chunks=chunks, config_yaml=sweep_yaml(config, name),

@@ -1,18 +1,23 @@
-"""The zarr (v3) store of a sweep: template, region writes, completion mask, provenance, lock.
+"""The zarr (v3) store of a sweep: template, whole-chunk writes, completion mask, provenance, lock.
 
-Layout of ``<sweep>.zarr``::
+Layout of ``<sweep>.zarr`` (store format 2)::
 
-    zarr.json            root group: the SPEC §4 dataset's attrs (provenance, fixed parameters)
-    <var>/               one array per variable, zarr chunks == computation chunks
+    zarr.json            root group: the SPEC §4 dataset's attrs (provenance, fixed parameters,
+                         ``store_id``, completion and invariant totals)
+    <var>/               one array per variable; its zarr chunks are the computation chunks along
+                         the swept dims and single elements along ``lead``/``state``
     _sweep/done          int8 over the chunk grid: 1 once a chunk's data are written
     _sweep/run           int32 over the chunk grid: which run (1, 2, ...) wrote the chunk
-    _sweep/counts        int64 (chunk grid, counter): invariant violations per chunk
+    _sweep/counts        int64 (chunk grid, counter): cells failing each invariant check, per chunk
 
 ``xr.open_zarr(store)`` sees only the dataset (the ``_sweep`` group is ignored).
-A chunk is written by one task, as ``data -> counts -> run -> done``; ``done`` is the
-only proof of completion (an absent zarr chunk is not: zarr skips chunks equal to
-the fill value).  Each bookkeeping element is its own zarr chunk, so concurrent
-workers never share a file.  The template is created with ``compute=False`` and
+A chunk is written by one task, as ``data -> counts -> run -> done``, each file to a
+temporary name and renamed into place; ``done`` is the only proof of completion (an
+absent zarr chunk is not: zarr skips chunks equal to the fill value).  The order holds
+for a killed process or worker (the page cache keeps what was written); the files are
+not fsync'ed, so a machine that loses power may lose recent chunks of data under flags
+already set.  Each bookkeeping element is its own zarr chunk, so concurrent workers
+never share a file.  The template is created with ``compute=False`` and
 ``config_sha256`` is written last: a store without it is an interrupted template.
 
 A run holds an advisory ``flock`` on ``<store>.lock`` for its whole duration and removes
@@ -29,6 +34,7 @@ import os
 import shutil
 import socket
 import subprocess
+import uuid
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -249,7 +255,8 @@ def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
     attrs = dict(probe.attrs)
     attrs.update(plan.extra_attrs)
     attrs.update(provenance(plan))
-    attrs.update({"complete": False, "chunks_done": 0, "chunks_total": plan.n_chunks, "runs": "[]"})
+    attrs.update({"complete": False, "chunks_done": 0, "chunks_total": plan.n_chunks, "runs": "[]",
+                  "store_id": uuid.uuid4().hex})
     ds.attrs = attrs
     path.parent.mkdir(parents=True, exist_ok=True)
     with _quiet():
@@ -393,8 +400,9 @@ def read_done(path: str | Path) -> np.ndarray:
 def mark_incomplete(path: str | Path, chunks) -> int:
     """Mark chunks as not computed (their completion flags removed); a rerun recomputes them.
 
-    For a chunk whose data are known to be bad (a disk error, a kernel fixed since).
-    Call with no run active on the store (the caller takes :class:`StoreLock`).
+    For chunks whose data are known to be bad (a disk error, a kernel fixed since).  Takes
+    the store's lock (refused while a run writes the store) and updates the completion and
+    invariant attrs.
 
     Parameters
     ----------
@@ -406,20 +414,27 @@ def mark_incomplete(path: str | Path, chunks) -> int:
     int
         How many of them were marked done before.
     """
-    book = _open_group(path, "r")[BOOKKEEPING]["done"]
-    root = Path(path) / BOOKKEEPING / "done"
-    n = 0
-    for index in chunks:
-        index = tuple(int(i) for i in index)
-        if len(index) != book.ndim or not all(0 <= i < k for i, k in zip(index, book.shape)):
-            raise StoreError(f"chunk {index} is not in the chunk grid {book.shape} of {str(path)!r}")
-        key = book.metadata.encode_chunk_key(index)
-        try:
-            os.unlink(root / key)
-            n += 1
-        except FileNotFoundError:
-            pass
-    return n
+    if not is_store(path):
+        raise StoreError(f"{str(path)!r} is not a zarr store")
+    lock = StoreLock(path).acquire()
+    try:
+        book = _open_group(path, "r")[BOOKKEEPING]["done"]
+        root = Path(path) / BOOKKEEPING / "done"
+        indices = [tuple(int(i) for i in index) for index in chunks]
+        for index in indices:
+            if len(index) != book.ndim or not all(0 <= i < k for i, k in zip(index, book.shape)):
+                raise StoreError(f"chunk {index} is not in the chunk grid {book.shape} of {str(path)!r}")
+        n = 0
+        for index in indices:
+            try:
+                os.unlink(root / book.metadata.encode_chunk_key(index))
+                n += 1
+            except FileNotFoundError:
+                pass
+        _write_summary(path)
+        return n
+    finally:
+        lock.release(remove=True)
 
 
 def remove_partial_files(path: str | Path) -> int:
@@ -436,25 +451,27 @@ def remove_partial_files(path: str | Path) -> int:
     return n
 
 
-def read_bookkeeping(path: str | Path) -> dict[str, np.ndarray]:
-    """``done`` (bool), ``run`` (int32) and ``counts`` (int64, last axis = :data:`COUNTERS`) arrays.
+def read_bookkeeping(path: str | Path) -> dict[str, Any]:
+    """``done`` (bool), ``run`` (int32) and ``counts`` (int64, last axis = ``counters``) arrays, and
+    ``counters``: the names of the counts as the store recorded them (:data:`COUNTERS` for this format).
 
     Only the chunks marked done are read (concurrently), whatever the size of the chunk grid.
     """
     book = _open_group(path, "r")[BOOKKEEPING]
+    counters = tuple(book.attrs.get("counters", COUNTERS))
     shape = book["done"].shape
     idx = _done_indices(book)
     done = np.zeros(shape, dtype=bool)
     run = np.zeros(shape, dtype=np.int32)
-    counts = np.zeros(shape + (len(COUNTERS),), dtype=np.int64)
+    k = len(counters)
+    counts = np.zeros(shape + (k,), dtype=np.int64)
     if len(idx):
         sel = tuple(idx.T)
         done[sel] = True
         run[sel] = book["run"].get_coordinate_selection(sel)
-        k = len(COUNTERS)
         csel = tuple(np.repeat(c, k) for c in idx.T) + (np.tile(np.arange(k), len(idx)),)
         counts[sel] = np.asarray(book["counts"].get_coordinate_selection(csel)).reshape(len(idx), k)
-    return {"done": done, "run": run, "counts": counts}
+    return {"done": done, "run": run, "counts": counts, "counters": counters}
 
 
 def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
@@ -463,13 +480,17 @@ def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
     return np.array([np.count_nonzero(masks[k]) for k in COUNTERS], dtype=np.int64)
 
 
-def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: xr.Dataset, run: int) -> np.ndarray:
+def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: xr.Dataset, run: int,
+                store_id: str | None = None) -> np.ndarray:
     """Write one computed chunk's data, then its counts, run id and (last) its completion flag.
 
     The variables are encoded as xarray would (``encode_zarr_variable``) and written as
     whole zarr chunks by a :class:`~qtmsweep.sweep.chunkio.ChunkWriter` (the bytes zarr
-    writes, in half the time).  The completion flag is written only after every data
-    file is in place.
+    writes, in half the time).  The completion flag is written only after every data file
+    has been renamed into place.  With ``store_id`` (the ``store_id`` attr the store was
+    created with), a task that outlived its run — the store deleted and created again
+    meanwhile, e.g. by ``--fresh`` on a long-lived cluster — is refused before it writes
+    data and again before it sets the flag.
     """
     slices = plan.chunk_slices(index)
     expected = tuple(s.stop - s.start for s in slices)
@@ -482,12 +503,52 @@ def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: x
     for name, v in ds.data_vars.items():
         v = _encode(v.variable, name)
         selection = tuple(slices[dims.index(d)] if d in dims else slice(None) for d in v.dims)
-        items[name] = (selection, v.values)
+        values = v.values
+        if name in FLOAT32_DIAGNOSTICS:
+            values = _float32_upward(values)
+        items[name] = (selection, values)
     book = {f"{BOOKKEEPING}/counts": (index + (slice(None),), counts[(None,) * len(index)]),
             f"{BOOKKEEPING}/run": (index, np.full((1,) * len(index), run, dtype=np.int32))}
     done = {f"{BOOKKEEPING}/done": (index, np.ones((1,) * len(index), dtype=np.int8))}
-    _write_arrays(path, plan, items, book, done)
+    writer = _writer(path, store_id or plan.config_sha256)
+    check = (lambda: _check_store_id(path, store_id)) if store_id else (lambda: None)
+    check()
+    _write_arrays(writer, items, book)
+    check()
+    _write_arrays(writer, done)
     return counts
+
+
+def _float32_upward(values: np.ndarray) -> np.ndarray:
+    """float64 -> float32 rounded towards +inf: a stored error bound or residual is never
+    smaller than the computed one (values beyond float32's range become inf)."""
+    values = np.asarray(values)
+    if values.dtype != np.float64:
+        return values
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = values.astype(np.float32)
+        low = out.astype(np.float64) < values
+        if low.any():
+            out[low] = np.nextafter(out[low], np.float32(np.inf))
+    return out
+
+
+def _check_store_id(path: str | Path, store_id: str) -> None:
+    try:
+        with open(Path(path) / "zarr.json", encoding="utf-8") as fh:
+            current = json.load(fh).get("attributes", {}).get("store_id")
+    except FileNotFoundError:
+        current = None
+    if current != store_id:
+        raise StoreError(f"store {str(path)!r} was deleted or created again since this chunk's run started "
+                         f"(store_id {store_id[:8]}..., now {str(current)[:8]}...); the chunk is not written")
+
+
+def chunk_done(path: str | Path, plan: SweepPlan, index: tuple[int, ...], store_id: str | None = None) -> bool:
+    """Whether chunk ``index`` carries its completion flag (one file check)."""
+    plan = _writer(path, store_id or plan.config_sha256)._plan(f"{BOOKKEEPING}/done")
+    return (plan.directory / plan.encode_key(tuple(int(i) for i in index))).is_file() if plan.direct else \
+        bool(plan.array[tuple(slice(int(i), int(i) + 1) for i in index)].any())
 
 
 def _encode(variable: xr.Variable, name: str) -> xr.Variable:
@@ -498,10 +559,9 @@ def _encode(variable: xr.Variable, name: str) -> xr.Variable:
     return encode_zarr_variable(variable, needs_copy=False, name=name)
 
 
-def _write_arrays(path: str | Path, plan: SweepPlan, *stages: Mapping[str, tuple[Any, np.ndarray]]) -> None:
+def _write_arrays(writer, *stages: Mapping[str, tuple[Any, np.ndarray]]) -> None:
     """``array[selection] = values`` for every item, stage after stage (each stage only once the
-    previous one is on disk); ``selection`` are chunk-grid indices (ints) or slices of cells."""
-    writer = _writer(path, plan.config_sha256)
+    previous one is written); ``selection`` are chunk-grid indices (ints) or slices of cells."""
     for items in stages:
         for name, (selection, values) in items.items():
             sel = tuple(slice(i, i + 1) if isinstance(i, (int, np.integer)) else i for i in selection)
@@ -511,16 +571,16 @@ def _write_arrays(path: str | Path, plan: SweepPlan, *stages: Mapping[str, tuple
 _WRITERS: dict[tuple[str, str], Any] = {}
 
 
-def _writer(path: str | Path, config_sha256: str):
-    """This process's :class:`ChunkWriter` of a store (its metadata read once per store and config)."""
+def _writer(path: str | Path, key: str):
+    """This process's :class:`ChunkWriter` of a store (its metadata read once per store id)."""
     from .chunkio import ChunkWriter
 
-    key = (str(Path(path).absolute()), config_sha256)
-    writer = _WRITERS.get(key)
+    full = (str(Path(path).absolute()), key)
+    writer = _WRITERS.get(full)
     if writer is None:
-        if len(_WRITERS) >= 8:
-            _WRITERS.pop(next(iter(_WRITERS)))
-        writer = _WRITERS[key] = ChunkWriter(key[0])
+        while len(_WRITERS) >= 8:
+            _WRITERS.pop(next(iter(_WRITERS), None), None)
+        writer = _WRITERS[full] = ChunkWriter(full[0])
     return writer
 
 
@@ -544,14 +604,19 @@ def finish_run(path: str | Path, plan: SweepPlan, number: int, computed: int) ->
     for r in runs:
         if r["run"] == number:
             r.update({"finished": _now(), "chunks_computed": int(computed)})
+    return _write_summary(path, {"runs": json.dumps(runs)})
+
+
+def _write_summary(path: str | Path, attrs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Completion and invariant totals from the bookkeeping, written to the attrs (with ``attrs``)."""
     book = read_bookkeeping(path)
     done = book["done"]
-    totals = book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(COUNTERS), dtype=np.int64)
-    attrs = {"runs": json.dumps(runs), "complete": bool(done.all()), "chunks_done": int(done.sum()),
-             "chunks_total": int(done.size)}
-    attrs.update({f"invariant_{k}": int(v) for k, v in zip(COUNTERS, totals)})
-    update_attrs(path, attrs)
-    return attrs
+    totals = book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(book["counters"]), dtype=np.int64)
+    summary = dict(attrs or {})
+    summary.update({"complete": bool(done.all()), "chunks_done": int(done.sum()), "chunks_total": int(done.size)})
+    summary.update({f"invariant_{k}": int(v) for k, v in zip(book["counters"], totals)})
+    update_attrs(path, summary)
+    return summary
 
 
 def chunk_extents(chunks: list[int], shape: list[int]) -> np.ndarray:
@@ -609,15 +674,16 @@ def store_info(path: str | Path) -> dict[str, Any]:
         done = book["done"]
         chunk_dims = list(attrs["chunk_dims"])
         extents = chunk_extents(list(attrs["chunk_sizes"]), [ds.sizes[d] for d in chunk_dims])
-        counts = book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(COUNTERS), dtype=np.int64)
+        counts = book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(book["counters"]), dtype=np.int64)
         info["completion"] = {"chunks_done": int(done.sum()), "chunks_total": int(done.size),
                               "cells_done": int(extents[done].sum()), "cells_total": int(extents.sum()),
                               "complete": bool(done.all()),
                               "chunks": dict(zip(chunk_dims, (int(c) for c in attrs["chunk_sizes"])))}
-        info["invariants"] = {k: int(v) for k, v in zip(COUNTERS, counts)}
-        info["invariants_doc"] = COUNTER_DOC
-    prov_keys = ("qtmsweep_version", "git_revision", "git_dirty", "created", "config_sha256", "method",
-                 "reduced_model", "forces_parallel")
+        info["invariants"] = {k: int(v) for k, v in zip(book["counters"], counts)}
+        info["invariants_doc"] = {k: COUNTER_DOC.get(k, "(a counter of an older store format)")
+                                  for k in book["counters"]}
+    prov_keys = ("qtmsweep_version", "qtmsweep_store_format", "store_id", "git_revision", "git_dirty", "created",
+                 "config_sha256", "method", "reduced_model", "forces_parallel")
     info["provenance"] = {k: attrs[k] for k in prov_keys if k in attrs}
     info["provenance"]["dask_setup"] = json.loads(attrs["dask_setup"]) if "dask_setup" in attrs else None
     info["runs"] = json.loads(attrs.get("runs", "[]"))

@@ -447,4 +447,5 @@ CQD = register(RateModel(
     normalize=normalize,
     reference="000 (Ghosh, Gupt, Ghosh), 001 §IX–X",
     extra_outputs={"cycle_flux": OutputVariable("1/time", "cycle flux Gamma_cyc (A->B->D->C->A), 000 Eq. 21")},
+    cell_bytes=320,  # measured peak ~200 B/cell: the fused kernel and its outputs
 ))

@@ -197,4 +197,6 @@ KERR_FRIDGE = register(LindbladModel(
     normalize=normalize,
     reference="003 (Bhandari, Jordan) §IV A, App. B",
     kind="pauli",
+    # measured ~1.4, 3.9 and 4.9 kB/cell at N1 x N2 = 4, 9 and 25 levels (4e4 cells, N and N+1 solves)
+    cell_bytes=lambda p: 1024 + 512 * int(p.get("N1", 3)) * int(p.get("N2", 3)),
 ))

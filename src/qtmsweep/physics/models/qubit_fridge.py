@@ -334,4 +334,5 @@ QUBIT_FRIDGE = register(LindbladModel(
     extra_outputs=EXTRA_OUTPUTS,
     normalize=normalize,
     reference="003 (Bhandari, Jordan) §II–III, App. A",
+    cell_bytes=4608,  # measured peak ~2000 (local) and ~3000 (global) B/cell
 ))

@@ -94,4 +94,5 @@ SQD = register(RateModel(
     state_particles=(0, 1),
     closed_form=closed_form,
     reference="001 (Ghosh, Ghosh) §IV–VII",
+    cell_bytes=256,  # measured peak ~160 B/cell
 ))
