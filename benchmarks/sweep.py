@@ -6,8 +6,8 @@ Three measurements, each in a fresh process so that peak memory is its own:
   (numba on every core), results discarded: the ceiling for the pipeline;
 * ``sweep, N workers`` — ``qtmsweep.sweep.run_sweeps`` on a local Dask cluster of N worker
   processes (numba threads = cores / N) writing the zarr store, for N in ``--workers``;
-* ``store bytes, write only`` — the encoded files of the store written to disk by one thread
-  per core, nothing computed: what storing the result costs on this machine by itself.
+* ``store only`` — the store's arrays encoded and written to disk by one thread per core,
+  nothing computed: what storing the result costs on this machine by itself.
 
 The kernel is timed after a warm-up call (imports and the numba cache load are not
 counted); likewise the sweep is the second of two sweeps run on one cluster, after a
@@ -19,8 +19,11 @@ processes (Dask nanny + workers), sampled every 50 ms with psutil, plus the larg
 single process.
 
 This machine's timings drift by tens of percent from one minute to the next (page-cache
-writes in particular), so each measurement is repeated ``--repeat`` times, interleaved,
-and the table shows medians, with the ratio to the kernel of the same round.
+writes in particular: into memory freed a moment ago they run several times faster than
+into memory left alone for a few seconds, as most of a long sweep's store is), so each
+measurement starts ``--settle`` seconds after the previous one ended, is repeated
+``--repeat`` times, interleaved, and the table shows medians, with the ratio to the kernel
+of the same round.
 
 Run: ``python benchmarks/sweep.py [--cells 1e7] [--workers 1 2] [--chunk-cells N] [--repeat 3]``
 (the stores go to ``benchmarks/out/``, deleted afterwards unless ``--keep``).
@@ -116,11 +119,11 @@ def one(kind: str, cells: float, chunk_cells: int | None, workers: int, out: Pat
         if kind == "kernel":
             numba.set_num_threads(cpus)
             plan.compute(plan.chunk_slices(plan.chunk_index(0)))  # warm-up (numba cache load)
-            t0 = time.perf_counter()
+            c0, t0 = cpu_seconds(), time.perf_counter()
             for index in plan.iter_chunks():
                 plan.compute(plan.chunk_slices(index))
             seconds = time.perf_counter() - t0
-            result.update(seconds=seconds, wall=seconds)
+            result.update(seconds=seconds, wall=seconds, cpu_seconds=cpu_seconds() - c0)
         elif kind == "write":
             result.update(write_only(plan, out / "write-only", cpus))
         else:
@@ -143,42 +146,55 @@ def one(kind: str, cells: float, chunk_cells: int | None, workers: int, out: Pat
 
 
 def write_only(plan, directory: Path, threads: int) -> dict:
-    """Write the bytes of the sweep's store, and nothing else: chunk 0 is computed and encoded
-    once, then its files are written once per chunk into a fresh directory by ``threads``
-    threads (file writes release the GIL).  The time this machine needs just to put the
-    store on disk; no pipeline can beat it."""
+    """Store the sweep's results, and nothing else: chunk 0 is computed once (not timed); then,
+    for every chunk, its arrays are encoded (blosc, as the store does) and written as the
+    store's files into a fresh directory, by ``threads`` threads (both release the GIL).
+    The time and CPU this machine needs just to put the store on disk."""
     from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
 
-    import numpy as np
+    from zarr.codecs import BytesCodec
 
-    from qtmsweep.sweep.store import FLOAT32_DIAGNOSTICS, _compressors
+    from qtmsweep.sweep.chunkio import _encoder
+    from qtmsweep.sweep.store import FLOAT32_DIAGNOSTICS, _compressors, _float32_upward
 
-    blosc = _compressors()[0]
-    from numcodecs import Blosc
-
-    codec = Blosc(cname=blosc.cname.name, clevel=blosc.clevel, shuffle=Blosc.SHUFFLE)
     ds = plan.compute(plan.chunk_slices(plan.chunk_index(0)))
-    files = []
+    arrays = []
     for name, v in ds.data_vars.items():
-        a = v.values.astype(np.float32) if name in FLOAT32_DIAGNOSTICS else v.values
-        parts = [a] if a.ndim == len(plan.dims) else [a[..., j] for j in range(a.shape[-1])]
-        files += [codec.encode(np.ascontiguousarray(x)) for x in parts]
+        a = _float32_upward(v.values) if name in FLOAT32_DIAGNOSTICS else v.values
+        arrays += [a] if a.ndim == len(plan.dims) else [a[..., j] for j in range(a.shape[-1])]
+    # the store's codec chain, with the item size zarr gives it when it creates an array
+    encoders = [_encoder((BytesCodec(), replace(_compressors()[0], typesize=a.dtype.itemsize)), a.dtype)
+                for a in arrays]
     shutil.rmtree(directory, ignore_errors=True)
+    sizes = []
 
-    def write(chunk: int) -> None:
+    def store(chunk: int) -> None:
         d = directory / str(chunk)
         d.mkdir(parents=True)
-        for k, data in enumerate(files):
+        n = 0
+        for k, (a, encode) in enumerate(zip(arrays, encoders)):
+            data = encode(a)
+            n += len(data)
             with open(d / str(k), "wb") as fh:
                 fh.write(data)
+        sizes.append(n)
 
-    t0 = time.perf_counter()
+    c0, t0 = cpu_seconds(), time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(write, range(plan.n_chunks)))
+        list(pool.map(store, range(plan.n_chunks)))
     seconds = time.perf_counter() - t0
-    size = plan.n_chunks * sum(len(f) for f in files)
+    cpu = cpu_seconds() - c0
     shutil.rmtree(directory, ignore_errors=True)
-    return {"seconds": seconds, "wall": seconds, "store_mb": size / 2**20}
+    return {"seconds": seconds, "wall": seconds, "cpu_seconds": cpu, "store_mb": sum(sizes) / 2**20}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
@@ -187,6 +203,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="local Dask workers to try [1 2]")
     ap.add_argument("--chunk-cells", type=int, default=0, help="cells per chunk [0: automatic]")
     ap.add_argument("--repeat", type=int, default=3, help="rounds of measurements, interleaved [3]")
+    ap.add_argument("--settle", type=float, default=5.0,
+                    help="seconds to wait before each measurement [5]: page-cache writes into memory freed "
+                         "a moment ago run several times faster here than into memory left alone a while")
     ap.add_argument("--out", type=Path, default=HERE / "out", help="where the stores go [benchmarks/out]")
     ap.add_argument("--keep", action="store_true", help="keep the stores of the last round")
     ap.add_argument("--_one", nargs=2, metavar=("KIND", "WORKERS"), help=argparse.SUPPRESS)
@@ -201,6 +220,7 @@ def main() -> None:
     for i in range(args.repeat):
         results = []
         for kind, w in runs:
+            time.sleep(args.settle)  # let the memory freed by the previous measurement settle
             cmd = [sys.executable, __file__, "--cells", str(args.cells), "--chunk-cells", str(args.chunk_cells),
                    "--out", str(args.out), "--_one", kind, str(w)]
             proc = subprocess.run(cmd, capture_output=True, text=True,
@@ -227,22 +247,25 @@ def main() -> None:
     print(f"{'run':<26} {'cells/s':>10} {'vs kernel':>10} {'(min-max)':>11} {'time s':>8} {'wall s':>8} "
           f"{'peak RSS (sum)':>15} {'largest proc':>13} {'store MiB':>10}")
     for j, r in enumerate(rounds[0]):
-        name = {"kernel": "kernel (solve, in-process)", "write": "store bytes, write only"}.get(
+        name = {"kernel": "kernel (solve, in-process)", "write": "store only (encode + write)"}.get(
             r["kind"]) or f"sweep, {r['setup']['n_workers']} worker(s)"
         ratios = [rnd[j]["ratio"] for rnd in rounds]
         print(f"{name:<26} {med(j, 'cells_per_s'):>10.3g} {med(j, 'ratio'):>9.0%} "
               f"{f'{min(ratios):.0%}-{max(ratios):.0%}':>11} {med(j, 'seconds'):>8.2f} {med(j, 'wall'):>8.2f} "
               f"{max(rnd[j]['peak_rss_total'] for rnd in rounds) / gib:>11.2f} GiB "
               f"{max(rnd[j]['peak_rss_single'] for rnd in rounds) / gib:>9.2f} GiB {r.get('store_mb', float('nan')):>10.0f}")
-    # computing and writing share the cores (page-cache writes are CPU time): a pipeline that
-    # overlapped them perfectly would take the sum of the two times
+    # computing and writing share the cores (page-cache writes are CPU time, system time):
+    # no pipeline can go faster than all cores busy with nothing but the two
     kinds = [r["kind"] for r in rounds[0]]
     if "write" in kinds:
-        kk, ww = med(0, "cells_per_s"), med(kinds.index("write"), "cells_per_s")
-        ceiling = 1.0 / (1.0 / kk + 1.0 / ww)
-        best = max(med(j, "cells_per_s") for j, kind in enumerate(kinds) if kind == "sweep")
-        print(f"ceiling for a pipeline on these cores, 1/(1/kernel + 1/write): {ceiling:.3g} cells/s "
-              f"({ceiling / kk:.0%} of the kernel); the best sweep reaches {best / ceiling:.0%} of it")
+        j = kinds.index("write")
+        cells = k["cells"]
+        compute_cpu, write_cpu = med(0, "cpu_seconds") / cells, med(j, "cpu_seconds") / cells
+        ceiling = k["cpus"] / (compute_cpu + write_cpu)
+        best = max(med(i, "cells_per_s") for i, kind in enumerate(kinds) if kind == "sweep")
+        print(f"CPU per cell: computing {compute_cpu * 1e9:.0f} ns, storing {write_cpu * 1e9:.0f} ns; "
+              f"ceiling with {k['cpus']} cores busy on nothing else: {ceiling:.3g} cells/s "
+              f"({ceiling / med(0, 'cells_per_s'):.0%} of the kernel); the best sweep reaches {best / ceiling:.0%} of it")
 
 
 if __name__ == "__main__":
