@@ -248,8 +248,6 @@ def provenance(plan: SweepPlan) -> dict[str, Any]:
 
 def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
     """Write the template (metadata and coordinates only) and the bookkeeping arrays."""
-    import zarr
-
     path = Path(path)
     ds, encoding = template(plan, probe)
     attrs = dict(probe.attrs)
