@@ -342,9 +342,10 @@ def dask_client(options: RunOptions, *, cpus: int | None = None) -> Iterator[tup
         nt = options.numba_threads or 1
         workers = jobs * int(kwargs["processes"])
         # the job's nanny reads its dask config from the environment (merged into the defaults)
+        environ = _worker_environ(nt)
         kwargs["job_script_prologue"] = list(kwargs.get("job_script_prologue", [])) + [
-            f"unset {' '.join(_worker_environ(nt))}",  # the job inherits ours; the nanny would prefer it
-            f'export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON="{_worker_environ(nt)!r}"']
+            f"unset {' '.join(environ)}",  # the job inherits ours; the nanny would prefer it
+            f'export DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON="{environ!r}"']
         cluster = SLURMCluster(**kwargs)
         try:
             cluster.scale(jobs=jobs)

@@ -509,11 +509,10 @@ def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: x
             f"{BOOKKEEPING}/run": (index, np.full((1,) * len(index), run, dtype=np.int32))}
     done = {f"{BOOKKEEPING}/done": (index, np.ones((1,) * len(index), dtype=np.int8))}
     writer = _writer(path, store_id or plan.config_sha256)
-    check = (lambda: _check_store_id(path, store_id)) if store_id else (lambda: None)
-    check()
-    _write_arrays(writer, items, book)
-    check()
-    _write_arrays(writer, done)
+    for stage in ((items, book), (done,)):
+        if store_id:
+            _check_store_id(path, store_id)
+        _write_arrays(writer, *stage)
     return counts
 
 
