@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -60,6 +63,29 @@ def data_vars_equal(a: xr.Dataset, b: xr.Dataset) -> None:
         assert np.array_equal(x.values, y.values, equal_nan=True), f"{name} differs"
     for name in a.coords:
         assert np.array_equal(a[name].values, b[name].values), name
+
+
+def done_flags_on_disk(store: Path) -> int:
+    """How many chunk-completion flags are in place in ``store`` (a flag being written is a
+    ``.partial`` file until it is renamed, and does not count)."""
+    from qtmsweep.sweep.store import BOOKKEEPING
+
+    done_dir = Path(store) / BOOKKEEPING / "done" / "c"
+    return sum(not name.endswith(".partial") for _, _, names in os.walk(done_dir) for name in names)
+
+
+def wait_for_done_flags(store: Path, k: int, running: Callable[[], bool], timeout: float = 60.0,
+                        poll: float = 0.005) -> int:
+    """Poll until ``k`` chunks of ``store`` are flagged done, ``running()`` turns false or
+    ``timeout`` seconds pass; returns the count last seen."""
+    deadline = time.time() + timeout
+    seen = 0
+    while time.time() < deadline and running():
+        seen = done_flags_on_disk(store)
+        if seen >= k:
+            break
+        time.sleep(poll)
+    return seen
 
 
 @pytest.fixture

@@ -8,8 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ from qtmsweep.sweep import RunOptions, build_plan, run_sweep, store_info, valida
 from qtmsweep.sweep.execute import ChunkTarget, _execute, dask_client
 from qtmsweep.sweep.store import prepare_store, read_bookkeeping, start_run
 
-from .conftest import data_vars_equal, force_sweep, grid_sweep, make_config, write_config
+from .conftest import data_vars_equal, force_sweep, grid_sweep, make_config, wait_for_done_flags, write_config
 
 INLINE = dict(cluster="inline", progress=False)
 
@@ -218,12 +216,7 @@ def test_sigkill_mid_run_then_rerun_completes_without_recomputing(tmp_path):
     cmd = [sys.executable, "-m", "qtmsweep.cli", "run", str(config), "--store", str(store), "--sweep", "s",
            "--cluster", "inline", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    done_dir = store / "_sweep" / "done" / "c"
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        if done_dir.exists() and sum(len(f) for _, _, f in os.walk(done_dir)) >= 3:
-            break
-        time.sleep(0.01)
+    wait_for_done_flags(store, 3, lambda: proc.poll() is None, poll=0.01)
     assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
     proc.send_signal(signal.SIGKILL)
     proc.wait()

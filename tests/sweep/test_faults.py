@@ -23,7 +23,7 @@ import xarray as xr
 from qtmsweep.sweep import RunOptions, run_sweep, validate_config
 from qtmsweep.sweep.store import BOOKKEEPING, mark_incomplete, read_bookkeeping, remove_partial_files
 
-from .conftest import data_vars_equal, grid_sweep, make_config, write_config
+from .conftest import data_vars_equal, grid_sweep, make_config, wait_for_done_flags, write_config
 
 INLINE = dict(cluster="inline", progress=False)
 
@@ -88,12 +88,7 @@ def test_a_killed_dask_worker_loses_nothing_and_nothing_done_is_recomputed(tmp_p
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.time() + 120
-    done_dir = store / BOOKKEEPING / "done" / "c"
-    while time.time() < deadline and thread.is_alive():
-        if done_dir.exists() and sum(len(f) for _, _, f in os.walk(done_dir)) >= 4:
-            break
-        time.sleep(0.005)
+    wait_for_done_flags(store, 4, thread.is_alive, timeout=120)
     before = read_bookkeeping(store)["done"]
     finished = [tuple(int(i) for i in idx) for idx in np.argwhere(before)]
     stamps = _mtimes(store, finished)
@@ -188,12 +183,7 @@ def test_sigint_mid_run_records_what_is_done_and_a_rerun_completes(tmp_path, ref
     cmd = [sys.executable, "-m", "qtmsweep.cli", "run", str(config), "--store", str(store), "--sweep", "s",
            "--cluster", "inline", "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    done_dir = store / BOOKKEEPING / "done" / "c"
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        if done_dir.exists() and sum(len(f) for _, _, f in os.walk(done_dir)) >= 2:
-            break
-        time.sleep(0.002)
+    wait_for_done_flags(store, 2, lambda: proc.poll() is None, poll=0.002)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted (finished chunks are recorded; rerun to resume)" in err, err
