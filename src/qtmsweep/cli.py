@@ -10,6 +10,11 @@ Commands
     which are printed).
 ``qtmsweep info STORE``
     Dimensions, variables, completion, invariant counts and provenance of a store.
+``qtmsweep verify STORE [--repair]``
+    Read back every chunk the store says is computed; list the unreadable ones (a missing,
+    truncated or garbage file) and, with ``--repair``, mark them for the next run to recompute.
+``qtmsweep invalidate STORE CHUNK ...``
+    Mark chunks (grid indices such as ``5,0``) for recomputation by the next run.
 ``qtmsweep validate CONFIG``
     Check a config (schema and model parameters) without computing anything.
 ``qtmsweep models``
@@ -18,7 +23,8 @@ Commands
     Analysis and figure steps, dispatched to :mod:`qtmsweep.plot.cli`.
 
 Exit status: 0 on success, 2 for bad input (config, arguments, store conflicts; nothing
-was computed), 1 when a run failed part-way (rerun to resume), 130 on interrupt.
+was computed), 1 when a run failed part-way (rerun to resume) or ``verify`` found bad
+chunks it did not repair, 130 on interrupt.
 """
 
 from __future__ import annotations
@@ -78,6 +84,22 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print JSON")
     i.add_argument("--config", action="store_true", help="also print the stored config")
 
+    vf = sub.add_parser("verify", help="read back every computed chunk of a store; find the bad ones",
+                        description="Read back every chunk a store flags as computed: each of its files must "
+                                    "exist and decode. Bad chunks are listed (exit status 1); --repair marks "
+                                    "them incomplete so the next `qtmsweep run` of the sweep recomputes them.")
+    vf.add_argument("store")
+    vf.add_argument("--repair", action="store_true", help="mark the bad chunks incomplete (takes the store's lock)")
+    vf.add_argument("--max-chunks", type=int, metavar="K", help="check only the first K flagged chunks")
+    vf.add_argument("--json", action="store_true", help="print JSON")
+
+    iv = sub.add_parser("invalidate", help="mark chunks of a store for recomputation",
+                        description="Remove the completion flags of the given chunks (e.g. after a kernel fix "
+                                    "or a disk error); the next `qtmsweep run` of the sweep recomputes them. "
+                                    "`qtmsweep verify` lists chunks by these indices.")
+    iv.add_argument("store")
+    iv.add_argument("chunks", nargs="+", metavar="CHUNK", help="chunk-grid index, comma-separated (e.g. 5,0)")
+
     v = sub.add_parser("validate", help="check a config without computing")
     v.add_argument("config")
 
@@ -98,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(plot_cli.main(argv))
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "point": _point, "info": _info, "validate": _validate, "models": _models}[args.command](args)
+        return {"run": _run, "point": _point, "info": _info, "verify": _verify, "invalidate": _invalidate,
+                "validate": _validate, "models": _models}[args.command](args)
     except KeyboardInterrupt:
         print("qtmsweep: interrupted (finished chunks are recorded; rerun to resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -308,6 +331,64 @@ def _info(args: argparse.Namespace) -> int:
         out.append("config:")
         out.extend("        " + line for line in info["config"].splitlines())
     print("\n".join(out))
+    return EXIT_OK
+
+
+# -- verify / invalidate ---------------------------------------------------------------------------
+def _verify(args: argparse.Namespace) -> int:
+    from .sweep import StoreError
+    from .sweep.verify import repair_store, verify_store
+
+    if args.max_chunks is not None and args.max_chunks < 1:
+        return _error(f"--max-chunks {args.max_chunks}: allowed: a positive number of chunks")
+    try:
+        report = verify_store(args.store, max_chunks=args.max_chunks)
+        if args.repair and report.bad:
+            repair_store(args.store, report)
+    except (StoreError, OSError, ValueError) as err:
+        return _error(str(err))
+    if args.json:
+        doc = {"store": report.store, "chunk_dims": list(report.chunk_dims), "chunks_flagged": report.chunks_flagged,
+               "chunks_total": report.chunks_total, "chunks_checked": report.chunks_checked,
+               "files_read": report.files_read, "repaired": bool(args.repair and report.bad),
+               "bad": [{"chunk": list(k), "cells": {d: list(r) for d, r in report.cells(k).items()}, "problems": v}
+                       for k, v in report.bad.items()]}
+        print(json.dumps(doc, indent=2))
+    else:
+        out = [f"store:   {report.store}",
+               f"checked: {report.chunks_checked} of {report.chunks_flagged} chunks flagged done "
+               f"({report.chunks_total} in the grid), {report.files_read} files read",
+               f"bad:     {len(report.bad)} chunk{'s' if len(report.bad) != 1 else ''}"]
+        for index, problems in report.bad.items():
+            cells = " ".join(f"{d}[{a}:{b}]" for d, (a, b) in report.cells(index).items())
+            out.append(f"  chunk {','.join(map(str, index))} ({cells}):")
+            out.extend(f"      {p}" for p in problems)
+        if report.bad and args.repair:
+            out.append(f"marked {len(report.bad)} chunk(s) incomplete: run the sweep again "
+                       f"(`qtmsweep run CONFIG --store {args.store}`) to recompute them")
+        elif report.bad:
+            out.append("rerun with --repair to mark them incomplete, then run the sweep again to recompute them")
+        print("\n".join(out))
+    return EXIT_FAILED if report.bad and not args.repair else EXIT_OK
+
+
+def _invalidate(args: argparse.Namespace) -> int:
+    from .sweep import StoreError
+    from .sweep.store import mark_incomplete
+
+    chunks = []
+    for text in args.chunks:
+        try:
+            chunks.append(tuple(int(p) for p in text.split(",")))
+        except ValueError:
+            return _error(f"chunk {text!r}: allowed: chunk-grid indices separated by commas, such as 5,0")
+    try:
+        n = mark_incomplete(args.store, chunks)
+    except (StoreError, OSError) as err:
+        return _error(str(err))
+    print(f"{args.store}: {n} of {len(chunks)} chunk(s) marked incomplete"
+          + (f" ({len(chunks) - n} were not flagged done)" if n < len(chunks) else "")
+          + "; run the sweep again to recompute them")
     return EXIT_OK
 
 

@@ -97,6 +97,19 @@ def test_other_codec_chains_fall_back_to_zarr(tmp_path):
     assert np.isnan(out[:3]).all()
 
 
+@pytest.mark.parametrize("compressors", [(BloscCodec(cname="lz4"),), (ZstdCodec(level=1),)], ids=["direct", "zarr"])
+def test_a_chunk_equal_to_the_fill_value_still_gets_its_file(tmp_path, compressors):
+    """zarr skips such chunks by default; a store whose every chunk has a file lets
+    ``qtmsweep verify`` tell a lost file from an empty chunk."""
+    zarr.create_array(str(tmp_path / "a"), shape=(6, 5), chunks=(3, 5), dtype="float64", fill_value=np.nan,
+                      compressors=compressors)
+    writer = ChunkWriter(tmp_path / "a")
+    writer.write("", (slice(0, 3), slice(None)), np.full((3, 5), np.nan))
+    assert (tmp_path / "a" / "c" / "0" / "0").is_file()
+    assert not (tmp_path / "a" / "c" / "1" / "0").exists()  # never written
+    assert np.isnan(zarr.open_array(str(tmp_path / "a"))[...]).all()
+
+
 def test_no_temporary_file_is_left_and_a_recreated_store_is_written(tmp_path):
     import shutil
 

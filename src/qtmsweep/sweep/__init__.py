@@ -3,16 +3,18 @@
 * :mod:`~qtmsweep.sweep.config` — load, validate (JSON schema, defaults), canonical YAML + SHA-256;
 * :mod:`~qtmsweep.sweep.grid` — axes, force-space grids, chunking, per-chunk parameters;
 * :mod:`~qtmsweep.sweep.store` — zarr template, region writes, completion mask, provenance, lock;
-* :mod:`~qtmsweep.sweep.execute` — clusters (local / address / SLURM / inline), scheduling, progress.
+* :mod:`~qtmsweep.sweep.execute` — clusters (local / address / SLURM / inline), scheduling, progress;
+* :mod:`~qtmsweep.sweep.verify` — read back a store's computed chunks, mark the damaged ones.
 """
 
 from .config import SCHEMA_PATH, ConfigError, load_config, sweep_sha256, sweep_yaml, validate_config
 from .execute import RunOptions, SweepResult, available_cpus, default_store, run_sweep, run_sweeps
 from .grid import SweepPlan, build_plan
 from .store import StoreError, store_info
+from .verify import VerifyReport, repair_store, verify_store
 
 __all__ = [
-    "SCHEMA_PATH", "ConfigError", "RunOptions", "StoreError", "SweepPlan", "SweepResult", "available_cpus",
-    "build_plan", "default_store", "load_config", "run_sweep", "run_sweeps", "store_info", "sweep_sha256",
-    "sweep_yaml", "validate_config",
+    "SCHEMA_PATH", "ConfigError", "RunOptions", "StoreError", "SweepPlan", "SweepResult", "VerifyReport",
+    "available_cpus", "build_plan", "default_store", "load_config", "repair_store", "run_sweep", "run_sweeps",
+    "store_info", "sweep_sha256", "sweep_yaml", "validate_config", "verify_store",
 ]

@@ -398,7 +398,8 @@ def read_done(path: str | Path) -> np.ndarray:
 def mark_incomplete(path: str | Path, chunks) -> int:
     """Mark chunks as not computed (their completion flags removed); a rerun recomputes them.
 
-    For chunks whose data are known to be bad (a disk error, a kernel fixed since).  Takes
+    For chunks whose data are known to be bad (a disk error — :func:`~qtmsweep.sweep.verify.verify_store`
+    finds those — or a kernel fixed since).  Takes
     the store's lock (refused while a run writes the store) and updates the completion and
     invariant attrs.
 

@@ -1,0 +1,273 @@
+"""Check that every chunk a store says is computed can be read back, and mark the bad ones.
+
+A chunk's completion flag (``_sweep/done``) says its data files were renamed into place;
+it cannot say they are still intact.  A disk error, a copy cut short or a stray write can
+leave a flagged chunk with a file that is missing, truncated or garbage — and a missing
+zarr chunk reads silently as the fill value (NaN).  :func:`verify_store` looks at every
+flagged chunk:
+
+* every zarr chunk file of every variable (one per ``lead``/``state`` element) and of the
+  bookkeeping (``run``, ``counts``) must exist — qtmsweep writes every chunk file, also
+  one equal to the fill value;
+* every file must hold what its codec chain says it holds — for blosc, the compressed size in
+  its header equals the file's size and the decompressed size the chunk's (blosc decodes a
+  truncated buffer without noticing) — and decode to a chunk of the right shape;
+* the flag itself must decode to 1, ``run`` to a run number that the store's attrs record.
+
+:func:`repair_store` marks the bad chunks incomplete (:func:`~qtmsweep.sweep.store.mark_incomplete`),
+so that a rerun of the same config recomputes exactly those.  The check reads every byte of the
+store once (it is what ``qtmsweep verify`` does) and needs no lock: a running sweep never
+rewrites a chunk that is already flagged.
+
+Examples
+--------
+>>> import tempfile, qtmsweep
+>>> from qtmsweep.sweep import RunOptions, run_sweep, validate_config
+>>> cfg = validate_config({"sweeps": {"s": {"model": "cqd",
+...     "fixed": {"eps_L": 1.0, "eps_R": 2.5, "kappa": -1.5, "T_b": 1.0, "T_r": 1.0, "mu_b": 1.0,
+...               "mu_r": 0.0, "gamma_a": 1.0, "gamma_b": 1.0, "gamma_r": 1.0},
+...     "grid": {"T_a": {"linspace": [0.5, 2.0, 8]}, "mu_a": {"linspace": [-1.0, 2.0, 6]}},
+...     "chunks": {"T_a": 4}}}})
+>>> store = tempfile.mkdtemp() + "/s.zarr"
+>>> _ = run_sweep(cfg, "s", store, RunOptions(cluster="inline", progress=False))
+>>> report = verify_store(store)
+>>> report.chunks_checked, report.ok
+(2, True)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .store import (BOOKKEEPING, StoreError, _decode_chunk_key, _done_indices, _open_group, _quiet, is_store,
+                    mark_incomplete, read_attrs)
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify_store` found.
+
+    Attributes
+    ----------
+    store : str
+        The store checked.
+    chunk_dims : tuple of str
+        The swept dims, in the order of a chunk index.
+    chunk_sizes, dim_sizes : tuple of int
+        Cells per chunk, and in the grid, along each of ``chunk_dims``.
+    chunks_flagged, chunks_total : int
+        Chunks flagged done, and in the chunk grid.
+    chunks_checked : int
+        Flagged chunks whose files were all read (all of them, unless ``max_chunks``).
+    files_read : int
+        Chunk files decoded.
+    bad : dict
+        Chunk index -> the problems found in it (``"sigma: file missing"``, ...), flagged chunks only.
+    """
+
+    store: str
+    chunk_dims: tuple[str, ...]
+    chunk_sizes: tuple[int, ...]
+    dim_sizes: tuple[int, ...]
+    chunks_flagged: int
+    chunks_total: int
+    chunks_checked: int = 0
+    files_read: int = 0
+    bad: dict[tuple[int, ...], list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """No flagged chunk has a problem."""
+        return not self.bad
+
+    def cells(self, index: tuple[int, ...]) -> dict[str, tuple[int, int]]:
+        """The cells of chunk ``index``: ``{dim: (start, stop)}`` along each swept dim."""
+        return {d: (i * c, min((i + 1) * c, n))
+                for d, i, c, n in zip(self.chunk_dims, index, self.chunk_sizes, self.dim_sizes)}
+
+
+def _present(array) -> set[tuple[int, ...]]:
+    """Chunk indices of ``array`` that have a file (one listing, no reads)."""
+    from zarr.core.sync import sync
+
+    store, base = array.store_path.store, array.store_path.path
+    encoding = array.metadata.chunk_key_encoding
+
+    async def keys() -> list[str]:
+        return [k async for k in store.list_prefix(f"{base}/c")]
+
+    out = set()
+    for key in sync(keys()):
+        try:  # a ".partial" file of a write in progress, or of a killed one, is not a chunk
+            out.add(_decode_chunk_key(encoding, key[len(base) + 1:]))
+        except (ValueError, NotImplementedError):
+            continue
+    return out
+
+
+def _arrays(group, chunk_dims: tuple[str, ...], chunk_sizes: tuple[int, ...]):
+    """(name, array, positions of the chunk dims) of every array written chunk by chunk: the
+    dataset's data variables (its coordinates are written with the template)."""
+    arrays = sorted(group.arrays())
+    coords = set()
+    for _, array in arrays:
+        coords.update(array.metadata.dimension_names or ())
+        coords.update(str(array.attrs.get("coordinates", "")).split())
+    out = []
+    for name, array in arrays:
+        dims = tuple(array.metadata.dimension_names or ())
+        if name in coords or not set(chunk_dims) <= set(dims):
+            continue
+        pos = tuple(dims.index(d) for d in chunk_dims)
+        got = tuple(int(array.chunks[p]) for p in pos)
+        if got != chunk_sizes:
+            raise StoreError(f"{name}: zarr chunks {got} along {chunk_dims}, the sweep's chunks are {chunk_sizes}; "
+                             "not a store laid out by qtmsweep")
+        out.append((name, array, pos))
+    book = group[BOOKKEEPING]
+    for name in ("run", "counts"):
+        array = book[name]
+        out.append((f"{BOOKKEEPING}/{name}", array, tuple(range(len(chunk_dims)))))
+    return out
+
+
+def _block_shape(array, block: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(min(c, n - b * c) for b, c, n in zip(block, array.chunks, array.shape))
+
+
+def verify_store(path: str | Path, max_chunks: int | None = None) -> VerifyReport:
+    """Read back every chunk flagged done in the store at ``path``; report the unreadable ones.
+
+    Parameters
+    ----------
+    path : path
+        A store written by ``qtmsweep run``.
+    max_chunks : int, optional
+        Check only the first ``max_chunks`` flagged chunks (a quick look at a large store).
+
+    Returns
+    -------
+    VerifyReport
+
+    Raises
+    ------
+    StoreError
+        ``path`` is not a qtmsweep store, or one whose template was never finished.
+    """
+    if not is_store(path):
+        raise StoreError(f"{str(path)!r} is not a zarr store")
+    attrs = read_attrs(path)
+    if "qtmsweep_store_format" not in attrs:
+        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep")
+    if "config_sha256" not in attrs:
+        raise StoreError(f"{str(path)!r} is an interrupted template (nothing computed): nothing to verify")
+    chunk_dims = tuple(attrs["chunk_dims"])
+    chunk_sizes = tuple(int(c) for c in attrs["chunk_sizes"])
+    runs = {int(r["run"]) for r in json.loads(attrs.get("runs", "[]"))}
+    with _quiet():
+        group = _open_group(path, "r")
+        flags = group[BOOKKEEPING]["done"]
+        flagged = [tuple(int(i) for i in idx) for idx in _done_indices(group[BOOKKEEPING])]
+        arrays = [(name, array, pos, _present(array)) for name, array, pos in _arrays(group, chunk_dims, chunk_sizes)]
+        dim_sizes = tuple(int(group[d].shape[0]) for d in chunk_dims)
+        report = VerifyReport(str(path), chunk_dims, chunk_sizes, dim_sizes, len(flagged), int(np.prod(flags.shape)))
+        for index in flagged[:max_chunks]:
+            problems, read = _check_chunk(index, flags, arrays, runs)
+            report.files_read += read
+            if problems:
+                report.bad[index] = problems
+            report.chunks_checked += 1
+    return report
+
+
+def _check_chunk(index, flags, arrays, runs) -> tuple[list[str], int]:
+    """The problems of one flagged chunk, and how many files were read."""
+    problems: list[str] = []
+    flag = _size_problem(flags, index) or _read_block(flags, index)
+    read = 1
+    if isinstance(flag, str):
+        problems.append(f"{BOOKKEEPING}/done: {flag}")
+    elif int(flag.reshape(-1)[0]) != 1:
+        problems.append(f"{BOOKKEEPING}/done: holds {int(flag.reshape(-1)[0])}, a flag is 1")
+    for name, array, pos, present in arrays:
+        for block in _blocks(array, pos, index):
+            where = f"{name}: chunk file {'/'.join(map(str, block))}"
+            if block not in present:
+                problems.append(f"{where} missing")
+                continue
+            values = _size_problem(array, block) or _read_block(array, block)
+            read += 1
+            if isinstance(values, str):
+                problems.append(f"{where} {values}")
+            elif name == f"{BOOKKEEPING}/run" and int(values.reshape(-1)[0]) not in runs:
+                problems.append(f"{name}: run {int(values.reshape(-1)[0])} is not a run of this store "
+                                f"(runs: {sorted(runs)})")
+    return problems, read
+
+
+def _blocks(array, pos: tuple[int, ...], index: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The zarr chunk indices of ``array`` that hold computation chunk ``index`` (which sits at
+    the positions ``pos`` of the array's dims; every chunk along the other dims)."""
+    ranges = [range(n) for n in array.cdata_shape]
+    for p, i in zip(pos, index):
+        ranges[p] = range(i, i + 1)
+    return list(itertools.product(*ranges))
+
+
+def _size_problem(array, block: tuple[int, ...]) -> str | None:
+    """What is wrong with the size of a local chunk file, for the codec chains qtmsweep writes
+    (``bytes``, optionally followed by ``blosc``); ``None`` if it is right or cannot be told."""
+    from zarr.codecs import BloscCodec, BytesCodec
+
+    root = getattr(array.store_path.store, "root", None)
+    codecs = tuple(array.metadata.codecs)
+    if root is None or not codecs or not isinstance(codecs[0], BytesCodec) or len(codecs) > 2 or (
+            len(codecs) == 2 and not isinstance(codecs[1], BloscCodec)):
+        return None
+    path = Path(root) / array.store_path.path / array.metadata.encode_chunk_key(block)
+    nbytes = int(np.prod(array.chunks)) * np.dtype(array.dtype).itemsize
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    if len(codecs) == 1:
+        return None if size == nbytes else f"has {size} bytes, an uncompressed chunk has {nbytes}"
+    if len(header) < 16:
+        return f"has {size} bytes, shorter than a blosc header (16)"
+    held, stored = int.from_bytes(header[4:8], "little"), int.from_bytes(header[12:16], "little")
+    if stored != size:
+        return f"has {size} bytes, its blosc header says {stored} (truncated or overwritten)"
+    if held != nbytes:
+        return f"decompresses to {held} bytes by its blosc header, the chunk has {nbytes}"
+    return None
+
+
+def _read_block(array, block: tuple[int, ...]):
+    """The decoded chunk, or a short description of why it cannot be read."""
+    try:
+        values = np.asarray(array.get_block_selection(block))
+    except Exception as err:  # noqa: BLE001 - any codec error is a bad file
+        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return f"does not decode ({type(err).__name__}{': ' + text[:120] if text else ''})"
+    if values.shape != _block_shape(array, block):
+        return f"decodes to shape {values.shape}, expected {_block_shape(array, block)}"
+    return values
+
+
+def repair_store(path: str | Path, report: VerifyReport | None = None) -> VerifyReport:
+    """Verify the store (unless given a fresh ``report`` of it) and mark its bad chunks incomplete.
+
+    Takes the store's lock for the marking (refused while a run writes the store).  A rerun of
+    the sweep then recomputes the marked chunks, and only those.
+    """
+    report = verify_store(path) if report is None else report
+    if report.bad:
+        mark_incomplete(path, list(report.bad))
+    return report
