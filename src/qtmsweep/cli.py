@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--store", metavar="PATH", help="explicit store path (with exactly one --sweep)")
     r.add_argument("--cluster", choices=("local", "address", "slurm", "inline"),
                    help="where chunks run (default: the config's dask.cluster)")
-    r.add_argument("--scheduler", metavar="ADDRESS", help="connect to a running Dask scheduler (implies --cluster address)")
+    r.add_argument("--scheduler", metavar="ADDRESS",
+                   help="connect to a running Dask scheduler (implies --cluster address)")
     r.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: CPUs available)")
     r.add_argument("--threads-per-worker", type=int, metavar="N")
     r.add_argument("--numba-threads", type=int, metavar="N", help="kernel threads per chunk")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qtmsweep
-from tests.conftest import CQD_NAMES, random_cqd
+from tests.conftest import random_cqd
 from tests.physics.reference import mp_pauli_cqd
 
 

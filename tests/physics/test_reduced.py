@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 
 import qtmsweep
 from qtmsweep.physics.reduced import REDUCED_MODELS, force_space_parameters

@@ -200,7 +200,8 @@ def test_repair_is_refused_while_a_run_holds_the_lock_and_marks_nothing(store):
     try:
         out = subprocess.run(CLI + ["verify", str(store), "--repair"], capture_output=True, text=True)
         assert out.returncode == 2 and "is being written by another run" in out.stderr, out.stderr
-        assert subprocess.run(CLI + ["verify", str(store)], capture_output=True).returncode == 1  # reading needs no lock
+        # reading needs no lock
+        assert subprocess.run(CLI + ["verify", str(store)], capture_output=True).returncode == 1
     finally:
         lock.release(remove=True)
     assert read_bookkeeping(store)["done"].all()

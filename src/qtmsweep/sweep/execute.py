@@ -406,10 +406,13 @@ def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *
         for name in names:
             stack.enter_context(_lock(paths[name]))
         client, setup = stack.enter_context(dask_client(options, cpus=cpus))
-        warm = []
-        if client is not None:  # workers import the package and load the kernels while stores are prepared
-            warm = [client.submit(_warm_up, [plans[n] for n in names], setup.get("numba_threads"), workers=[w],
-                                  allow_other_workers=False, pure=False) for w in client.scheduler_info()["workers"]]
+        # workers import the package and load the kernels while stores are prepared; the futures are
+        # held until the runs end (a released future's task may be cancelled)
+        _warm_futures = []
+        if client is not None:
+            _warm_futures = [client.submit(_warm_up, [plans[n] for n in names], setup.get("numba_threads"),
+                                           workers=[w], allow_other_workers=False, pure=False)
+                             for w in client.scheduler_info()["workers"]]
         return [_run_one(plans[n], probes[n], paths[n], client, setup, options, stream) for n in names]
 
 
