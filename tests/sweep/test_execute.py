@@ -208,27 +208,36 @@ def test_progress_bar_reports_chunks(tmp_path, reference):
     assert "0/12 chunks" in text and "100.0% 12/12 chunks" in text and "cells/s" in text
 
 
-def test_sigkill_mid_run_then_rerun_completes_without_recomputing(tmp_path):
-    """Kill the CLI (SIGKILL) after a few chunks; the rerun finishes the store with the same data."""
-    sweep = grid_sweep(60, 2000, chunks={"T_a": 2})  # 30 chunks of 4000 cells
+@pytest.mark.parametrize("cluster", ["inline", "local"])
+def test_sigkill_mid_run_then_rerun_completes_without_recomputing(tmp_path, cluster):
+    """Kill the CLI (SIGKILL) after a few chunks; its Dask workers (local cluster) exit too, and the
+    rerun finishes the store with the same data, rewriting no chunk finished before the kill."""
+    import psutil
+
+    sweep = grid_sweep(120, 2000, chunks={"T_a": 2})  # 60 chunks of 4000 cells
     config = write_config(tmp_path / "c.yaml", make_config(s=sweep))
     store = tmp_path / "s.zarr"
     cmd = [sys.executable, "-m", "qtmsweep.cli", "run", str(config), "--store", str(store), "--sweep", "s",
-           "--cluster", "inline", "--no-progress"]
+           "--cluster", cluster, "--no-progress"] + (["--workers", "2"] if cluster == "local" else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_for_done_flags(store, 3, lambda: proc.poll() is None, poll=0.01)
+    wait_for_done_flags(store, 3, lambda: proc.poll() is None, timeout=120, poll=0.01)
     assert proc.poll() is None, "the run finished before it could be killed: " + proc.stderr.read().decode()
+    children = psutil.Process(proc.pid).children(recursive=True)
+    workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+    assert len(workers) == (2 if cluster == "local" else 0), [c.cmdline() for c in children]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
+    _, alive = psutil.wait_procs(children, timeout=60)  # a worker may finish the chunk it holds, then exits
+    assert not alive, f"processes of the killed run still running: {alive}"
     before = read_bookkeeping(store)
     k = int(before["done"].sum())
-    assert 3 <= k < 30
+    assert 3 <= k < 60
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     after = read_bookkeeping(store)
     assert after["done"].all()
     assert (after["run"][before["done"]] == 1).all() and (after["run"][~before["done"]] == 2).all()
-    ref = qtmsweep.solve("cqd", **qtmsweep.grid(T_a=np.linspace(0.2, 2.0, 60), mu_a=np.linspace(-1.0, 2.0, 2000)),
+    ref = qtmsweep.solve("cqd", **qtmsweep.grid(T_a=np.linspace(0.2, 2.0, 120), mu_a=np.linspace(-1.0, 2.0, 2000)),
                          **sweep["fixed"])
     with xr.open_zarr(str(store)) as ds:
         data_vars_equal(ref, ds.load())

@@ -16,7 +16,7 @@ temporary name and renamed into place; ``done`` is the only proof of completion 
 absent zarr chunk is not: zarr skips chunks equal to the fill value).  The order holds
 for a killed process or worker (the page cache keeps what was written); the files are
 not fsync'ed, so a machine that loses power may lose recent chunks of data under flags
-already set.  Each bookkeeping element is its own zarr chunk, so concurrent workers
+already set (:func:`qtmsweep.sweep.verify.verify_store` finds such chunks).  Each bookkeeping element is its own zarr chunk, so concurrent workers
 never share a file.  The template is created with ``compute=False`` and
 ``config_sha256`` is written last: a store without it is an interrupted template.
 
