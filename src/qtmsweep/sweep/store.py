@@ -12,12 +12,14 @@ Layout of ``<sweep>.zarr`` (store format 2)::
 
 ``xr.open_zarr(store)`` sees only the dataset (the ``_sweep`` group is ignored).
 A chunk is written by one task, as ``data -> counts -> run -> done``, each file to a
-temporary name and renamed into place; ``done`` is the only proof of completion (an
-absent zarr chunk is not: zarr skips chunks equal to the fill value).  The order holds
-for a killed process or worker (the page cache keeps what was written); the files are
-not fsync'ed, so a machine that loses power may lose recent chunks of data under flags
-already set (:func:`qtmsweep.sweep.verify.verify_store` finds such chunks).  Each bookkeeping element is its own zarr chunk, so concurrent workers
-never share a file.  The template is created with ``compute=False`` and
+temporary name and renamed into place; ``done`` is the only proof of completion (data
+files are not: a killed task may have written some of them).  Every zarr chunk gets its
+file, also one equal to the fill value, so a flagged chunk with a file missing has lost
+it.  The order holds for a killed process or worker (the page cache keeps what was
+written); the files are not fsync'ed, so a machine that loses power may lose recent
+chunks of data under flags already set (:func:`qtmsweep.sweep.verify.verify_store`
+finds such chunks).  Each bookkeeping element is its own zarr chunk, so concurrent
+workers never share a file.  The template is created with ``compute=False`` and
 ``config_sha256`` is written last: a store without it is an interrupted template.
 
 A run holds an advisory ``flock`` on ``<store>.lock`` for its whole duration and removes
@@ -345,13 +347,12 @@ def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_ex
 
 
 # -- chunks ---------------------------------------------------------------------------------
-def _done_indices(book) -> np.ndarray:
-    """Chunk-grid indices (k, ndim) whose completion flag exists, from a listing of the flag's
-    zarr chunks (each flag is its own zarr chunk, written only as 1): no per-chunk reads."""
-    done = book["done"]
-    store, base = done.store_path.store, done.store_path.path
-    encoding = done.metadata.chunk_key_encoding
-    ndim = done.ndim
+def chunk_files(array) -> list[tuple[int, ...]] | None:
+    """Indices of the zarr chunks of ``array`` that have a file, from one listing of the store
+    (no reads); ``None`` where the store or zarr version cannot list them.  A ``.partial`` file
+    (a write in progress, or a killed one) is not a chunk."""
+    store, base = array.store_path.store, array.store_path.path
+    encoding = array.metadata.chunk_key_encoding
 
     async def keys() -> list[str]:
         return [k async for k in store.list_prefix(f"{base}/c")]
@@ -361,16 +362,26 @@ def _done_indices(book) -> np.ndarray:
 
         found = sync(keys())
     except (ImportError, AttributeError, NotImplementedError):  # pragma: no cover - other zarr versions / stores
-        return np.argwhere(np.asarray(done[...]).astype(bool))
+        return None
     out = []
     for key in found:
-        try:  # skips a ".partial" file left by a write that was killed
-            index = _decode_chunk_key(encoding, key[len(base) + 1:])
+        try:
+            out.append(_decode_chunk_key(encoding, key[len(base) + 1:]))
         except (ValueError, NotImplementedError):
             continue
-        if len(index) == ndim and all(0 <= i < n for i, n in zip(index, done.shape)):
-            out.append(index)
-    return np.array(sorted(out), dtype=np.int64).reshape(-1, ndim)
+    return out
+
+
+def _done_indices(book) -> np.ndarray:
+    """Chunk-grid indices (k, ndim) whose completion flag exists, from a listing of the flag's
+    zarr chunks (each flag is its own zarr chunk, written only as 1): no per-chunk reads."""
+    done = book["done"]
+    found = chunk_files(done)
+    if found is None:  # pragma: no cover - other zarr versions / stores
+        return np.argwhere(np.asarray(done[...]).astype(bool))
+    out = [index for index in found
+           if len(index) == done.ndim and all(0 <= i < n for i, n in zip(index, done.shape))]
+    return np.array(sorted(out), dtype=np.int64).reshape(-1, done.ndim)
 
 
 def _decode_chunk_key(encoding, key: str) -> tuple[int, ...]:

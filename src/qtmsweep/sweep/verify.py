@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import (BOOKKEEPING, StoreError, _decode_chunk_key, _done_indices, _open_group, _quiet, is_store,
+from .store import (BOOKKEEPING, StoreError, _done_indices, _open_group, _quiet, chunk_files, is_store,
                     mark_incomplete, read_attrs)
 
 
@@ -67,7 +67,8 @@ class VerifyReport:
     files_read : int
         Chunk files decoded.
     bad : dict
-        Chunk index -> the problems found in it (``"sigma: file missing"``, ...), flagged chunks only.
+        Chunk index -> the problems found in it (``"sigma: chunk file 1/2 missing"``, ...), flagged
+        chunks only.
     """
 
     store: str
@@ -89,25 +90,6 @@ class VerifyReport:
         """The cells of chunk ``index``: ``{dim: (start, stop)}`` along each swept dim."""
         return {d: (i * c, min((i + 1) * c, n))
                 for d, i, c, n in zip(self.chunk_dims, index, self.chunk_sizes, self.dim_sizes)}
-
-
-def _present(array) -> set[tuple[int, ...]]:
-    """Chunk indices of ``array`` that have a file (one listing, no reads)."""
-    from zarr.core.sync import sync
-
-    store, base = array.store_path.store, array.store_path.path
-    encoding = array.metadata.chunk_key_encoding
-
-    async def keys() -> list[str]:
-        return [k async for k in store.list_prefix(f"{base}/c")]
-
-    out = set()
-    for key in sync(keys()):
-        try:  # a ".partial" file of a write in progress, or of a killed one, is not a chunk
-            out.add(_decode_chunk_key(encoding, key[len(base) + 1:]))
-        except (ValueError, NotImplementedError):
-            continue
-    return out
 
 
 def _arrays(group, chunk_dims: tuple[str, ...], chunk_sizes: tuple[int, ...]):
@@ -134,6 +116,14 @@ def _arrays(group, chunk_dims: tuple[str, ...], chunk_sizes: tuple[int, ...]):
         array = book[name]
         out.append((f"{BOOKKEEPING}/{name}", array, tuple(range(len(chunk_dims)))))
     return out
+
+
+def _present(array, name: str) -> set[tuple[int, ...]]:
+    """Chunk indices of ``array`` that have a file."""
+    found = chunk_files(array)
+    if found is None:  # pragma: no cover - other zarr versions / stores
+        raise StoreError(f"{name}: this store's chunk files cannot be listed; verify needs a local zarr v3 store")
+    return set(found)
 
 
 def _block_shape(array, block: tuple[int, ...]) -> tuple[int, ...]:
@@ -173,7 +163,8 @@ def verify_store(path: str | Path, max_chunks: int | None = None) -> VerifyRepor
         group = _open_group(path, "r")
         flags = group[BOOKKEEPING]["done"]
         flagged = [tuple(int(i) for i in idx) for idx in _done_indices(group[BOOKKEEPING])]
-        arrays = [(name, array, pos, _present(array)) for name, array, pos in _arrays(group, chunk_dims, chunk_sizes)]
+        arrays = [(name, array, pos, _present(array, name))
+                  for name, array, pos in _arrays(group, chunk_dims, chunk_sizes)]
         dim_sizes = tuple(int(group[d].shape[0]) for d in chunk_dims)
         report = VerifyReport(str(path), chunk_dims, chunk_sizes, dim_sizes, len(flagged), int(np.prod(flags.shape)))
         for index in flagged[:max_chunks]:
