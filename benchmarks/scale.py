@@ -5,7 +5,8 @@ run by ``qtmsweep.sweep.run_sweep`` on a local Dask cluster of ``--workers`` wor
 processes into ``benchmarks/out/scale.zarr``.  Peak RSS is the largest sum over this
 process and all its descendants (sampled every 50 ms), as in ``benchmarks/sweep.py``.
 After the run the store is reopened with ``xr.open_zarr`` and checked: complete, every
-cell finite, the invariant counters of the attrs, and the store size on disk.
+cell finite, the invariant counters of the attrs, and the store size on disk; then
+``verify_store`` (``qtmsweep verify``) reads every chunk file back (time, GB/s, peak RSS).
 
 Run: ``python benchmarks/scale.py [--cells 1e8] [--workers 2] [--keep]``
 """
@@ -36,7 +37,7 @@ def main() -> None:
     import numpy as np
     import xarray as xr
 
-    from qtmsweep.sweep import RunOptions, available_cpus, build_plan, run_sweep, validate_config
+    from qtmsweep.sweep import RunOptions, available_cpus, build_plan, run_sweep, validate_config, verify_store
 
     cfg = validate_config(config(args.cells))
     plan = build_plan(cfg, "bench")
@@ -57,6 +58,10 @@ def main() -> None:
         finite = all(bool(np.isfinite(ds[v]).all()) for v in ("p", "J_E", "J_N", "J_Q", "sigma"))
         attrs = dict(ds.attrs)
     check_s = time.perf_counter() - t1
+    with PeakRSS() as verify_rss:  # `qtmsweep verify`: every flagged chunk's files read back
+        t2 = time.perf_counter()
+        report = verify_store(store)
+        verify_s = time.perf_counter() - t2
     summary = {
         "cells": plan.n_cells, "chunks": plan.n_chunks, "workers": r.setup.get("n_workers"),
         "complete": r.complete, "sweep_seconds": round(r.seconds, 2), "wall_seconds": round(wall, 2),
@@ -65,13 +70,15 @@ def main() -> None:
             round(rss.peak_single / 2**30, 3),
         "store_GiB": round(size / 2**30, 2), "store_files": files, "bytes_per_cell": round(size / plan.n_cells, 1),
         "reload_and_check_seconds": round(check_s, 1), "all_finite": finite,
+        "verify_seconds": round(verify_s, 1), "verify_GB_per_second": round(size / verify_s / 1e9, 2),
+        "verify_peak_rss_GiB": round(verify_rss.peak_total / 2**30, 3), "verify_bad_chunks": len(report.bad),
         "invariants": {k: attrs[f"invariant_{k}"] for k in r.invariants},
     }
     print(json.dumps(summary, indent=1))
     if not args.keep:
         shutil.rmtree(store, ignore_errors=True)
-    if not (r.complete and finite):
-        sys.exit("the sweep did not complete with finite values")
+    if not (r.complete and finite and report.ok):
+        sys.exit("the sweep did not complete with finite values, or its store did not verify")
 
 
 if __name__ == "__main__":
