@@ -70,37 +70,48 @@ class _ArrayPlan:
         return self.directory is not None
 
 
-def _encoder(codecs, dtype: np.dtype):
-    """``bytes -> bytes`` of one C-ordered chunk for the chains handled here, else ``None``."""
+def chain_kind(codecs) -> str | None:
+    """``"bytes"`` for a chain of the ``bytes`` codec alone, ``"blosc"`` for ``bytes`` then one
+    ``blosc`` codec (the chains qtmsweep writes), ``None`` for any other."""
     from zarr.codecs import BloscCodec, BytesCodec
 
     codecs = tuple(codecs)
     if not codecs or not isinstance(codecs[0], BytesCodec):
+        return None
+    if len(codecs) == 1:
+        return "bytes"
+    if len(codecs) == 2 and isinstance(codecs[1], BloscCodec):
+        return "blosc"
+    return None
+
+
+def _encoder(codecs, dtype: np.dtype):
+    """``bytes -> bytes`` of one C-ordered chunk for the chains handled here, else ``None``."""
+    codecs = tuple(codecs)
+    kind = chain_kind(codecs)
+    if kind is None:
         return None
     endian = getattr(codecs[0].endian, "name", codecs[0].endian)
     if dtype.itemsize > 1 and endian not in ("little", None):
         return None
     if dtype.byteorder == ">":
         return None
-    rest = codecs[1:]
-    if not rest:
+    if kind == "bytes":
         return lambda chunk: memoryview(np.ascontiguousarray(chunk)).cast("B")
-    if len(rest) == 1 and isinstance(rest[0], BloscCodec):
-        from numcodecs import Blosc
+    from numcodecs import Blosc  # kind == "blosc"
 
-        b = rest[0]
-        config = {"cname": b.cname.name, "clevel": int(b.clevel), "shuffle": _SHUFFLE[b.shuffle.name],
-                  "blocksize": int(b.blocksize)}
-        if b.typesize is not None:
-            config["typesize"] = int(b.typesize)
-        try:
-            codec = Blosc.from_config(config)
-        except TypeError:  # numcodecs < 0.16 takes no typesize (it uses the buffer's item size)
-            config.pop("typesize", None)
-            codec = Blosc.from_config(config)
-        # zarr hands blosc the chunk as bytes (uint8) with the dtype's typesize in the config
-        return lambda chunk: codec.encode(np.ascontiguousarray(chunk).reshape(-1).view(np.uint8))
-    return None
+    b = codecs[1]
+    config = {"cname": b.cname.name, "clevel": int(b.clevel), "shuffle": _SHUFFLE[b.shuffle.name],
+              "blocksize": int(b.blocksize)}
+    if b.typesize is not None:
+        config["typesize"] = int(b.typesize)
+    try:
+        codec = Blosc.from_config(config)
+    except TypeError:  # numcodecs < 0.16 takes no typesize (it uses the buffer's item size)
+        config.pop("typesize", None)
+        codec = Blosc.from_config(config)
+    # zarr hands blosc the chunk as bytes (uint8) with the dtype's typesize in the config
+    return lambda chunk: codec.encode(np.ascontiguousarray(chunk).reshape(-1).view(np.uint8))
 
 
 class ChunkWriter:

@@ -213,12 +213,11 @@ def _blocks(array, pos: tuple[int, ...], index: tuple[int, ...]) -> list[tuple[i
 def _size_problem(array, block: tuple[int, ...]) -> str | None:
     """What is wrong with the size of a local chunk file, for the codec chains qtmsweep writes
     (``bytes``, optionally followed by ``blosc``); ``None`` if it is right or cannot be told."""
-    from zarr.codecs import BloscCodec, BytesCodec
+    from .chunkio import chain_kind
 
     root = getattr(array.store_path.store, "root", None)
-    codecs = tuple(array.metadata.codecs)
-    if root is None or not codecs or not isinstance(codecs[0], BytesCodec) or len(codecs) > 2 or (
-            len(codecs) == 2 and not isinstance(codecs[1], BloscCodec)):
+    kind = chain_kind(array.metadata.codecs)
+    if root is None or kind is None:
         return None
     path = Path(root) / array.store_path.path / array.metadata.encode_chunk_key(block)
     nbytes = int(np.prod(array.chunks)) * np.dtype(array.dtype).itemsize
@@ -228,7 +227,7 @@ def _size_problem(array, block: tuple[int, ...]) -> str | None:
             header = fh.read(16)
     except OSError as err:
         return f"cannot be read ({err.strerror})"
-    if len(codecs) == 1:
+    if kind == "bytes":
         return None if size == nbytes else f"has {size} bytes, an uncompressed chunk has {nbytes}"
     if len(header) < 16:
         return f"has {size} bytes, shorter than a blosc header (16)"
