@@ -292,6 +292,16 @@ def read_attrs(path: str | Path) -> dict[str, Any]:
     return dict(_open_group(path, "r").attrs)
 
 
+def qtmsweep_attrs(path: str | Path) -> dict[str, Any]:
+    """The attrs of the qtmsweep store at ``path``; :class:`StoreError` for anything else."""
+    if not is_store(path):
+        raise StoreError(f"{str(path)!r} is not a zarr store")
+    attrs = read_attrs(path)
+    if "qtmsweep_store_format" not in attrs:
+        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep")
+    return attrs
+
+
 def is_store(path: str | Path) -> bool:
     return (Path(path) / "zarr.json").is_file()
 
@@ -484,6 +494,13 @@ def read_bookkeeping(path: str | Path) -> dict[str, Any]:
     return {"done": done, "run": run, "counts": counts, "counters": counters}
 
 
+def invariant_totals(book: Mapping[str, Any]) -> np.ndarray:
+    """Counts of each invariant check (``book["counters"]``) summed over the chunks done, from
+    :func:`read_bookkeeping`."""
+    done = book["done"]
+    return book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(book["counters"]), dtype=np.int64)
+
+
 def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
     """Per-chunk counts of cells failing each invariant check (:data:`COUNTERS`, in that order)."""
     masks = violation_arrays(ds, dims)
@@ -620,7 +637,7 @@ def _write_summary(path: str | Path, attrs: Mapping[str, Any] | None = None) -> 
     """Completion and invariant totals from the bookkeeping, written to the attrs (with ``attrs``)."""
     book = read_bookkeeping(path)
     done = book["done"]
-    totals = book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(book["counters"]), dtype=np.int64)
+    totals = invariant_totals(book)
     summary = dict(attrs or {})
     summary.update({"complete": bool(done.all()), "chunks_done": int(done.sum()), "chunks_total": int(done.size)})
     summary.update({f"invariant_{k}": int(v) for k, v in zip(book["counters"], totals)})
@@ -656,11 +673,7 @@ def _variable_order(name: str) -> tuple[int, str]:
 def store_info(path: str | Path) -> dict[str, Any]:
     """Summary of a store: dims, variables, completion, invariant counts, provenance."""
     path = Path(path)
-    if not is_store(path):
-        raise StoreError(f"{str(path)!r} is not a zarr store")
-    attrs = read_attrs(path)
-    if "qtmsweep_store_format" not in attrs:
-        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep")
+    attrs = qtmsweep_attrs(path)
     with _quiet():
         ds = xr.open_zarr(str(path), consolidated=False)
     info: dict[str, Any] = {"store": str(path), "sweep": attrs.get("sweep"), "model": attrs.get("model"),
@@ -683,7 +696,7 @@ def store_info(path: str | Path) -> dict[str, Any]:
         done = book["done"]
         chunk_dims = list(attrs["chunk_dims"])
         extents = chunk_extents(list(attrs["chunk_sizes"]), [ds.sizes[d] for d in chunk_dims])
-        counts = book["counts"][done].sum(axis=0) if done.any() else np.zeros(len(book["counters"]), dtype=np.int64)
+        counts = invariant_totals(book)
         info["completion"] = {"chunks_done": int(done.sum()), "chunks_total": int(done.size),
                               "cells_done": int(extents[done].sum()), "cells_total": int(extents.sum()),
                               "complete": bool(done.all()),

@@ -44,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .store import (BOOKKEEPING, StoreError, _done_indices, _open_group, _quiet, chunk_files, is_store,
-                    mark_incomplete, read_attrs)
+from .store import (BOOKKEEPING, StoreError, _done_indices, _open_group, _quiet, chunk_files, mark_incomplete,
+                    qtmsweep_attrs)
 
 
 @dataclass
@@ -149,11 +149,7 @@ def verify_store(path: str | Path, max_chunks: int | None = None) -> VerifyRepor
     StoreError
         ``path`` is not a qtmsweep store, or one whose template was never finished.
     """
-    if not is_store(path):
-        raise StoreError(f"{str(path)!r} is not a zarr store")
-    attrs = read_attrs(path)
-    if "qtmsweep_store_format" not in attrs:
-        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep")
+    attrs = qtmsweep_attrs(path)
     if "config_sha256" not in attrs:
         raise StoreError(f"{str(path)!r} is an interrupted template (nothing computed): nothing to verify")
     chunk_dims = tuple(attrs["chunk_dims"])
