@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
+from .physics.precision import EPS as _EPS, lead_bound, relative_bound, sigma_error
 from .physics.registry import get_model
 from .thermo import conservation_residual, entropy_production_from_forces, heat_current
 from .validation import check_parameters
@@ -45,7 +46,8 @@ def solve(model, *, method: str = "auto", **params: Any) -> xr.Dataset:
     -------
     xarray.Dataset
         SPEC §4: ``p(state)``, ``J_E/J_N/J_Q(lead)``, ``sigma``, ``sigma_micro``,
-        forces ``F_*``, conservation residuals, the precision bound ``rel_err``.
+        forces ``F_*``, conservation residuals, the precision bounds ``rel_err(lead)``
+        and ``sigma_rel_err`` (:mod:`qtmsweep.physics.precision`).
 
     Raises
     ------
@@ -166,9 +168,11 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
     data["residual_E"] = (dims, grid(conservation_residual(J_E)), _meta("1", "energy conservation residual |sum J_E|/max|J_E|"))
     if J_N is not None:
         data["residual_N"] = (dims, grid(conservation_residual(J_N)), _meta("1", "particle conservation residual |sum J_N|/max|J_N|"))
-    if state.rel_err is not None:
-        data["rel_err"] = (dims, grid(state.rel_err),
-                           _meta("1", "a-posteriori bound on the relative rounding error of the currents"))
+    rel_err, sigma_rel_err = _precision_bounds(m, state, J_E, J_N, J_Q, flat, forces, np.asarray(sigma))
+    if rel_err is not None:
+        data["rel_err"] = (lead_dims, grid(rel_err), _meta("1", REL_ERR_LONG_NAME))
+    if sigma_rel_err is not None:
+        data["sigma_rel_err"] = (dims, grid(sigma_rel_err), _meta("1", SIGMA_REL_ERR_LONG_NAME))
     for name, (extra_dims, value) in state.extras.items():
         meta = m.extra_outputs.get(name)
         attrs = _meta(meta.units, meta.long_name) if meta else {}
@@ -195,6 +199,38 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
     attrs.update(structural)
     ds.attrs.update(attrs)
     return ds
+
+
+REL_ERR_LONG_NAME = ("upper bound on the relative error of this lead's J_E, J_N and J_Q (0: exact; "
+                     "inf: not even the sign is guaranteed)")
+SIGMA_REL_ERR_LONG_NAME = "upper bound on the relative error of sigma (0: exact; inf: sign not guaranteed)"
+
+
+def _precision_bounds(m, state, J_E, J_N, J_Q, flat, forces, sigma):
+    """``(rel_err (n, n_leads), sigma_rel_err (n,))`` from the kernel's bounds or its absolute errors."""
+    rel, srel = state.rel_err, state.sigma_rel_err
+    n, n_leads = J_E.shape
+    err = state.abs_err
+    if err is not None:
+        e_E, e_N = err["J_E"], err.get("J_N")
+        e_Q = err.get("J_Q")
+        if e_Q is None:  # J_Q = J_E - mu J_N formed here
+            e_Q = e_E
+            if J_N is not None:
+                mu = np.stack([np.broadcast_to(flat[m.lead_reservoir[lead][1]], (n,)) for lead in m.leads], axis=-1)
+                e_Q = e_E + np.abs(mu) * e_N + 2 * _EPS * (np.abs(J_E) + np.abs(mu * J_N))
+        if rel is None:
+            pairs = [(e_E, J_E), (e_Q, J_Q)] + ([(e_N, J_N)] if J_N is not None and e_N is not None else [])
+            rel = lead_bound(*pairs)
+        if srel is None:
+            current = {"J_E": (J_E, e_E), "J_N": (J_N, e_N), "J_Q": (J_Q, e_Q)}
+            index = {lead: i for i, lead in enumerate(m.leads)}
+            terms = [(current[var][0][:, index[lead]], current[var][1][:, index[lead]], np.asarray(forces[f]))
+                     for f, (var, lead) in m.force_flux.items()]
+            srel = relative_bound(sigma_error(terms), sigma)
+    if rel is not None and np.ndim(rel) == 1:  # a single bound for every lead
+        rel = np.repeat(np.asarray(rel)[:, None], n_leads, axis=1)
+    return rel, srel
 
 
 def _meta(units: str, long_name: str) -> dict[str, str]:

@@ -53,7 +53,7 @@ def test_tiny_bias_current_has_small_relative_error(delta, bias):
     ref = float(mp_sqd_current(cell))
     ds = qtmsweep.solve("sqd", **cell)
     assert abs(float(ds.J_N.sel(lead="l")) - ref) <= 1e-9 * abs(ref)
-    assert float(ds.rel_err) < 1e-9
+    assert float(ds.rel_err.max()) < 1e-9
 
 
 def test_equilibrium_populations_are_fermi_occupations():
@@ -67,4 +67,10 @@ def test_extreme_parameters_are_finite(T):
     ds = qtmsweep.solve("sqd", eps=np.linspace(-2, 2, 41), T_l=T, T_r=2 * T, mu_l=0.3, mu_r=-0.3,
                         gamma_l=1.0, gamma_r=1.0)
     for v in ds.data_vars.values():
+        if v.name in ("rel_err", "sigma_rel_err"):  # a bound may be inf by design (sign not guaranteed)
+            assert not np.any(np.isnan(v.values)) and np.all(v.values >= 0), v.name
+            continue
         assert np.all(np.isfinite(v.values)), v.name
+    # eps = 0.9 (to an ulp) puts both leads at the same reduced energy: there the bound says so
+    near = np.abs(ds.eps.values - 0.9) < 1e-9
+    assert np.all(np.isfinite(ds.rel_err.values[~near]))

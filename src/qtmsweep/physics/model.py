@@ -111,11 +111,20 @@ class SteadyState:
     J_E: np.ndarray  # (n, n_leads)
     J_N: np.ndarray | None  # (n, n_leads)
     sigma_micro: np.ndarray | None = None  # (n,)
-    rel_err: np.ndarray | None = None  # (n,) a-posteriori bound on the currents' relative rounding error
+    #: (n, n_leads) upper bound on the relative error of that lead's J_E, J_N and J_Q
+    #: (:mod:`qtmsweep.physics.precision`; 0 for an exact value, inf when not even the sign is sure).
+    #: When ``None`` it is derived from ``abs_err``.
+    rel_err: np.ndarray | None = None
     #: Optional fused results; when absent the thermo layer derives them from the currents.
     J_Q: np.ndarray | None = None  # (n, n_leads)
     forces: dict[str, np.ndarray] | None = None  # name -> (n,)
     sigma: np.ndarray | None = None  # (n,)
+    #: (n,) upper bound on the relative error of sigma; when ``None`` it is derived from ``abs_err``
+    #: and the force-flux pairs.
+    sigma_rel_err: np.ndarray | None = None
+    #: Absolute error bounds of the currents: ``{"J_E": (n, n_leads), "J_N": ..., "J_Q": ...}``
+    #: (``J_Q`` may be absent: derived from those of ``J_E`` and ``J_N``).
+    abs_err: dict[str, np.ndarray] | None = None
     #: Model-specific outputs: name -> (extra dims after the cell axis, array); metadata in
     #: ``RateModel.extra_outputs``.
     extras: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)

@@ -56,30 +56,42 @@ def solve_rate_equations(model: "RateModel", params: Mapping[str, np.ndarray]) -
     log_p = np.log(np.maximum(p, _TINY))
 
     n_leads = len(model.leads)
+    mu = {lead: (np.broadcast_to(np.asarray(params[m], dtype=float), (n,)) if m else np.zeros(n))
+          for lead, (_, m) in model.lead_reservoir.items()}
     J_E = np.zeros((n, n_leads))
     J_N = np.zeros((n, n_leads))
-    gross = np.zeros((n, n_leads))
+    J_Q = np.zeros((n, n_leads))
+    gross = {k: np.zeros((n, n_leads)) for k in ("E", "N", "Q")}
     sigma_micro = np.zeros(n)
-    for i, j, lead, particles, omega, k_in, k_out, log_ratio in edges:
+    gross_micro = np.zeros(n)
+    for (i, j, lead, particles, omega, k_in, k_out, log_ratio), t in zip(edges, model.transitions):
         forward = k_in * p[:, i]
         backward = k_out * p[:, j]
         flux = forward - backward
+        both = forward + backward
+        heat = omega - particles * mu[t.lead]
         J_E[:, lead] += omega * flux
         J_N[:, lead] += particles * flux
-        gross[:, lead] += np.abs(omega) * (forward + backward) + abs(particles) * (forward + backward)
+        J_Q[:, lead] += heat * flux
+        gross["E"][:, lead] += np.abs(omega) * both
+        gross["N"][:, lead] += abs(particles) * both
+        gross["Q"][:, lead] += np.abs(heat) * both
         with np.errstate(all="ignore"):
             affinity = log_ratio + log_p[:, i] - log_p[:, j]
             sigma_micro += np.where(flux != 0.0, flux * affinity, 0.0)
+            gross_micro += np.where(flux != 0.0, both * np.abs(affinity), 0.0)
 
-    scale = np.maximum(np.abs(J_E).max(axis=1), np.abs(J_N).max(axis=1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel_err = np.where(scale > 0, 64 * _EPS * gross.max(axis=1) / scale, 0.0)
+    # absolute error bounds: the edge fluxes k_in p_i - k_out p_j are differences of the gross
+    # traffic, each side carrying the relative error of the solve and of the rates
+    abs_err = {k: 64 * _EPS * g for k, g in (("J_E", gross["E"]), ("J_N", gross["N"]), ("J_Q", gross["Q"]))}
+    abs_err["sigma_micro"] = 64 * _EPS * gross_micro
     return SteadyState(
         p=p,
         J_E=J_E,
         J_N=J_N if model.particle_exchange else None,
+        J_Q=J_Q,
         sigma_micro=sigma_micro,
-        rel_err=rel_err,
+        abs_err=abs_err if model.particle_exchange else {k: v for k, v in abs_err.items() if k != "J_N"},
     )
 
 

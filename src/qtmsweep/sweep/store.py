@@ -56,7 +56,7 @@ COUNTERS = CHECKS
 COUNTER_DOC = CHECK_DOC
 #: Diagnostics kept in float32 in the store (their float64 values are checked on the worker, see
 #: :data:`COUNTERS`): 7 digits of an error bound or a residual are plenty, and the store is ~7% smaller.
-FLOAT32_DIAGNOSTICS = ("residual_E", "residual_N", "rel_err")
+FLOAT32_DIAGNOSTICS = ("residual_E", "residual_N", "rel_err", "sigma_rel_err")
 
 
 class StoreError(RuntimeError):
@@ -665,7 +665,7 @@ def _variable_order(name: str) -> tuple[int, str]:
         return (0, f"{first.index(name):02d}")
     if name.startswith("F_"):
         return (1, name)
-    if name.startswith("residual_") or name == "rel_err":
+    if name.startswith("residual_") or name in ("rel_err", "sigma_rel_err"):
         return (2, name)
     return (3, name)
 

@@ -26,12 +26,10 @@ a sign that cannot be resolved is never guessed:
   The kernels form forces from input differences, so equal inputs give an exact 0
   and unequal ones a force with a few ulp of relative error; ``force_rtol = 1e-12``
   only absorbs grids built by floating-point arithmetic (``linspace`` zeros).
-* **Flux sign.**  ``J`` has a resolved sign when ``|J| > tol_J`` with
-  ``tol_J = max(err_factor · rel_err · |J|, current_rtol · G_J)``: ``rel_err`` is the
-  kernel's a-posteriori bound on the currents' relative rounding error (per cell;
-  the sign is unresolved once ``err_factor · rel_err >= 1``; the kernels report
-  ``rel_err = inf`` when one flux of the cell is exactly 0, which carries no
-  information about the other fluxes, so then only the second term applies), and ``G_J`` is the
+* **Flux sign.**  ``J`` has a resolved sign when ``|J| > current_rtol · G_J`` and
+  ``err_factor · rel_err[lead] < 1``: ``rel_err[lead]`` is the kernel's bound on the
+  relative error of that lead's currents (SPEC §5; below 1 it guarantees the sign, ``inf``
+  means it does not), and ``G_J`` is the
   cell's gross (one-way) traffic through the lead — ``Σ (k_in p_i + k_out p_j)``
   over the lead's transitions, weighted by 1 (particles), ``|ω|`` (energy) or
   ``|ω − μ|`` (heat) — the scale on which a net current is a small difference.
@@ -235,19 +233,42 @@ def _rate_model_scales(ds, model, dims, template, leads) -> xr.Dataset:
 
 def resolved_sign(value: xr.DataArray, scale: xr.DataArray, rel_err: xr.DataArray | None, *,
                   current_rtol: float = DEFAULT_CURRENT_RTOL, err_factor: float = DEFAULT_ERR_FACTOR) -> xr.DataArray:
-    """``+1``/``-1`` where ``|value| > max(err_factor·rel_err·|value|, current_rtol·scale)``, else 0.
+    """``+1``/``-1`` where ``|value| > current_rtol·scale`` and ``err_factor·rel_err < 1``, else 0.
+
+    ``rel_err`` is the bound of the lead ``value`` belongs to (:func:`rel_err_of`): below 1 it
+    guarantees the sign, ``err_factor`` (default 2) keeps a margin; ``inf`` or NaN leave the sign
+    undetermined.  An old per-cell ``rel_err`` (no ``lead`` dimension; ``inf`` meant "some flux of
+    the cell is exactly 0" and bounded nothing) is read as before.
 
     >>> import xarray as xr
-    >>> v = xr.DataArray([1e-3, -1e-12, -2.0, 1.0])
-    >>> resolved_sign(v, xr.DataArray([1.0, 1.0, 1.0, 1.0]), xr.DataArray([0.0, 0.0, 0.0, 0.6])).values.tolist()
-    [1, 0, -1, 0]
+    >>> v = xr.DataArray([1e-3, -1e-12, -2.0, 1.0, 1.0])
+    >>> r = xr.DataArray([0.0, 0.0, 0.0, 0.6, float("inf")])
+    >>> resolved_sign(v, xr.DataArray([1.0] * 5), r.expand_dims(lead=["x"]).isel(lead=0)).values.tolist()
+    [1, 0, -1, 0, 0]
     """
     mag = np.abs(value)
     ok = mag > current_rtol * scale
-    if rel_err is not None:  # rel_err = inf (a flux of the cell is exactly 0) says nothing about the others
-        ok = ok & ~(np.isfinite(rel_err) & (err_factor * rel_err >= 1.0))
+    if rel_err is not None:
+        if rel_err.attrs.get("per_cell_legacy"):  # inf: a flux of the cell is exactly 0, says nothing about others
+            ok = ok & ~(np.isfinite(rel_err) & (err_factor * rel_err >= 1.0))
+        else:
+            ok = ok & (err_factor * rel_err < 1.0)
     ok = ok & np.isfinite(value)
     return xr.where(ok, np.sign(value), 0).astype(np.int8)
+
+
+def rel_err_of(ds: xr.Dataset, lead: str) -> xr.DataArray | None:
+    """The precision bound of ``lead``'s currents: ``rel_err.sel(lead=lead)`` (SPEC §5).
+
+    Datasets from before the per-lead bound carry one ``rel_err`` per cell; it is returned
+    marked ``per_cell_legacy`` so that :func:`resolved_sign` reads its ``inf`` as before.
+    """
+    if "rel_err" not in ds:
+        return None
+    r = ds["rel_err"]
+    if "lead" in r.dims:
+        return r.sel(lead=lead, drop=True)
+    return r.assign_attrs(per_cell_legacy=True)
 
 
 def force_sign(ds: xr.Dataset, name: str, *, force_rtol: float = DEFAULT_FORCE_RTOL) -> xr.DataArray:
@@ -348,14 +369,13 @@ def classify(ds: xr.Dataset, reduced_model: str | None = None, *, force_rtol: fl
     model = str(ds.attrs.get("model"))
     if scales is None:
         scales = current_scales(ds)
-    rel_err = ds["rel_err"] if "rel_err" in ds else None
     names = [flux_name(var, lead) for var, lead in pair.fluxes]
     fsign = [force_sign(ds, f, force_rtol=force_rtol) for f in pair.forces]
     jsign = []
     for var, lead in pair.fluxes:
         J = ds[var].sel(lead=lead, drop=True)
         G = scales[f"G_{var[-1]}"].sel(lead=lead, drop=True)
-        jsign.append(resolved_sign(J, G, rel_err, current_rtol=current_rtol, err_factor=err_factor))
+        jsign.append(resolved_sign(J, G, rel_err_of(ds, lead), current_rtol=current_rtol, err_factor=err_factor))
 
     not_reduced = xr.zeros_like(fsign[0], dtype=bool)
     if model == "cqd":

@@ -4,20 +4,19 @@ Each check has a tolerance derived from the cell's own scale, so that rounding
 never counts as a violation and a real violation never hides:
 
 ``second_law``
-    ``sigma < -tol`` with ``tol = (rel_err + 1e-12) · Σ_k |J_k F_k|`` over the
-    model's conjugate force–flux pairs (σ = Σ J_k F_k, so that is the size of
-    the rounding error σ can carry).
+    ``sigma < -tol`` with ``tol = min(sigma_rel_err, 1)·|sigma| + 1e-12 · Σ_k |J_k F_k|`` over the
+    model's conjugate force–flux pairs: σ is negative beyond its own error bound (SPEC §5;
+    ``sigma_rel_err ≥ 1`` means its sign is not guaranteed).  Datasets without
+    ``sigma_rel_err`` use the old ``(rel_err + 1e-12) · Σ_k |J_k F_k|``.
 ``energy_conservation`` / ``particle_conservation``
-    ``residual_E`` / ``residual_N`` (``|Σ_λ J[λ]| / max_λ |J[λ]|``) above ``1e-10 + rel_err``.
+    ``residual_E`` / ``residual_N`` (``|Σ_λ J[λ]| / max_λ |J[λ]|``) above ``1e-10 + rel_err``
+    (the largest finite ``rel_err`` over the leads).
 ``precision``
-    ``rel_err > 1e-6``: the kernel cannot vouch for the currents to six digits
-    (a flag for precision loss, not a violation of physics).
+    ``rel_err > 1e-6`` on some lead whose currents are not all exactly 0, or
+    ``sigma_rel_err > 1e-6`` with ``sigma ≠ 0``: the kernel cannot vouch for six digits
+    (a flag for precision loss, not a violation of physics).  An exact zero has bound 0.
 ``nonfinite``
     any NaN or infinity among the populations, currents, σ or σ_micro.
-
-A non-finite ``rel_err`` (the kernels report ``inf`` where one flux of a cell is
-exactly 0) bounds nothing and is read as 0 in the tolerances; it is still counted
-by ``precision``.
 
 Examples
 --------
@@ -42,10 +41,11 @@ CHECKS = ("second_law", "energy_conservation", "particle_conservation", "precisi
 #: The checks that are violations of physics (``precision`` is a flag on the numerics).
 VIOLATIONS = ("second_law", "energy_conservation", "particle_conservation", "nonfinite")
 CHECK_DOC = {
-    "second_law": f"cells with sigma < -(rel_err + {SECOND_LAW_FLOOR:g}) * sum_k |J_k F_k|",
+    "second_law": f"cells with sigma < -(min(sigma_rel_err, 1) |sigma| + {SECOND_LAW_FLOOR:g} sum_k |J_k F_k|)",
     "energy_conservation": f"cells with residual_E > {CONSERVATION_LIMIT:g} + rel_err",
     "particle_conservation": f"cells with residual_N > {CONSERVATION_LIMIT:g} + rel_err",
-    "precision": f"cells with rel_err > {PRECISION_LIMIT:g} (precision loss flagged by the kernel)",
+    "precision": f"cells with rel_err (some lead) or sigma_rel_err > {PRECISION_LIMIT:g} "
+                 "(precision loss flagged by the kernel)",
     "nonfinite": "cells with a NaN or infinite p, J_E, J_N, J_Q, sigma or sigma_micro",
 }
 #: Outputs that must be finite in every cell (derived ones such as a COP may be NaN by design).
@@ -72,6 +72,22 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
     masks = np.zeros((len(CHECKS), n), dtype=np.bool_)
     zeros = np.zeros((n, 1))
     rel = _cells(ds, "rel_err", dims, shape) if "rel_err" in ds else zeros
+    per_lead = "rel_err" in ds and "lead" in ds["rel_err"].dims
+    if per_lead:  # (cells, leads): conservation tolerance = largest finite bound, precision = any lead
+        finite = np.where(np.isfinite(rel), rel, 0.0)
+        rel_tol = finite.max(axis=1) if rel.shape[1] else np.zeros(n)
+        rel_flag = (rel > PRECISION_LIMIT).any(axis=1) if rel.shape[1] else np.zeros(n, dtype=bool)
+    else:
+        rel_tol = np.where(np.isfinite(rel[:, 0]), rel[:, 0], 0.0)
+        rel_flag = rel[:, 0] > PRECISION_LIMIT
+    if "sigma_rel_err" in ds:
+        srel = _cells(ds, "sigma_rel_err", dims, shape)[:, 0]
+        sig = _cells(ds, "sigma", dims, shape)[:, 0]
+        rel_flag = rel_flag | ((srel > PRECISION_LIMIT) & (sig != 0))
+        sigma_tol = np.minimum(srel, 1.0) * np.abs(sig)  # NaN bound -> NaN tol -> never flagged; counted as nonfinite
+    else:
+        srel = None
+        sigma_tol = rel_tol
     scale = np.zeros(n)
     leads = list(ds["lead"].values) if "lead" in ds.coords else []
     for force, (var, lead) in model.force_flux.items():
@@ -80,8 +96,9 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
                              _cells(ds, force, dims, shape)[:, 0], scale)
     residuals = [_cells(ds, name, dims, shape)[:, 0] if name in ds else zeros[:, 0]
                  for name in ("residual_E", "residual_N")]
-    _scalar_checks(_cells(ds, "sigma", dims, shape)[:, 0], rel[:, 0], scale, residuals[0], residuals[1],
-                   SECOND_LAW_FLOOR, CONSERVATION_LIMIT, PRECISION_LIMIT, masks)
+    _scalar_checks(_cells(ds, "sigma", dims, shape)[:, 0], np.ascontiguousarray(rel_tol),
+                   np.ascontiguousarray(sigma_tol), srel is not None, np.ascontiguousarray(rel_flag), scale,
+                   residuals[0], residuals[1], SECOND_LAW_FLOOR, CONSERVATION_LIMIT, masks)
     for name in FINITE_OUTPUTS:
         if name in ds:
             _mark_nonfinite_rows(_cells(ds, name, dims, shape), masks[CHECKS.index("nonfinite")])
@@ -95,14 +112,17 @@ def _add_abs_product(J, F, scale):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def _scalar_checks(sigma, rel, scale, res_E, res_N, floor, conservation, precision, masks):  # pragma: no cover
+def _scalar_checks(sigma, rel_tol, sigma_tol, absolute, flag, scale, res_E, res_N, floor, conservation,
+                   masks):  # pragma: no cover - compiled
     for i in prange(sigma.shape[0]):
-        r = rel[i]
-        tol = r if np.isfinite(r) else 0.0
-        masks[0, i] = sigma[i] < -(tol + floor) * scale[i]
-        masks[1, i] = res_E[i] > conservation + tol
-        masks[2, i] = res_N[i] > conservation + tol
-        masks[3, i] = r > precision
+        r = rel_tol[i]
+        if absolute:
+            masks[0, i] = sigma[i] < -(sigma_tol[i] + floor * scale[i])
+        else:
+            masks[0, i] = sigma[i] < -(sigma_tol[i] + floor) * scale[i]
+        masks[1, i] = res_E[i] > conservation + r
+        masks[2, i] = res_N[i] > conservation + r
+        masks[3, i] = flag[i]
 
 
 @njit(cache=True, parallel=True)

@@ -81,6 +81,7 @@ from .classify import (
     force_sign,
     lead_reservoir,
     parameter,
+    rel_err_of,
     resolve_pair,
     resolved_sign,
 )
@@ -179,28 +180,31 @@ def performance(ds: xr.Dataset, reduced_model: str | None = None, *, classificat
         for k, (_, m) in enumerate(reservoirs):
             if m is not None and (m in ds.variables or m in ds.attrs):
                 mu[:, k] = flat(parameter(ds, m))
-    rel = flat(ds["rel_err"]) if "rel_err" in ds else np.zeros(n)
-    rel = np.where(np.isfinite(rel), rel, 0.0)  # inf: a flux is exactly 0, no bound on the others (classify)
+    rel = lead_rel_err(ds, dims, n, L)
     G_Q = flat_leads(scales["G_Q"])
     G_N = flat_leads(scales["G_N"]) if "G_N" in scales else np.zeros((n, L))
-    bad_rel = err_factor * rel >= 1.0
+    bad_lead = err_factor * rel >= 1.0  # that lead's currents carry no guaranteed sign
+    rel = np.where(bad_lead, 0.0, rel)
 
     # power and its sign
     P = -(mu * J_N).sum(axis=1)
-    tol_P = np.maximum(err_factor * rel * np.abs(mu * J_N).sum(axis=1), current_rtol * (np.abs(mu) * G_N).sum(axis=1))
+    tol_P = np.maximum(err_factor * (rel * np.abs(mu * J_N)).sum(axis=1),
+                       current_rtol * (np.abs(mu) * G_N).sum(axis=1))
     no_work = P == 0.0
-    sP = np.where((np.abs(P) > tol_P) & ~bad_rel, np.sign(P), 0)
+    bad_P = (bad_lead & (mu * J_N != 0)).any(axis=1)
+    sP = np.where((np.abs(P) > tol_P) & ~bad_P, np.sign(P), 0)
 
     # heat groups
     same = np.abs(T[:, :, None] - T[:, None, :]) <= temperature_rtol * np.maximum(T[:, :, None], T[:, None, :])
     Q_grp = np.einsum("nij,nj->ni", same, J_Q)
-    tol_lead = np.maximum(err_factor * rel[:, None] * (np.abs(J_E) + np.abs(mu * J_N)), current_rtol * G_Q)
+    tol_lead = np.maximum(err_factor * rel * (np.abs(J_E) + np.abs(mu * J_N)), current_rtol * G_Q)
     tol_grp = np.einsum("nij,nj->ni", same, tol_lead)
+    bad_grp = np.einsum("nij,nj->ni", same, (bad_lead & (J_Q != 0)).astype(float)) > 0
     leader = np.ones((n, L), dtype=bool)
     for i in range(L):
         for j in range(i):
             leader[:, i] &= ~same[:, i, j]
-    resolved = (np.abs(Q_grp) > tol_grp) & ~bad_rel[:, None]
+    resolved = (np.abs(Q_grp) > tol_grp) & ~bad_grp
     source = leader & resolved & (Q_grp > 0)
     sink = leader & resolved & (Q_grp < 0)
     unresolved_heat = (leader & ~resolved & (Q_grp != 0)).any(axis=1)
@@ -297,6 +301,20 @@ def performance(ds: xr.Dataset, reduced_model: str | None = None, *, classificat
     return result
 
 
+def lead_rel_err(ds: xr.Dataset, dims, n: int, n_leads: int) -> np.ndarray:
+    """``rel_err`` as ``(n, n_leads)``; an old per-cell ``rel_err`` (inf where some flux was 0) per lead."""
+    if "rel_err" not in ds:
+        return np.zeros((n, n_leads))
+    r = ds["rel_err"]
+    if "lead" in r.dims:
+        ref = ds["J_E"]
+        return np.array(r.broadcast_like(ref).transpose(*dims, "lead").values, dtype=float).reshape(n, n_leads)
+    ref = ds["J_E"].isel(lead=0, drop=True)
+    a = np.array(r.broadcast_like(ref).transpose(*dims).values, dtype=float).reshape(n)
+    a = np.where(np.isfinite(a), a, 0.0)
+    return np.repeat(a[:, None], n_leads, axis=1)
+
+
 def _model_or_none(name: str):
     try:
         return get_model(name)
@@ -313,14 +331,13 @@ def _second_law_efficiency(ds, model, dims, ref, scales, force_rtol, current_rto
                           "force-flux pairs (SPEC §3: -J_out F_out/(J_in F_in)); NaN where no flux opposes its force"}
     if not pairs:
         return xr.full_like(ref, np.nan, dtype=float).assign_attrs(attrs)
-    rel_err = ds["rel_err"] if "rel_err" in ds else None
     pos = xr.zeros_like(ref, dtype=float)
     neg = xr.zeros_like(ref, dtype=float)
     unresolved = xr.zeros_like(ref, dtype=bool)
     for f, var, lead in pairs:
         J = ds[var].sel(lead=lead, drop=True)
         G = scales[f"G_{var[-1]}"].sel(lead=lead, drop=True)
-        sj = resolved_sign(J, G, rel_err, current_rtol=current_rtol, err_factor=err_factor)
+        sj = resolved_sign(J, G, rel_err_of(ds, lead), current_rtol=current_rtol, err_factor=err_factor)
         sf = force_sign(ds, f, force_rtol=force_rtol)
         s = sj * sf
         prod = J * ds[f]

@@ -61,13 +61,13 @@ import numpy as np
 from ..baths import bose
 from ..lindblad import (
     LindbladModel,
-    heat_entropy_production,
     lindblad_currents,
     lindblad_steady_state,
     lyapunov_steady_state,
     secular_rates,
 )
 from ..model import OutputVariable, Parameter, SteadyState
+from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
 from .qubit_fridge import batch_size
 
@@ -297,15 +297,14 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     else:
         raise ValueError(f"method={method!r} is not known for chain; allowed: 'auto', 'correlation', 'lindblad'")
     T = np.stack([_arr(numeric, f"T_{lead}", n) for lead in LEADS], axis=-1)
-    sigma, bad, _ = heat_entropy_production(J, T, gross, ref=1)
-    sigma_full, bad_full, _ = heat_entropy_production(J_full, T, gross, ref=1)
+    err = 16 * _EPS * gross
+    sigma, sigma_rel_err, bad = heat_entropy_bounds(J, T, err, ref=1)
+    sigma_full, _, bad_full = heat_entropy_bounds(J_full, T, err, ref=1)
     if N >= 2:
         coh = C[:, 1, 0]  # <s_1 s_2^dagger> = <s_2^dagger s_1> = C_21 (bosons; qubits after Jordan–Wigner)
     else:
         coh = np.full(n, np.nan + 0j)
-    scale = np.abs(J).max(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel_err = np.where(scale > 0, 16 * _EPS * gross.max(axis=1) / scale, 0.0)
+    rel_err = relative_bound(err, J)
     extras = {
         "occupation": (("site",), np.real(C[:, range(N), range(N)]).copy()),
         "coherence_re": ((), coh.real.copy()),
@@ -315,7 +314,8 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         "sigma_full": ((), sigma_full),
         "second_law_violated": ((), bad | bad_full),
     }
-    return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, rel_err=rel_err, extras=extras)
+    return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, rel_err=rel_err,
+                       sigma_rel_err=sigma_rel_err, extras=extras)
 
 
 def normalize(params: dict) -> dict:

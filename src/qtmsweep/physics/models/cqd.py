@@ -237,7 +237,7 @@ def _cqd_log_domain(ga, gb, gr, xa1, xa2, xb1, xb2, xr1, xr2, A_aa, A_ab, A_ba, 
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, cycle_flux):
+def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, sigma_rel_err, cycle_flux):
     n = p.shape[0]
     eps = _EPS
     for i in prange(n):
@@ -341,11 +341,22 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
                 ga, gb, gr, xa1, xa2, xb1, xb2, xr1, xr2, A_aa, A_ab, A_ba, A_bb, d1_ba, d2_ba)
             iZ = 0.0  # the affinity part of the error bound below is then not available
 
+        same_ab = dTab == 0.0 and dmab == 0.0
+        if same_ab:  # leads a and b are one reservoir: c(a,b) = c(b,a) exactly, J_N[a] = 0 by symmetry
+            c_ba = c_ab
+
         gam = c_aa + c_ab + c_ba + c_bb
         jn_a = l1 + l2 + c_ab - c_ba
         je_a = w1 * l1 + w2 * l2 - kap * c_aa + w1 * c_ab - w2 * c_ba
         je_b = -w1 * l1 - w2 * l2 - kap * c_bb + w1 * c_ba - w2 * c_ab
         je_r = kap * gam
+        # heat currents from the cycle fluxes with (omega - mu) weights: no J_E - mu J_N cancellation
+        qa1 = w1 - ma
+        qa2, qa2_err = _sum3(eL, kap, -ma)
+        qb1 = w1 - mb
+        qb2, qb2_err = _sum3(eL, kap, -mb)
+        jq_a = qa1 * l1 + qa2 * l2 - kap * c_aa + qa1 * c_ab - qa2 * c_ba
+        jq_b = -qb1 * l1 - qb2 * l2 - kap * c_bb + qb1 * c_ba - qb2 * c_ab
 
         p[i, 0] = pA
         p[i, 1] = pB
@@ -357,8 +368,8 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
         J_E[i, 0] = je_a
         J_E[i, 1] = je_b
         J_E[i, 2] = je_r
-        J_Q[i, 0] = je_a - ma * jn_a
-        J_Q[i, 1] = je_b + mb * jn_a
+        J_Q[i, 0] = jq_a
+        J_Q[i, 1] = jq_b
         J_Q[i, 2] = je_r
         fer = (Tr - Ta) * (ba * br)
         feb = -dTab * bab
@@ -373,35 +384,90 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, c
         sigma_micro[i] = (c_aa * A_aa + c_ab * A_ab + c_ba * A_ba + c_bb * A_bb
                           + l1 * d1_ba + l2 * d2_ba)
 
-        # a-posteriori bound on the rounding error of the reduced models' fluxes
-        # (J_N[b], J_E[b], J_E[r]), relative to each flux: per cycle ~16 eps of
-        # the flux plus the propagated error of its affinity (eps * |terms|).
-        ez = 4.0 * eps * iZ
-        e_aa = 16.0 * eps * abs(c_aa) + ez * abs(dTr_a) * pm_aa
-        e_bb = 16.0 * eps * abs(c_bb) + ez * abs(dTr_b) * pm_bb
-        e_ab = 16.0 * eps * abs(c_ab) + ez * (abs(dTr_b) + abs(d1_ba)) * pm_ab
-        e_ba = 16.0 * eps * abs(c_ba) + ez * (abs(dTr_a) + abs(d1_ba)) * pm_ba
-        e_l1 = 16.0 * eps * abs(l1) + ez * abs(d1_ba) * pm1 * W_AB
-        e_l2 = 16.0 * eps * abs(l2) + ez * abs(d2_ba) * pm2 * W_CD
+        # -- a-posteriori error bounds (absolute), per cycle flux then per current --------------
+        # rho: relative error of any rate of the cell (x = (w - mu)/T is formed with an absolute
+        # error <= eps (|w| + |mu|) beta, which f(x) turns into a relative error of that size)
+        rho = eps * (8.0 + 3.0 * max(
+            max((abs(eL) + abs(kap) + abs(ma)) * ba, (abs(eL) + abs(kap) + abs(mb)) * bb),
+            (abs(eR) + abs(kap) + abs(mr)) * br))
+        if iZ == 0.0:  # log domain: every rate product is a sum of logs of size up to |x|
+            rho = rho * 4.0 + eps * (16.0 + 4.0 * abs(math.log(Z) if Z > 0.0 else 1500.0))
+        rc = 40.0 * rho + 40.0 * eps  # cycle-flux relative error from the rates and the trees
+        ez = 2.0 * iZ if iZ > 0.0 else 0.0
+        dA_aa = 6.0 * eps * abs(dTr_a)
+        dA_bb = 6.0 * eps * abs(dTr_b)
+        dA_ab = 6.0 * eps * (abs(dTr_b) + abs(d1_ba)) + 8.0 * eps * (abs(dTab * (w1 - mb)) + abs(Tb * dmab)) * bab
+        dA_ba = 6.0 * eps * (abs(dTr_a) + abs(d1_ba)) + 8.0 * eps * (abs(dTab * (w1 - mb)) + abs(Tb * dmab)) * bab
+        dA_1 = 8.0 * eps * (abs(dTab * (w1 - mb)) + abs(Tb * dmab)) * bab
+        dA_2 = 8.0 * eps * (abs(dTab * (w2 - mb)) + abs(Tb * dmab)) * bab + 4.0 * eps * (abs(w2) + abs(mb)) * abs(dTab) * bab
+        e_aa = rc * abs(c_aa) + _aff_err(dA_aa, A_aa, pp_aa, pm_aa, 1.0, ez, c_aa)
+        e_bb = rc * abs(c_bb) + _aff_err(dA_bb, A_bb, pp_bb, pm_bb, 1.0, ez, c_bb)
+        e_ab = rc * abs(c_ab) + _aff_err(dA_ab, A_ab, pp_ab, pm_ab, 1.0, ez, c_ab)
+        e_ba = rc * abs(c_ba) + _aff_err(dA_ba, A_ba, pp_ba, pm_ba, 1.0, ez, c_ba)
+        e_l1 = rc * abs(l1) + _aff_err(dA_1, d1_ba, pp1, pm1, W_AB, ez, l1)
+        e_l2 = rc * abs(l2) + _aff_err(dA_2, d2_ba, pp2, pm2, W_CD, ez, l2)
         aw1 = abs(w1)
         aw2 = abs(w2)
         akap = abs(kap)
-        err_n = e_l1 + e_l2 + e_ab + e_ba
-        err_eb = aw1 * (e_l1 + e_ba) + aw2 * (e_l2 + e_ab) + akap * e_bb
-        err_er = akap * (e_aa + e_ab + e_ba + e_bb)
-        r = _ratio(err_n, jn_a)
-        r = max(r, _ratio(err_eb, je_b))
-        r = max(r, _ratio(err_er, je_r))
-        rel_err[i] = r
+        s4 = 4.0 * eps  # rounding of the sums of up to five terms
+        # c(a,b) - c(b,a) is exact (0) when a and b are one reservoir
+        e_anti = 0.0 if same_ab else e_ab + e_ba + s4 * (abs(c_ab) + abs(c_ba))
+        err_n = e_l1 + e_l2 + e_anti + s4 * (abs(l1) + abs(l2))
+        err_ea = (aw1 * (e_l1 + e_ab) + aw2 * (e_l2 + e_ba) + akap * e_aa + 2.0 * eps * aw2 * (abs(l2) + abs(c_ba))
+                  + s4 * (aw1 * (abs(l1) + abs(c_ab)) + aw2 * (abs(l2) + abs(c_ba)) + akap * abs(c_aa)))
+        err_eb = (aw1 * (e_l1 + e_ba) + aw2 * (e_l2 + e_ab) + akap * e_bb + 2.0 * eps * aw2 * (abs(l2) + abs(c_ab))
+                  + s4 * (aw1 * (abs(l1) + abs(c_ba)) + aw2 * (abs(l2) + abs(c_ab)) + akap * abs(c_bb)))
+        err_er = akap * (e_aa + e_ab + e_ba + e_bb) + s4 * akap * (abs(c_aa) + abs(c_ab) + abs(c_ba) + abs(c_bb))
+        aq1 = abs(qa1)
+        aq2 = abs(qa2)
+        err_qa = (aq1 * (e_l1 + e_ab) + aq2 * (e_l2 + e_ba) + akap * e_aa
+                  + (eps * aq1 + s4 * aq1) * (abs(l1) + abs(c_ab)) + (qa2_err + s4 * aq2) * (abs(l2) + abs(c_ba))
+                  + s4 * akap * abs(c_aa))
+        bq1 = abs(qb1)
+        bq2 = abs(qb2)
+        err_qb = (bq1 * (e_l1 + e_ba) + bq2 * (e_l2 + e_ab) + akap * e_bb
+                  + (eps * bq1 + s4 * bq1) * (abs(l1) + abs(c_ba)) + (qb2_err + s4 * bq2) * (abs(l2) + abs(c_ab))
+                  + s4 * akap * abs(c_bb))
+        rn = _ratio(err_n, jn_a)
+        rel_err[i, 0] = max(max(_ratio(err_ea, je_a), rn), _ratio(err_qa, jq_a))
+        rel_err[i, 1] = max(max(_ratio(err_eb, je_b), rn), _ratio(err_qb, jq_b))
+        rel_err[i, 2] = _ratio(err_er, je_r)
+        # sigma = J_E[r] F_E_r + J_E[b] F_E_b - J_N[a] F_N_b; each force to 6 ulp
+        err_s = (abs(fer) * (err_er + 8.0 * eps * abs(je_r)) + abs(feb) * (err_eb + 8.0 * eps * abs(je_b))
+                 + abs(fnb) * (err_n + 8.0 * eps * abs(jn_a)))
+        sigma_rel_err[i] = _ratio(err_s, sigma[i])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _sum3(a, b, c):
+    """``a + b + c`` and a bound on its absolute rounding error (Knuth's two-sum on ``a + b``)."""
+    s = a + b
+    bb = s - a
+    e = (a - (s - bb)) + (b - bb)  # a + b = s + e exactly
+    t = s + c
+    r = t + e
+    return r, 2.0 * _EPS * abs(r) + 4.0 * _EPS * _EPS * (abs(a) + abs(b) + abs(c))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _aff_err(dA, A, pp, pm, weight, ez, c):
+    """Error of a cycle flux from the error ``dA`` of its affinity (used by the expm1 branch)."""
+    if dA == 0.0:
+        return 0.0
+    if ez == 0.0:  # log domain: relative form
+        return abs(c) * dA * (1.0 + 1.0 / max(abs(A), 1e-300)) if A != 0.0 else math.inf
+    return dA * max(pp, pm) * weight * ez
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _ratio(err, value):
+    """Relative error bound ``e/(|v| − e)`` (0 for an exact value; inf when the sign is not sure)."""
     if err == 0.0:
         return 0.0
-    if value == 0.0:
+    mag = abs(value)
+    if not err < mag:
         return math.inf
-    return err / abs(value)
+    return err / (mag - err)
 
 
 def closed_form(params) -> SteadyState:
@@ -420,11 +486,12 @@ def closed_form(params) -> SteadyState:
     F = np.empty((n, 3))
     sigma = np.empty(n)
     sigma_micro = np.empty(n)
-    rel_err = np.empty(n)
+    rel_err = np.empty((n, 3))
+    sigma_rel_err = np.empty(n)
     cycle_flux = np.empty(n)
-    _cqd_kernel(arrays, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, cycle_flux)
+    _cqd_kernel(arrays, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, sigma_rel_err, cycle_flux)
     return SteadyState(
-        p=p, J_E=J_E, J_N=J_N, sigma_micro=sigma_micro, rel_err=rel_err,
+        p=p, J_E=J_E, J_N=J_N, sigma_micro=sigma_micro, rel_err=rel_err, sigma_rel_err=sigma_rel_err,
         J_Q=J_Q, forces={"F_E_r": F[:, 0], "F_E_b": F[:, 1], "F_N_b": F[:, 2]}, sigma=sigma,
         extras={"cycle_flux": ((), cycle_flux)},
     )

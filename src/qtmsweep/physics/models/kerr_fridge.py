@@ -46,9 +46,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..baths import filtered_rates
-from ..lindblad import LindbladModel, heat_entropy_production
+from ..lindblad import LindbladModel
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition
 from ..pauli import solve_rate_equations
+from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
 from .qubit_fridge import (
     BATH_PARAMETERS,
@@ -135,8 +136,9 @@ def _solve_batched(model: RateModel, params: Mapping[str, Any], n: int):
         sl = slice(start, min(n, start + step))
         parts.append(solve_rate_equations(model, {k: (np.broadcast_to(v, (n,))[sl] if np.ndim(v) else v)
                                                   for k, v in params.items()}))
-    cat = {f: np.concatenate([getattr(s, f) for s in parts]) for f in ("p", "J_E", "sigma_micro", "rel_err")}
-    return SteadyState(J_N=None, **cat)
+    cat = {f: np.concatenate([getattr(s, f) for s in parts]) for f in ("p", "J_E", "J_Q", "sigma_micro")}
+    abs_err = {k: np.concatenate([s.abs_err[k] for s in parts]) for k in parts[0].abs_err}
+    return SteadyState(J_N=None, abs_err=abs_err, **cat)
 
 
 def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
@@ -155,20 +157,20 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         rel_change = np.where(scale > 0, change.max(axis=1) / scale, 0.0)
     p = base.p.reshape(n, N1, N2)
     T = np.stack([np.broadcast_to(np.asarray(params[f"T_{lead}"], dtype=float), (n,)) for lead in LEADS], axis=-1)
-    # the Pauli solver's bound on the currents' absolute rounding error is rel_err * max|J|;
-    # heat_entropy_production adds 1e3 eps * gross / T to its tolerance, so pass it in those units
-    gross = np.repeat((scale * base.rel_err / (1e3 * np.finfo(float).eps))[:, None], 3, axis=1)
-    sigma, bad, _ = heat_entropy_production(J, T, gross, ref=1)
+    err = base.abs_err["J_E"]
+    sigma, sigma_rel_err, bad = heat_entropy_bounds(J, T, err, ref=1)
+    micro_bad = (base.sigma_micro < 0) & (relative_bound(base.abs_err["sigma_micro"], base.sigma_micro) < 1.0)
     extras = fridge_performance(J, numeric, n)
     extras.update({
         "truncation_change": (("lead",), change),
         "truncation_rel_change": ((), rel_change),
         "p_top_1": ((), p[:, -1, :].sum(axis=1)),
         "p_top_2": ((), p[:, :, -1].sum(axis=1)),
-        "second_law_violated": ((), bad | (base.sigma_micro < -1e-9 * np.abs(sigma))),
+        "second_law_violated": ((), bad | micro_bad),
     })
     return SteadyState(p=base.p, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, sigma_micro=base.sigma_micro,
-                       rel_err=base.rel_err, extras=extras, states=truncated_model(N1, N2).states)
+                       rel_err=relative_bound(err, J), sigma_rel_err=sigma_rel_err, extras=extras,
+                       states=truncated_model(N1, N2).states)
 
 
 EXTRA_OUTPUTS = {

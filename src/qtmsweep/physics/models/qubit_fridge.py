@@ -69,13 +69,13 @@ import numpy as np
 from ..baths import filtered_rates
 from ..lindblad import (
     LindbladModel,
-    heat_entropy_production,
     lindblad_currents,
     lindblad_steady_state,
     secular_rates,
     solve_pauli,
 )
 from ..model import OutputVariable, Parameter, SteadyState
+from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
 
 STATES = ("0", "1", "2", "d")
@@ -294,18 +294,18 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         p = rho[:, range(4), range(4)].real
         extras["p_eigen"] = (("eigenstate",), rho_eig[:, range(4), range(4)].real.copy())
 
-    sigma, bad, _ = heat_entropy_production(J, T, gross, ref=1)
-    sigma_full, bad_full, _ = heat_entropy_production(J_full, T, gross_full, ref=1)
+    err = 16 * _EPS * gross
+    err_full = 16 * _EPS * gross_full
+    sigma, sigma_rel_err, bad = heat_entropy_bounds(J, T, err, ref=1)
+    sigma_full, _, bad_full = heat_entropy_bounds(J_full, T, err_full, ref=1)
     extras.update(fridge_performance(J, params, n))
     extras["coherence_re"] = ((), rho[:, 1, 2].real.copy())
     extras["coherence_im"] = ((), rho[:, 1, 2].imag.copy())
     extras["J_E_full"] = (("lead",), J_full)
     extras["sigma_full"] = ((), sigma_full)
     extras["second_law_violated"] = ((), bad | bad_full)
-    scale = np.abs(J).max(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel_err = np.where(scale > 0, 16 * _EPS * gross.max(axis=1) / scale, 0.0)
-    return SteadyState(p=p, J_E=J, J_N=None, J_Q=J.copy(), forces=None, sigma=sigma, rel_err=rel_err, extras=extras)
+    return SteadyState(p=p, J_E=J, J_N=None, J_Q=J.copy(), forces=None, sigma=sigma,
+                       rel_err=relative_bound(err, J), sigma_rel_err=sigma_rel_err, extras=extras)
 
 
 EXTRA_OUTPUTS = {

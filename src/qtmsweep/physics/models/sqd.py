@@ -17,6 +17,7 @@ from ..distributions import (
     scaled_mu_difference_np,
 )
 from ..model import Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates
+from ..precision import relative_bound
 from ..registry import register
 
 _EPS = np.finfo(float).eps
@@ -74,9 +75,22 @@ def closed_form(params) -> SteadyState:
         rel = np.where(jn != 0, 8 * _EPS + _EPS * (np.abs(t1) + np.abs(t2)) / np.abs(t1 + t2), 0.0)
     J_N = np.stack([jn, -jn], axis=-1)
     J_E = eps[:, None] * J_N
+    # heat currents (eps - mu) J_N, no J_E - mu J_N cancellation; sigma = J_N[l] (x_r - x_l) = jn d
+    q_l, q_r = eps - mu_l, eps - mu_r
+    J_Q = np.stack([q_l * jn, -q_r * jn], axis=-1)
     lp = np.log(np.maximum(p0, _TINY)) - np.log(np.maximum(p1, _TINY))
     sigma_micro = np.where(jn != 0, jn * (-x_l + lp) - jn * (-x_r + lp), 0.0)
-    return SteadyState(p=np.stack([p0, p1], axis=-1), J_E=J_E, J_N=J_N, sigma_micro=sigma_micro, rel_err=rel)
+    # absolute error bounds: the Fermi functions of x = (eps - mu)/T carry a relative error of
+    # eps (|eps| + |mu|)/T from the rounding of x (cancelling in the difference except through d)
+    rho = _EPS * (8 + 3 * np.maximum((np.abs(eps) + np.abs(mu_l)) / T_l, (np.abs(eps) + np.abs(mu_r)) / T_r))
+    e_n = (rel + rho) * np.abs(jn)
+    e_E = np.abs(eps)[:, None] * (e_n + _EPS * np.abs(jn))[:, None] * np.ones(2)
+    e_Q = np.stack([np.abs(q_l) * (e_n + 2 * _EPS * np.abs(jn)), np.abs(q_r) * (e_n + 2 * _EPS * np.abs(jn))], axis=-1)
+    abs_err = {"J_E": e_E, "J_N": np.stack([e_n, e_n], axis=-1), "J_Q": e_Q}
+    sigma = jn * d
+    e_sigma = np.abs(d) * (e_n + 2 * _EPS * np.abs(jn)) + np.abs(jn) * _EPS * (2 * np.abs(d) + np.abs(t1) + np.abs(t2)) / (T_l * T_r)
+    return SteadyState(p=np.stack([p0, p1], axis=-1), J_E=J_E, J_N=J_N, J_Q=J_Q, sigma=sigma, sigma_micro=sigma_micro,
+                       abs_err=abs_err, sigma_rel_err=relative_bound(e_sigma, sigma))
 
 
 SQD = register(RateModel(
