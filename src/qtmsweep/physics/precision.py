@@ -17,8 +17,8 @@ below 1 guarantees the sign.
 Examples
 --------
 >>> import numpy as np
->>> relative_bound(np.array([1e-16, 0.0, 1.0, 2.0]), np.array([1.0, 0.0, 1.0, 4.0])).tolist()
-[1e-16, 0.0, inf, 1.0]
+>>> relative_bound(np.array([0.5, 0.0, 1.0, 2.0]), np.array([1.5, 0.0, 1.0, 4.0])).tolist()
+[0.5, 0.0, inf, 1.0]
 """
 
 from __future__ import annotations
