@@ -28,8 +28,11 @@ Retarded functions (003 Eq. 21, App. C7)
 Occupations (Hartree loop)
     ``⟨n_j⟩ = ∫ dω/2π g^<_j`` with the mean-field ``g^<_j = |G^r_j|² σ^<_{bath,j}``, solved by the
     damped iteration ``n ← (1 − α) n + α F(n)`` until ``|F(n) − n| ≤ tol · max(1, |n|)``
-    (``hartree_damping = α``, ``hartree_tol``); ``hartree_iterations`` reports the iterations a
-    cell needed.  A cell that does not converge in ``hartree_max_iter`` gets NaN currents.
+    (``hartree_damping = α``, ``hartree_tol``).  Where strong feedback makes the damped map
+    oscillate (``hartree_max_iter`` reached), the scalar equation ``n1 = F1(F2(n1))`` (F1 depends
+    on n2 only, F2 on n1 only) is bracketed and bisected to the same tolerance
+    (``hartree_bisected``; with several fixed points bisection returns one of them).
+    ``hartree_iterations`` counts the map evaluations a cell needed.  A cell that does not converge in ``hartree_max_iter`` gets NaN currents.
 Exchange-correlation self-energy (003 Eq. 29, Fig. 9), from the converged mean-field functions
     ``Σ^<_j(t,t') = −Δz² G^<_j(t,t') P^<_k(t,t')`` with the density-correlation bubble
     ``P^≷_k(t,t') = G^≷_k(t,t') G^≶_k(t',t)`` (``bubble="density"``, default): in frequency
@@ -62,7 +65,7 @@ vectorised batch; a cell's result does not depend on what else is in its batch).
 
 Every cell is computed on ``h`` and on ``h/2``.  The currents are those at ``h``;
 ``grid_change(lead) = |J(h) − J(h/2)|``; the quadratures are O(h²), so the error of ``J(h)`` is
-``≈ 4/3 grid_change`` once converged, and ``discretisation_err(lead) = 2 grid_change`` is its
+``≈ 4/3 grid_change`` once converged, and ``discretisation_err(lead) = 3 grid_change`` is its
 bound (tested against ``h/8``).  ``rounding_err(lead)`` bounds the floating-point error (FFT
 error ``∝ ε log₂L`` times the 1-norms of the factors, plus the cancellation in the
 integrand), which is what is left at equilibrium.  ``rel_err`` = (discretisation + rounding)/|J|
@@ -134,7 +137,7 @@ PARAMETERS = (
     Parameter("hartree_damping", "dimensionless", "damping alpha of n <- (1 - alpha) n + alpha F(n), 0 < alpha <= 1",
               0.5, minimum=0.0),
     Parameter("points_per_width", "integer", "grid points per narrowest width (when d_omega = 0)", 8, minimum=2),
-    Parameter("hartree_max_iter", "integer", "most Hartree iterations before a cell is declared unconverged", 500,
+    Parameter("hartree_max_iter", "integer", "most damped Hartree iterations before the bisection fallback", 200,
               minimum=1),
     Parameter("width", "choice", "retarded width: 'paper' (Sigma^r = -i K, 003's reading) or 'keldysh' "
                                  "(Sigma^r = -i K/2, consistent with the printed Sigma^<>)", "paper",
@@ -261,10 +264,10 @@ def _grid_solve(P: Mapping[str, np.ndarray], N: int, opts: Mapping[str, Any]) ->
     wK1sq, wK2sq = (w * K1) ** 2, (w * K2) ** 2
     dz = P["delta_z"][:, None]
 
-    def occupations(n1, n2):
-        A1 = 1.0 / ((x1 - dz * n2) ** 2 + wK1sq)
-        A2 = 1.0 / ((x2 - dz * n1) ** 2 + wK2sq)
-        return (hh * A1 * s1l).sum(axis=-1), (hh * A2 * s2l).sum(axis=-1)
+    def occupations(n1, n2, idx=slice(None)):
+        A1 = 1.0 / ((x1[idx] - dz[idx] * n2) ** 2 + wK1sq[idx])
+        A2 = 1.0 / ((x2[idx] - dz[idx] * n1) ** 2 + wK2sq[idx])
+        return (hh[idx] * A1 * s1l[idx]).sum(axis=-1), (hh[idx] * A2 * s2l[idx]).sum(axis=-1)
 
     # -- Hartree loop (damped; converged cells frozen) ---------------------------------
     tol, alpha = P["hartree_tol"], P["hartree_damping"]
@@ -285,6 +288,16 @@ def _grid_solve(P: Mapping[str, np.ndarray], N: int, opts: Mapping[str, Any]) ->
         n1 = np.where(upd, (1 - alpha) * n1 + alpha * f1, n1)
         n2 = np.where(upd, (1 - alpha) * n2 + alpha * f2, n2)
     iters = np.where(done, iters, int(opts["hartree_max_iter"]))
+    fallback = np.zeros(c, dtype=bool)
+    if not done.all():
+        # strong feedback (steep F): the damped map stalls.  F1 depends on n2 only and F2 on n1
+        # only, so the fixed point solves the scalar equation n1 = F1(F2(n1)): bracket and bisect.
+        idx = np.flatnonzero(~done)
+        nn1, nn2, ok, res, used = _bisect_hartree(occupations, idx, n1[idx], tol[idx])
+        n1[idx], n2[idx], resid[idx] = nn1, nn2, res
+        done[idx] = ok
+        fallback[idx] = ok
+        iters[idx] += used
 
     e1t, e2t = P["eps1"] + P["delta_z"] * n2, P["eps2"] + P["delta_z"] * n1
     A1 = 1.0 / ((x1 - dz * n2[:, None]) ** 2 + wK1sq)  # |G^r_1|²
@@ -336,8 +349,50 @@ def _grid_solve(P: Mapping[str, np.ndarray], N: int, opts: Mapping[str, Any]) ->
     n1f = (hh * A1 * (s1l + xc["1l"])).sum(axis=-1)
     n2f = (hh * A2 * (s2l + xc["2l"])).sum(axis=-1)
     return {"J": J, "gross": gross, "rounding": rnd, "n1": n1, "n2": n2, "iters": iters, "converged": done,
+            "fallback": fallback,
             "hartree_residual": resid, "eps1_tilde": e1t, "eps2_tilde": e2t, "sum1": s1 - 1.0, "sum2": s2 - 1.0,
             "n1_full": n1f, "n2_full": n2f, "h": h}
+
+
+def _bisect_hartree(occupations, idx, n1_start, tol, max_steps: int = 200):
+    """Bisection of ``g(n1) = F1(F2(n1)) − n1`` on ``[0, hi]`` for the cells ``idx``.
+
+    ``g(0) ≥ 0`` (occupations are ≥ 0) and ``hi`` is doubled until ``g(hi) ≤ 0``.  Stops when the
+    2-D residual ``max |F(n) − n|/max(1, |n|)`` is ≤ ``tol``.  Returns ``n1, n2, converged,
+    residual, evaluations``.
+    """
+    m = idx.size
+
+    def g(a):
+        _, b = occupations(a[:, None], np.zeros(m)[:, None], idx)  # n2 = F2(n1)
+        f1, _ = occupations(np.zeros(m)[:, None], b[:, None], idx)
+        return f1 - a, b
+
+    lo, hi = np.zeros(m), np.maximum(2.0 * np.abs(n1_start), 1.0)
+    used = 0
+    for _ in range(60):
+        gh, _ = g(hi)
+        used += 1
+        if np.all(gh <= 0):
+            break
+        hi = np.where(gh > 0, 2.0 * hi, hi)
+    ok = np.zeros(m, dtype=bool)
+    res = np.full(m, np.inf)
+    mid, n2 = 0.5 * (lo + hi), np.zeros(m)
+    for _ in range(max_steps):
+        mid = np.where(ok, mid, 0.5 * (lo + hi))
+        gm, n2m = g(mid)
+        used += 1
+        f1, f2 = occupations(n2=n2m[:, None], n1=mid[:, None], idx=idx)
+        r = np.maximum(np.abs(f1 - mid) / np.maximum(1.0, mid), np.abs(f2 - n2m) / np.maximum(1.0, np.abs(n2m)))
+        n2 = np.where(ok, n2, n2m)
+        res = np.where(ok, res, r)
+        ok |= r <= tol
+        if ok.all():
+            break
+        lo = np.where(~ok & (gm > 0), mid, lo)
+        hi = np.where(~ok & (gm <= 0), mid, hi)
+    return mid, n2, ok, res, used
 
 
 def _grid_points(P: Mapping[str, np.ndarray], structural: Mapping[str, Any]) -> np.ndarray:
@@ -379,6 +434,7 @@ def solve_cells(params: Mapping[str, Any], *, refine: int = 2) -> dict[str, np.n
             coarse["rounding"] = coarse["rounding"] + fine["rounding"]
             coarse["iters_fine"] = fine["iters"]
             coarse["converged"] = coarse["converged"] & fine["converged"]
+            coarse["fallback"] = coarse["fallback"] | fine["fallback"]
             for k, v in coarse.items():
                 if k not in out:
                     out[k] = np.empty((n,) + v.shape[1:], dtype=v.dtype)
@@ -394,7 +450,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     ok = r["converged"]
     J = np.where(ok[:, None], r["J"], np.nan)
     change = np.abs(r["J"] - r["J_fine"])
-    disc = 2.0 * change
+    disc = 3.0 * change
     err = disc + r["rounding"]
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(err == 0, 0.0, err / np.abs(J))
@@ -413,6 +469,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         "eps1_tilde": ((), r["eps1_tilde"]), "eps2_tilde": ((), r["eps2_tilde"]),
         "hartree_iterations": ((), np.maximum(r["iters"], r["iters_fine"])),
         "hartree_converged": ((), ok),
+        "hartree_bisected": ((), r["fallback"]),
         "hartree_residual": ((), r["hartree_residual"]),
         "sum_rule_residual_1": ((), r["sum1"]), "sum_rule_residual_2": ((), r["sum2"]),
         "energy_balance": ((), balance),
@@ -431,7 +488,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         kw["sigma_rel_err"] = sigma_rel
         del extras["sigma_rel_err"]
     return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma,
-                       rel_err=rel if per_lead else np.nanmax(rel, axis=-1) if n else rel[:, 0], extras=extras, **kw)
+                       rel_err=rel if per_lead else rel.max(axis=-1), extras=extras, **kw)
 
 
 EXTRA_OUTPUTS = {
@@ -445,6 +502,8 @@ EXTRA_OUTPUTS = {
     "hartree_iterations": OutputVariable("1", "damped Hartree iterations used (larger of the two grids)"),
     "hartree_converged": OutputVariable("1", "True where the Hartree loop met hartree_tol on both grids "
                                              "(otherwise the currents are NaN)"),
+    "hartree_bisected": OutputVariable("1", "True where the damped iteration stalled and the scalar fixed-point "
+                                            "equation was bisected instead"),
     "hartree_residual": OutputVariable("1", "final |F(n) - n|/max(1, |n|) of the Hartree loop (chosen grid)"),
     "sum_rule_residual_1": OutputVariable("1", "int dw/2pi i(G^>_11 - G^<_11) - 1 on (0, eps_c) (not conserving)"),
     "sum_rule_residual_2": OutputVariable("1", "int dw/2pi i(G^>_22 - G^<_22) - 1 on (0, eps_c) (not conserving)"),
@@ -453,7 +512,7 @@ EXTRA_OUTPUTS = {
     "J_Q_half_step": OutputVariable("energy/time", "J_Q on the grid of half the step"),
     "grid_change": OutputVariable("energy/time", "|J_Q(d_omega) - J_Q(d_omega/2)| per lead"),
     "discretisation_err": OutputVariable("energy/time", "bound on the discretisation error of J_Q: "
-                                                        "2 grid_change (O(h^2) quadrature: 4/3 asymptotically)"),
+                                                        "3 grid_change (O(h^2) quadrature: 4/3 asymptotically)"),
     "rounding_err": OutputVariable("energy/time", "bound on the floating-point error of J_Q (FFT and sums)"),
     "rel_err_lead": OutputVariable("1", "(discretisation_err + rounding_err)/|J_Q| per lead (SPEC §5 rel_err(lead))"),
     "sigma_rel_err": OutputVariable("1", "bound on the relative error of sigma"),
