@@ -173,6 +173,13 @@ def test_hartree_tolerance_is_honoured_and_costs_iterations():
     assert float(capped.J_Q.sel(lead="C")) == pytest.approx(float(tight.J_Q.sel(lead="C")), rel=1e-8)
 
 
+def test_a_resonance_pushed_out_of_the_band_is_reported_not_computed():
+    # attractive Kerr coupling strong enough to push eps1 + delta_z <n2> below 0
+    ds = qtmsweep.solve("kerr_negf", **params(eps1=0.05, delta_z=-3.0, T_C=3.0, Gamma_C=0.2, d_omega=0.01))
+    assert float(ds.eps1_tilde) < 0 and not bool(ds.resonances_in_band)
+    assert np.all(np.isnan(ds.J_Q.values))
+
+
 # -- delta_z = 0: exact quadratic model -------------------------------------------------------
 @pytest.mark.parametrize("width,w", [("keldysh", 0.5), ("paper", 1.0)])
 def test_noninteracting_current_is_the_caroli_integral(width, w):

@@ -32,7 +32,9 @@ Occupations (Hartree loop)
     oscillate (``hartree_max_iter`` reached), the scalar equation ``n1 = F1(F2(n1))`` (F1 depends
     on n2 only, F2 on n1 only) is bracketed and bisected to the same tolerance
     (``hartree_bisected``; with several fixed points bisection returns one of them).
-    ``hartree_iterations`` counts the map evaluations a cell needed.  A cell that does not converge in ``hartree_max_iter`` gets NaN currents.
+    ``hartree_iterations`` counts the map evaluations a cell needed.  A shifted resonance
+    outside ``(0, ε_c)`` (``K = 0`` there: an undamped pole the grid cannot hold) gives NaN
+    currents and ``resonances_in_band = False``.  A cell that does not converge in ``hartree_max_iter`` gets NaN currents.
 Exchange-correlation self-energy (003 Eq. 29, Fig. 9), from the converged mean-field functions
     ``Σ^<_j(t,t') = −Δz² G^<_j(t,t') P^<_k(t,t')`` with the density-correlation bubble
     ``P^≷_k(t,t') = G^≷_k(t,t') G^≶_k(t',t)`` (``bubble="density"``, default): in frequency
@@ -306,6 +308,8 @@ def _grid_solve(P: Mapping[str, np.ndarray], N: int, opts: Mapping[str, Any]) ->
         iters[idx] += used
 
     e1t, e2t = P["eps1"] + P["delta_z"] * n2, P["eps2"] + P["delta_z"] * n1
+    # a shifted resonance outside (0, eps_c) is an undamped pole the grid cannot hold (K = 0 there)
+    in_band = (e1t > 0) & (e1t < ec) & (e2t > 0) & (e2t < ec)
     A1 = 1.0 / ((x1 - dz * n2[:, None]) ** 2 + wK1sq)  # |G^r_1|²
     A2 = 1.0 / ((x2 - dz * n1[:, None]) ** 2 + wK2sq)
     g1l, g1g, g2l, g2g = A1 * s1l, A1 * s1g, A2 * s2l, A2 * s2g
@@ -355,7 +359,7 @@ def _grid_solve(P: Mapping[str, np.ndarray], N: int, opts: Mapping[str, Any]) ->
     n1f = (hh * A1 * (s1l + xc["1l"])).sum(axis=-1)
     n2f = (hh * A2 * (s2l + xc["2l"])).sum(axis=-1)
     return {"J": J, "gross": gross, "rounding": rnd, "n1": n1, "n2": n2, "iters": iters, "converged": done,
-            "fallback": fallback,
+            "fallback": fallback, "in_band": in_band,
             "hartree_residual": resid, "eps1_tilde": e1t, "eps2_tilde": e2t, "sum1": s1 - 1.0, "sum2": s2 - 1.0,
             "n1_full": n1f, "n2_full": n2f, "h": h}
 
@@ -441,6 +445,7 @@ def solve_cells(params: Mapping[str, Any], *, refine: int = 2) -> dict[str, np.n
             coarse["iters_fine"] = fine["iters"]
             coarse["converged"] = coarse["converged"] & fine["converged"]
             coarse["fallback"] = coarse["fallback"] | fine["fallback"]
+            coarse["in_band"] = coarse["in_band"] & fine["in_band"]
             for k, v in coarse.items():
                 if k not in out:
                     out[k] = np.empty((n,) + v.shape[1:], dtype=v.dtype)
@@ -453,7 +458,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         raise ValueError(f"method={method!r} is not available for kerr_negf; allowed: 'auto', 'negf'")
     r = solve_cells(params)
     n = r["J"].shape[0]
-    ok = r["converged"]
+    ok = r["converged"] & r["in_band"]
     J = np.where(ok[:, None], r["J"], np.nan)
     change = np.abs(r["J"] - r["J_fine"])
     disc = 3.0 * change
@@ -474,7 +479,8 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         "n1_full": ((), r["n1_full"]), "n2_full": ((), r["n2_full"]),
         "eps1_tilde": ((), r["eps1_tilde"]), "eps2_tilde": ((), r["eps2_tilde"]),
         "hartree_iterations": ((), np.maximum(r["iters"], r["iters_fine"])),
-        "hartree_converged": ((), ok),
+        "hartree_converged": ((), r["converged"]),
+        "resonances_in_band": ((), r["in_band"]),
         "hartree_bisected": ((), r["fallback"]),
         "hartree_residual": ((), r["hartree_residual"]),
         "sum_rule_residual_1": ((), r["sum1"]), "sum_rule_residual_2": ((), r["sum2"]),
@@ -508,6 +514,8 @@ EXTRA_OUTPUTS = {
     "hartree_iterations": OutputVariable("1", "damped Hartree iterations used (larger of the two grids)"),
     "hartree_converged": OutputVariable("1", "True where the Hartree loop met hartree_tol on both grids "
                                              "(otherwise the currents are NaN)"),
+    "resonances_in_band": OutputVariable("1", "True where both shifted resonances lie in (0, eps_c) (otherwise an "
+                                              "undamped pole outside the grid: the currents are NaN)"),
     "hartree_bisected": OutputVariable("1", "True where the damped iteration stalled and the scalar fixed-point "
                                             "equation was bisected instead"),
     "hartree_residual": OutputVariable("1", "final |F(n) - n|/max(1, |n|) of the Hartree loop (chosen grid)"),
