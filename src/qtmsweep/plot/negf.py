@@ -63,11 +63,9 @@ def fig10_data(negf: xr.Dataset, me: xr.Dataset, keldysh: xr.Dataset | None = No
             raise ValueError(f"the {tag} store must sweep Gamma_L (003 Fig. 10: 0.01, 0.02); dims: {dict(ds.sizes)}")
         J, rel = _JC(ds)
         x = _dT(ds)
-        J = J.assign_coords(x=x).swap_dims({x.dims[0]: "x"}) if x.name in J.dims else J.assign_coords(x=x)
-        out[f"J_C_{tag}"] = J.reset_coords(drop=True) if False else J
-        out[f"rel_err_{tag}"] = rel
-    return xr.Dataset({k: v.drop_vars([c for c in v.coords if c not in v.dims], errors="ignore")
-                       for k, v in out.items()})
+        out[f"J_C_{tag}"] = J.reset_coords(drop=True).assign_coords(dT=x.reset_coords(drop=True))
+        out[f"rel_err_{tag}"] = rel.reset_coords(drop=True)
+    return xr.Dataset(out)
 
 
 def _curve(ax, x, J, rel, colour, label, scale=1.0):

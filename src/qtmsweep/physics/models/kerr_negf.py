@@ -203,7 +203,6 @@ def _w(width: str) -> float:
 
 def _target_step(P: Mapping[str, np.ndarray], w: float, ppw: int) -> np.ndarray:
     """Auto step per cell: the narrowest filter peak or resonance width over ``points_per_width``."""
-    n = P["eps1"].shape[0]
     widths = []
     for lead in LEADS:
         g, om = P[f"Gamma_{lead}"], P[f"Omega_{lead}"]
@@ -215,7 +214,7 @@ def _target_step(P: Mapping[str, np.ndarray], w: float, ppw: int) -> np.ndarray:
             widths.append(np.where(K > 0, w * K, np.inf))
     width = np.min(np.stack(widths), axis=0)
     width = np.where(np.isfinite(width), width, P["eps_c"] / 64.0)
-    return np.where(P["d_omega"] > 0, P["d_omega"], width / ppw) + 0.0 * np.zeros(n)
+    return np.where(P["d_omega"] > 0, P["d_omega"], width / ppw)
 
 
 def _check(P: Mapping[str, np.ndarray], structural: Mapping[str, Any]) -> None:
@@ -321,7 +320,7 @@ def _grid_solve(P: Mapping[str, np.ndarray], N: int, opts: Mapping[str, Any]) ->
     else:  # 003 Eq. 29 as printed: P^≷_k(t,t') = G^≷_k(t,t') G^≷_k(t',t)
         pairs = {"1l": ("2l", "2l"), "1g": ("2g", "2g"), "2l": ("1l", "1l"), "2g": ("1g", "1g")}
     pref = (dz * hh) ** 2  # Δz² (h/2π)²
-    norm1 = {k: (hh[:, 0] / hh[:, 0]) * np.abs(a).sum(axis=-1) for k, a in
+    norm1 = {k: np.abs(a).sum(axis=-1) for k, a in
              (("1l", g1l), ("1g", g1g), ("2l", g2l), ("2g", g2g))}
     fft_rel = 8.0 * _EPS * np.log2(L)
     xc, xc_err = {}, {}
