@@ -76,8 +76,9 @@ Every cell is computed on ``h`` and on ``h/2``.  The currents are those at ``h``
 ``≈ 4/3 grid_change`` once converged, and ``discretisation_err(lead) = 3 grid_change`` is its
 bound (tested against ``h/8``).  ``rounding_err(lead)`` bounds the floating-point error (FFT
 error ``∝ ε log₂L`` times the 1-norms of the factors, plus the cancellation in the
-integrand), which is what is left at equilibrium.  ``rel_err`` = (discretisation + rounding)/|J|
-per lead (SPEC §5; an exactly zero current — C at ``delta_z = 0`` — has bound 0).  The
+integrand), which is what is left at equilibrium.  ``rel_err(lead)`` is
+:func:`~qtmsweep.physics.precision.relative_bound` of (discretisation + rounding) and ``J_Q``
+(SPEC §5; an exactly zero current — C at ``delta_z = 0`` — has bound 0, an unresolved sign inf).  The
 Hartree tolerance enters both grids alike and is below these bounds at the default ``1e-10``.
 
 Examples
@@ -95,7 +96,6 @@ True
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any, Mapping
 
 import numpy as np
@@ -104,6 +104,7 @@ import scipy.fft as sfft
 from ..baths import bose, filtered_spectral_density
 from ..lindblad import LindbladModel, heat_entropy_production
 from ..model import OutputVariable, Parameter, SteadyState
+from ..precision import relative_bound
 from ..registry import register
 from .qubit_fridge import (
     FORCE_FLUX,
@@ -461,15 +462,12 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     J = np.where(ok[:, None], r["J"], np.nan)
     change = np.abs(r["J"] - r["J_fine"])
     disc = 3.0 * change
-    err = disc + r["rounding"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(err == 0, 0.0, err / np.abs(J))
-    rel = np.where(ok[:, None], rel, np.nan)
+    err = np.where(ok[:, None], disc + r["rounding"], np.nan)
+    rel = relative_bound(err, J)  # SPEC §5 rel_err(lead): 0 for an exact zero, inf if the sign is unsure
     T = np.stack([_arr(params, f"T_{lead}", n) for lead in LEADS], axis=-1)
     sigma = -(J / T).sum(axis=-1)
-    sigma_abs_err = (err / T).sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma_rel = np.where(sigma_abs_err == 0, 0.0, sigma_abs_err / np.abs(sigma))
+    sigma_abs_err = (err / T).sum(axis=-1) + 8 * _EPS * np.abs(J / T).sum(axis=-1)
+    sigma_rel = relative_bound(np.where(sigma_abs_err > 0, sigma_abs_err, 0.0), sigma)
     _, bad, _ = heat_entropy_production(J, T)
     balance = J.sum(axis=-1)
     extras = fridge_performance(J, params, n)
@@ -488,18 +486,11 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         "grid_change": (("lead",), change),
         "discretisation_err": (("lead",), disc),
         "rounding_err": (("lead",), r["rounding"]),
-        "rel_err_lead": (("lead",), rel),
-        "sigma_rel_err": ((), sigma_rel),
         "d_omega_used": ((), r["h"]),
         "second_law_violated": ((), bad & (sigma < -sigma_abs_err)),
     })
-    per_lead = "sigma_rel_err" in {f.name for f in fields(SteadyState)}  # the per-lead interface (issue 11)
-    kw: dict[str, Any] = {}
-    if per_lead:
-        kw["sigma_rel_err"] = sigma_rel
-        del extras["sigma_rel_err"]
-    return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma,
-                       rel_err=rel if per_lead else rel.max(axis=-1), extras=extras, **kw)
+    return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, rel_err=rel, sigma_rel_err=sigma_rel,
+                       abs_err={"J_E": err, "J_Q": err}, extras=extras)
 
 
 EXTRA_OUTPUTS = {
@@ -527,8 +518,6 @@ EXTRA_OUTPUTS = {
     "discretisation_err": OutputVariable("energy/time", "bound on the discretisation error of J_Q: "
                                                         "3 grid_change (O(h^2) quadrature: 4/3 asymptotically)"),
     "rounding_err": OutputVariable("energy/time", "bound on the floating-point error of J_Q (FFT and sums)"),
-    "rel_err_lead": OutputVariable("1", "(discretisation_err + rounding_err)/|J_Q| per lead (SPEC §5 rel_err(lead))"),
-    "sigma_rel_err": OutputVariable("1", "bound on the relative error of sigma"),
     "d_omega_used": OutputVariable("energy", "frequency step of the chosen grid (eps_c/N)"),
     "second_law_violated": OutputVariable("1", "True where sigma < -(its error bound): possible in this "
                                                "non-conserving approximation, reported not hidden"),
