@@ -112,7 +112,7 @@ def draw_fig10(negf: xr.Dataset, me: xr.Dataset, out: str | Path, keldysh: xr.Da
         ins.tick_params(labelsize="x-small")
         ins.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
         ins.yaxis.get_offset_text().set_fontsize("x-small")
-        axes[0].legend(loc="upper right", fontsize="small")
+        axes[0].legend(loc="center right", bbox_to_anchor=(1.0, 0.62), fontsize="small")
         if keldysh is not None:
             _fig10_panel(axes[1], keldysh, f"kerr_negf, width = {keldysh.attrs.get('width', '?')}")
             axes[1].legend(loc="upper left", fontsize="small")
@@ -120,7 +120,7 @@ def draw_fig10(negf: xr.Dataset, me: xr.Dataset, out: str | Path, keldysh: xr.Da
         fig.suptitle(
             f"003 Fig. 10: $\\epsilon_1$ = {attrs.get('eps1', '?'):g}, $\\epsilon_2$ = {attrs.get('eps2', '?'):g}, "
             f"$\\Delta_z$ = {attrs.get('delta_z', '?'):g}, $\\epsilon_c$ = {attrs.get('eps_c', '?'):g}, "
-            f"$\\Gamma_R$ = $\\Gamma_C$ = {attrs.get('Gamma_R', '?'):g}, $T_R$ = $T_C$ = T; "
+            f"$\\Gamma_R$ = $\\Gamma_C$ = {attrs.get('Gamma_R', '?'):g}, $T_R$ = $T_C$ = T\n"
             "open circles: sign not resolved by the error bound", fontsize="small")
         return save(fig, out, dpi=dpi)
 
