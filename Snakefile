@@ -30,6 +30,7 @@ TARGETS = []
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/negf.smk"
 
 
 rule all:
