@@ -377,3 +377,86 @@ CHAIN = register(LindbladModel(
     # solver's fixed sub-batch buffers come on top, see SOLVER_BUFFER_BYTES)
     cell_bytes=lambda p: 1024 + 640 * int(p.get("N", 2)),
 ))
+
+
+#: Largest chain the counting statistics accept (local approach, Liouvillian sector C(2N, N)).
+MAX_COUNTING_SITES = 5
+
+
+def generator(params: Mapping[str, Any]):
+    """Counting generator (:mod:`qtmsweep.physics.counting`) of a qubit chain.
+
+    Local (N ≤ :data:`MAX_COUNTING_SITES`): the Liouvillian of :func:`_local_lindblad` on the
+    excitation-number sector, jumps ``s_1, s_1†`` (bath L) and ``s_N, s_N†`` (bath R) counted with
+    the bare energy ``∓omega`` (004 Eq. 4's heat).  Global (N = 2): the secular jumps of
+    :func:`_global_lindblad`.  Oscillator chains are refused (no finite generator).
+    """
+    from ..counting import dlnr_dx
+    from ..generator import lindblad_generator
+    from .. import registry
+
+    N = int(params.get("N", 2))
+    stat = params.get("stat", "qubit")
+    approach = params.get("approach", "local")
+    numeric = {k: v for k, v in params.items() if k not in ("N", "stat", "approach")}
+    n = batch_size(numeric)
+    _check(numeric, n, N, approach)
+    if stat != "qubit":
+        raise ValueError("counting statistics (cumulants) need a finite Hilbert space: stat='qubit'; "
+                         "oscillator chains (stat='boson') have no counting generator here")
+    model = registry.get_model("chain")
+    omega, g = _arr(numeric, "omega", n), _arr(numeric, "g", n)
+    if approach == "local":
+        if N > MAX_COUNTING_SITES:
+            raise ValueError(f"N={N} is too large for counting statistics of the local chain; allowed: "
+                             f"N <= {MAX_COUNTING_SITES} (Liouvillian sector C(2N, N))")
+        ops, charges = qubit_operators(N)
+        terms = [(omega, sum(o.conj().T @ o for o in ops))]
+        if N > 1:
+            terms.append((g, sum(ops[j].conj().T @ ops[j + 1] + ops[j + 1].conj().T @ ops[j] for j in range(N - 1))))
+        r = _rates(numeric, n)
+        jumps, energy, incoming, dl = [], [], [], []
+        for b, (lead, site) in enumerate((("L", ops[0]), ("R", ops[-1]))):
+            loss, gain = r[lead]
+            lr = -omega / _arr(numeric, f"T_{lead}", n)
+            jumps += [(gain, site.conj().T, b), (loss, site, b)]
+            energy += [omega, -omega]
+            incoming += [True, False]
+            dl += [dlnr_dx(gain, loss, lr, True, False), dlnr_dx(loss, gain, lr, False, False)]
+        return lindblad_generator(model, numeric, terms, jumps, 2**N, charges, np.stack(energy, axis=1),
+                                  incoming, np.stack(dl, axis=1))
+    E = np.stack([np.zeros(n), omega + g, omega - g, 2 * omega], axis=-1)
+    V0 = np.zeros((4, 4))
+    V0[0, 0] = V0[3, 3] = 1.0
+    V0[1, 1] = V0[2, 1] = V0[1, 2] = 2**-0.5
+    V0[2, 2] = -(2**-0.5)
+    ops, _ = qubit_operators(2)
+
+    def spectrum(lead):
+        T, gam = _arr(numeric, f"T_{lead}", n), _arr(numeric, f"gamma_{lead}", n)
+
+        def f(w):
+            nb = bose(w, T[:, None, None])
+            return gam[:, None, None] * nb, gam[:, None, None] * (1 + nb)
+        return f
+
+    X = [ops[0] + ops[0].conj().T, ops[1] + ops[1].conj().T]
+    rates, om = secular_rates(E, np.broadcast_to(V0, (n, 4, 4)), X, [spectrum("L"), spectrum("R")])
+    q = (0, 1, 1, 2)
+    proj = lambda j, i: np.outer(np.eye(4)[j], np.eye(4)[i]).astype(complex)  # noqa: E731
+    jumps, energy, incoming, dl = [], [], [], []
+    for b, lead in enumerate(LEADS):
+        T = _arr(numeric, f"T_{lead}", n)
+        for i in range(4):
+            for j in range(4):
+                if q[j] > q[i]:
+                    w = om[:, j, i]
+                    up, down = rates[b, :, j, i], rates[b, :, i, j]
+                    lr = -w / T
+                    jumps += [(up, proj(j, i), b), (down, proj(i, j), b)]
+                    energy += [w, -w]
+                    incoming += [True, False]
+                    dl += [dlnr_dx(up, down, lr, True, False), dlnr_dx(down, up, lr, False, False)]
+    terms = [(E[:, k], proj(k, k)) for k in range(4)]
+    return lindblad_generator(model, numeric, terms, jumps, 4, q, np.stack(energy, axis=1), incoming,
+                              np.stack(dl, axis=1))

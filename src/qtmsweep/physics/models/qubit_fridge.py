@@ -336,3 +336,54 @@ QUBIT_FRIDGE = register(LindbladModel(
     reference="003 (Bhandari, Jordan) §II–III, App. A",
     cell_bytes=4608,  # measured peak ~2000 (local) and ~3000 (global) B/cell
 ))
+
+
+def generator(params: Mapping[str, Any]):
+    """Counting generator (:mod:`qtmsweep.physics.counting`) of the local or global approach.
+
+    Local: the bare-state jumps of :func:`evaluate` (energy = bare transition energy, so the
+    counted heat is 003 Eq. A21's); global: secular jumps between the eigenstates of ``H_S``,
+    energy ``E_j − E_i``.  Sector-reduced like the steady-state kernel.
+    """
+    from ..counting import dlnr_dx
+    from ..generator import lindblad_generator
+    from .. import registry
+
+    approach = params.get("approach", "local")
+    numeric = {k: v for k, v in params.items() if k != "approach"}
+    n = batch_size(numeric)
+    eps1, eps2, dz, dx = (_arr(numeric, k, n) for k in ("eps1", "eps2", "delta_z", "delta_x"))
+    eps_d = eps1 + eps2 + dz
+    T = np.stack([_arr(numeric, f"T_{lead}", n) for lead in LEADS], axis=-1)
+    jumps, energy, incoming, dl = [], [], [], []
+    if approach == "local":
+        terms = [(eps1, P1), (eps2, P2), (eps_d, PD), (dx, X12)]
+        E_bare = np.stack([np.zeros(n), eps1, eps2, eps_d], axis=-1)
+        for b, lead in enumerate(LEADS):
+            for i, j in LOCAL_TRANSITIONS[lead]:
+                omega = E_bare[:, j] - E_bare[:, i]
+                up, down, lr = filtered_rates(omega, T[:, b], _arr(numeric, f"Gamma_{lead}", n),
+                                              _arr(numeric, f"Omega_{lead}", n), _arr(numeric, "eps_c", n))
+                jumps += [(up, _proj(j, i), b), (down, _proj(i, j), b)]
+                energy += [omega, -omega]
+                incoming += [True, False]
+                dl += [dlnr_dx(up, down, lr, True, False), dlnr_dx(down, up, lr, False, False)]
+    else:
+        E_p, E_m, c, s = _eigenbasis(eps1, eps2, dx)
+        E = np.stack([np.zeros(n), E_p, E_m, eps_d], axis=-1)
+        rates, omega = secular_rates(E, _rotation(c, s), [X1, X1, X2],
+                                     [bath_spectrum(numeric, lead, n) for lead in LEADS])
+        terms = [(E[:, k], _proj(k, k)) for k in range(4)]
+        for b in range(3):
+            for i in range(4):
+                for j in range(4):
+                    if CHARGES[j] > CHARGES[i]:  # pair i -> j (in) and j -> i (out)
+                        w = omega[:, j, i]
+                        up, down = rates[b, :, j, i], rates[b, :, i, j]
+                        lr = -w / T[:, b]
+                        jumps += [(up, _proj(j, i), b), (down, _proj(i, j), b)]
+                        energy += [w, -w]
+                        incoming += [True, False]
+                        dl += [dlnr_dx(up, down, lr, True, False), dlnr_dx(down, up, lr, False, False)]
+    return lindblad_generator(registry.get_model("qubit_fridge"), numeric, terms, jumps, 4, CHARGES,
+                              np.stack(energy, axis=1), incoming, np.stack(dl, axis=1))

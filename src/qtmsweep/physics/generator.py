@@ -1,0 +1,156 @@
+"""Batched generators with counted jumps for every model and approach (input of :mod:`.counting`).
+
+``generator(model, params)`` returns a :class:`~qtmsweep.physics.counting.Generator` built from
+the same physics the steady-state kernels use:
+
+* rate models (``sqd``, ``cqd``, ``kerr_fridge`` at its truncation ``N1 × N2``): the Pauli rate
+  matrix from the model's ``transitions`` and ``lead_rates`` (:func:`rate_model_generator`);
+* Lindblad models: each model module's ``generator(params)`` hook — ``qubit_fridge`` local
+  (bare-state jumps, 003 App. A2) and global (secular jumps between eigenstates, App. A1),
+  ``chain`` with ``stat="qubit"``: local for ``N ≤ 5`` by the Liouvillian on the
+  excitation-number sector (the steady-state kernel uses the exact two-point equations, which
+  carry no counting statistics), and global (``N = 2``).
+
+Oscillator chains (``stat="boson"``) have no finite generator; their counting statistics would
+need a Fock-space truncation or the Gaussian (Levitov–Lesovik type) determinant formula, neither
+of which is implemented: :func:`generator` refuses them with a message.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+import numpy as np
+
+from .counting import Generator, dlnr_dx
+from .lindblad import build_liouvillian, sector_indices, superoperator_dissipator
+from .registry import get_model
+
+__all__ = ["generator", "rate_model_generator", "lindblad_generator", "default_fluxes", "parse_flux"]
+
+
+def _batch(params: Mapping[str, Any]) -> int:
+    sizes = {np.size(v) for v in params.values() if not isinstance(v, str) and np.ndim(v) >= 1}
+    sizes.discard(1)
+    return sizes.pop() if sizes else 1
+
+
+def _arr(params, name, n):
+    return np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
+
+
+def rate_model_generator(model, params: Mapping[str, Any]) -> Generator:
+    """Pauli generator of a :class:`~qtmsweep.physics.model.RateModel` (two jumps per transition)."""
+    n = _batch(params)
+    energies = np.broadcast_to(model.state_energies(params), (n, len(model.states)))
+    index = {s: i for i, s in enumerate(model.states)}
+    leads = tuple(model.leads)
+    d = len(model.states)
+    fermionic = bool(model.particle_exchange)
+    K = 2 * len(model.transitions)
+    J = np.zeros((K, d, d))
+    rate = np.zeros((n, K))
+    energy = np.zeros((n, K))
+    particles = np.zeros(K)
+    lead = np.zeros(K, dtype=int)
+    dl = np.zeros((n, K))
+    incoming = np.zeros(K, dtype=bool)
+    for m, t in enumerate(model.transitions):
+        i, j = index[t.source], index[t.target]
+        omega = energies[:, j] - energies[:, i]
+        k_in, k_out, log_ratio = model.lead_rates(t.lead, omega, params)
+        k_in = np.broadcast_to(t.weight * np.asarray(k_in, dtype=float), (n,))
+        k_out = np.broadcast_to(t.weight * np.asarray(k_out, dtype=float), (n,))
+        log_ratio = np.broadcast_to(log_ratio, (n,))
+        a, b = 2 * m, 2 * m + 1
+        J[a, j, i] = 1.0
+        J[b, i, j] = 1.0
+        rate[:, a], rate[:, b] = k_in, k_out
+        energy[:, a], energy[:, b] = omega, -omega
+        particles[a], particles[b] = t.particles, -t.particles
+        lead[a] = lead[b] = leads.index(t.lead)
+        incoming[a] = True
+        dl[:, a] = dlnr_dx(k_in, k_out, log_ratio, True, fermionic)
+        dl[:, b] = dlnr_dx(k_out, k_in, log_ratio, False, fermionic)
+    W = np.einsum("nk,kab->nab", rate, J)
+    W[:, range(d), range(d)] -= W.sum(axis=1)
+    mu, beta = _reservoirs(model, params, n)
+    return Generator(L=W, trace=np.ones(d), jumps=J, rate=rate, energy=energy, particles=particles, lead=lead,
+                     mu=mu, beta=beta, dlnr=dl, leads=leads, kind="pauli", incoming=incoming)
+
+
+def _reservoirs(model, params, n):
+    mu = np.zeros((n, len(model.leads)))
+    beta = np.zeros((n, len(model.leads)))
+    for li, lead in enumerate(model.leads):
+        T_name, mu_name = model.lead_reservoir[lead]
+        beta[:, li] = 1.0 / _arr(params, T_name, n)
+        if mu_name is not None:
+            mu[:, li] = _arr(params, mu_name, n)
+    return mu, beta
+
+
+def lindblad_generator(model, params: Mapping[str, Any], terms, jumps, d: int, charges, energy: np.ndarray,
+                       incoming, dlnr: np.ndarray) -> Generator:
+    """Generator of a Lindblad model from its Hamiltonian ``terms`` and ``jumps`` ``(rate, op, bath)``.
+
+    ``energy (n, K)``: energy each jump brings into the system from its bath; ``incoming (K,)``
+    and ``dlnr (n, K)`` as in :class:`~qtmsweep.physics.counting.Generator`.  The superoperators
+    are restricted to the ``q_i = q_j`` sector of ``charges`` (as the steady-state kernel does).
+    """
+    n = _batch(params)
+    idx = sector_indices(charges, d)
+    L = build_liouvillian(terms, jumps, d, charges, n=n)
+    Js, Ds = [], []
+    for _, op, _ in jumps:
+        op = np.asarray(op, dtype=complex)
+        Js.append(np.kron(op.conj(), op)[np.ix_(idx, idx)])
+        Ds.append(superoperator_dissipator(op)[np.ix_(idx, idx)])
+    trace = (idx % d == idx // d).astype(float)
+    rate = np.stack([np.broadcast_to(np.asarray(r, dtype=float), (n,)) for r, _, _ in jumps], axis=1)
+    mu, beta = _reservoirs(model, params, n)
+    return Generator(L=L, trace=trace, jumps=np.stack(Js), dissipators=np.stack(Ds), rate=rate,
+                     energy=np.broadcast_to(energy, (n, len(jumps))).copy(), particles=np.zeros(len(jumps)),
+                     lead=np.array([b for _, _, b in jumps], dtype=int), mu=mu, beta=beta,
+                     dlnr=np.broadcast_to(dlnr, (n, len(jumps))).copy(), leads=tuple(model.leads),
+                     kind="lindblad", incoming=np.asarray(incoming, dtype=bool))
+
+
+def generator(model, params: Mapping[str, Any]) -> Generator:
+    """The counting generator of ``model`` (name or object) on flat, validated parameters."""
+    m = get_model(model)
+    if m.name == "kerr_fridge":
+        from .models.kerr_fridge import truncated_model
+
+        N1, N2 = int(params.get("N1", 3)), int(params.get("N2", 3))
+        numeric = {k: v for k, v in params.items() if k not in ("N1", "N2")}
+        return rate_model_generator(truncated_model(N1, N2), numeric)
+    if getattr(m, "transitions", None) is not None:
+        return rate_model_generator(m, params)
+    module = importlib.import_module(f".models.{m.name}", __package__)
+    hook = getattr(module, "generator", None)
+    if hook is None:
+        raise ValueError(f"counting statistics are not available for model {m.name!r}")
+    return hook(params)
+
+
+def parse_flux(label: str) -> tuple[str, str]:
+    """``"J_Q[C]" -> ("J_Q", "C")``; a clear error for anything else."""
+    s = str(label).strip()
+    if not (s.endswith("]") and "[" in s):
+        raise ValueError(f"flux {label!r} is not allowed; allowed: labels like 'J_N[b]', 'J_E[r]', 'J_Q[C]'")
+    var, lead = s[:-1].split("[", 1)
+    if var not in ("J_E", "J_N", "J_Q"):
+        raise ValueError(f"flux {label!r} is not allowed; allowed variables: J_E, J_N, J_Q (e.g. 'J_Q[C]')")
+    return var, lead
+
+
+def default_fluxes(model) -> list[str]:
+    """Counted fluxes by default: the fluxes conjugate to the model's forces for the fermionic
+    models (for ``cqd`` all three, covering reduced models I and II), each bath's heat current
+    for the fridges and chains."""
+    m = get_model(model)
+    if m.particle_exchange:
+        return [f"{var}[{lead}]" for var, lead in m.force_flux.values()]
+    return [f"J_Q[{lead}]" for lead in m.leads]
