@@ -24,7 +24,8 @@ FORCE_META = {
 }
 
 
-def solve(model, *, method: str = "auto", **params: Any) -> xr.Dataset:
+def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: list[str] | None = None,
+          **params: Any) -> xr.Dataset:
     """Steady state and thermodynamics of ``model`` on a grid of parameters.
 
     Parameters
@@ -41,6 +42,12 @@ def solve(model, *, method: str = "auto", **params: Any) -> xr.Dataset:
         parameter's name for a single 1-D array); ``xarray.DataArray`` values
         are aligned by dimension and their dims and coords are kept.  Mixing
         non-scalar numpy arrays with DataArrays is refused.
+    cumulants : {None, 2, 3}
+        Also compute counting statistics (:mod:`qtmsweep.thermo.noise`): ``S(flux, flux_)``,
+        ``fano``, ``tur``, ``kur`` (and ``c3`` with 3) of the counted ``fluxes``.
+    fluxes : list of str, optional
+        Counted fluxes, labels like ``"J_N[b]"``, ``"J_Q[C]"`` (default:
+        :func:`qtmsweep.physics.generator.default_fluxes`).
 
     Returns
     -------
@@ -65,6 +72,10 @@ def solve(model, *, method: str = "auto", **params: Any) -> xr.Dataset:
     True
     """
     m = get_model(model)
+    if cumulants not in (None, 2, 3):
+        raise ValueError(f"cumulants={cumulants!r} is not allowed; allowed: None, 2 or 3")
+    if fluxes is not None and cumulants is None:
+        raise ValueError("fluxes=... needs cumulants=2 or 3 (the fluxes are what the cumulants count)")
     if m.normalize is not None:
         params = m.normalize(dict(params))
     check_parameters(m, params)
@@ -73,8 +84,17 @@ def solve(model, *, method: str = "auto", **params: Any) -> xr.Dataset:
     arrays, dims, coords, shape = _broadcast(numeric)
     flat = {k: (np.asarray(v, dtype=float).reshape(-1) if np.ndim(v) else float(v)) for k, v in arrays.items()}
     flat.update(structural)
+    if cumulants is not None:  # refuse unknown fluxes / unsupported models before any work
+        from .thermo.noise import check_counting
+
+        check_counting(m, structural, fluxes)
     state = m.steady_state(flat, method=method)
-    return _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, m.resolve_method(method))
+    ds = _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, m.resolve_method(method))
+    if cumulants is not None:
+        from .thermo.noise import add_counting_statistics
+
+        ds = add_counting_statistics(ds, m, flat, order=cumulants, fluxes=fluxes)
+    return ds
 
 
 def _scalar(v):

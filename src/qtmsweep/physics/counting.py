@@ -157,7 +157,9 @@ class Generator:
         return Generator(L=self.L[sl], trace=self.trace, jumps=self.jumps, rate=self.rate[sl],
                          energy=self.energy[sl], particles=self.particles, lead=self.lead, mu=self.mu[sl],
                          beta=self.beta[sl], dlnr=self.dlnr[sl], leads=self.leads, kind=self.kind, incoming=self.incoming,
-                         dissipators=self.dissipators, notes=self.notes)
+                         dissipators=self.dissipators,
+                         notes={k: (v[sl] if isinstance(v, np.ndarray) and v.shape[:1] == (self.n,) else v)
+                                for k, v in self.notes.items()})
 
 
 def pauli_generator(J: np.ndarray, rate: np.ndarray, **kw) -> Generator:

@@ -77,7 +77,8 @@ def rate_model_generator(model, params: Mapping[str, Any]) -> Generator:
     W[:, range(d), range(d)] -= W.sum(axis=1)
     mu, beta = _reservoirs(model, params, n)
     return Generator(L=W, trace=np.ones(d), jumps=J, rate=rate, energy=energy, particles=particles, lead=lead,
-                     mu=mu, beta=beta, dlnr=dl, leads=leads, kind="pauli", incoming=incoming)
+                     mu=mu, beta=beta, dlnr=dl, leads=leads, kind="pauli", incoming=incoming,
+                     notes={"classical": np.ones(n, dtype=bool), "approach": "pauli"})
 
 
 def _reservoirs(model, params, n):

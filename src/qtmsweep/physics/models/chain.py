@@ -423,8 +423,11 @@ def generator(params: Mapping[str, Any]):
             energy += [omega, -omega]
             incoming += [True, False]
             dl += [dlnr_dx(gain, loss, lr, True, False), dlnr_dx(loss, gain, lr, False, False)]
-        return lindblad_generator(model, numeric, terms, jumps, 2**N, charges, np.stack(energy, axis=1),
-                                  incoming, np.stack(dl, axis=1))
+        gen = lindblad_generator(model, numeric, terms, jumps, 2**N, charges, np.stack(energy, axis=1),
+                                 incoming, np.stack(dl, axis=1))
+        gen.notes["classical"] = (g == 0) | (N == 1)
+        gen.notes["approach"] = "local (Liouvillian route)"
+        return gen
     E = np.stack([np.zeros(n), omega + g, omega - g, 2 * omega], axis=-1)
     V0 = np.zeros((4, 4))
     V0[0, 0] = V0[3, 3] = 1.0
@@ -458,5 +461,8 @@ def generator(params: Mapping[str, Any]):
                     incoming += [True, False]
                     dl += [dlnr_dx(up, down, lr, True, False), dlnr_dx(down, up, lr, False, False)]
     terms = [(E[:, k], proj(k, k)) for k in range(4)]
-    return lindblad_generator(model, numeric, terms, jumps, 4, q, np.stack(energy, axis=1), incoming,
-                              np.stack(dl, axis=1))
+    gen = lindblad_generator(model, numeric, terms, jumps, 4, q, np.stack(energy, axis=1), incoming,
+                             np.stack(dl, axis=1))
+    gen.notes["classical"] = np.ones(n, dtype=bool)
+    gen.notes["approach"] = "global"
+    return gen

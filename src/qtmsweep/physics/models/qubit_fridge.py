@@ -385,5 +385,9 @@ def generator(params: Mapping[str, Any]):
                         energy += [w, -w]
                         incoming += [True, False]
                         dl += [dlnr_dx(up, down, lr, True, False), dlnr_dx(down, up, lr, False, False)]
-    return lindblad_generator(registry.get_model("qubit_fridge"), numeric, terms, jumps, 4, CHARGES,
-                              np.stack(energy, axis=1), incoming, np.stack(dl, axis=1))
+    gen = lindblad_generator(registry.get_model("qubit_fridge"), numeric, terms, jumps, 4, CHARGES,
+                             np.stack(energy, axis=1), incoming, np.stack(dl, axis=1))
+    # classical (a Markov jump process): the secular global ME, or no coherent coupling
+    gen.notes["classical"] = np.ones(n, dtype=bool) if approach != "local" else (dx == 0)
+    gen.notes["approach"] = approach
+    return gen

@@ -1,0 +1,196 @@
+"""Counting statistics on a solved grid: covariance, Fano factors, TUR and KUR ratios (issue 12).
+
+:func:`add_counting_statistics` takes a dataset of :func:`qtmsweep.solve` (the mean currents,
+``sigma`` and their precision bounds) and the model's counting generator
+(:mod:`qtmsweep.physics.generator`), and adds, on a coordinate ``flux`` labelled like
+``J_N[b]``, ``J_E[r]``, ``J_Q[C]``:
+
+``S(flux, flux_)``
+    covariance matrix of the counted fluxes, ``S = lim_{t→∞} Cov(N_a, N_b)/t`` (no factor 2;
+    a noise *spectral density* in the symmetrised convention is ``2S``);
+``S_rel_err(flux)``
+    rounding bound of the diagonal (module :mod:`~qtmsweep.physics.counting`);
+``c3(flux)``
+    third scaled cumulant ``lim ⟨⟨N³⟩⟩/t`` (with ``cumulants=3``);
+``fano(flux)``
+    ``S_ii/|J_i|``;
+``tur(flux)``
+    TUR ratio ``Q = S_ii σ/J_i²`` (≥ 2 for classical Markov jump dynamics; coherent dynamics may
+    go below);
+``kur(flux)``
+    KUR ratio ``S_ii A/J_i²`` with the dynamical activity ``A`` (total jump rate; ≥ 1 for
+    classical dynamics);
+``activity``
+    ``A``;
+``ratio_undetermined(flux)``
+    True where ``J_i`` is not resolved by its bound (``J_i = 0``, or its relative bound
+    ``≥`` :data:`RESOLVED_REL_ERR`): there ``fano``, ``tur``, ``kur`` are NaN *for that reason*;
+``tur_rel_err(flux)``
+    bound on the relative error of ``tur``: ``2 δJ + δS + δσ``;
+``classical_dynamics``
+    True where the dynamics is a classical Markov jump process (rate models, the secular
+    global MEs, local MEs without coherent coupling), where the TUR must hold.
+
+The mean currents of record are the solve's (accurate near equilibrium, with a per-lead bound);
+the cumulant ``c1`` of the generator is used only as a consistency check.  ``σ``'s bound is
+``sigma_rel_err`` when the dataset has it, else ``rel_err · Σ|F J| / |σ|``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from ..physics.counting import cumulants as _cumulants
+from ..physics.generator import default_fluxes, generator, parse_flux
+from ..physics.registry import get_model
+
+#: A ratio is reported only where its flux is known to better than this relative bound.
+RESOLVED_REL_ERR = 0.1
+CONVENTION = "S = lim_{t->inf} Cov(N_a, N_b)/t (no factor 2); cumulants scaled by time"
+_UNITS = {"J_E": "energy/time", "J_N": "1/time", "J_Q": "energy/time"}
+_COUNTED = {"J_E": "energy", "J_N": "1", "J_Q": "energy"}
+
+__all__ = ["add_counting_statistics", "counting_statistics", "RESOLVED_REL_ERR", "CONVENTION"]
+
+
+def _cells(ds: xr.Dataset, name: str, dims, extra=()):
+    v = ds[name]
+    v = v.broadcast_like(ds["sigma"]) if set(dims) - set(v.dims) else v
+    return np.asarray(v.transpose(*dims, *extra).values).reshape((-1,) + tuple(ds.sizes[e] for e in extra))
+
+
+def check_counting(model, structural: Mapping[str, Any], fluxes: Sequence[str] | None) -> list[str]:
+    """Validate the counted fluxes and that the model/approach has counting statistics (no work done)."""
+    m = get_model(model)
+    labels = list(default_fluxes(m) if fluxes is None else fluxes)
+    if isinstance(fluxes, str) or not labels:
+        raise ValueError(f"fluxes={fluxes!r} is not allowed; allowed: a non-empty list of labels like 'J_Q[C]'")
+    for f in labels:
+        var, lead = parse_flux(f)
+        if lead not in m.leads:
+            raise ValueError(f"flux {f!r} names lead {lead!r}; allowed leads of {m.name}: {', '.join(m.leads)}")
+        if var == "J_N" and not m.particle_exchange:
+            raise ValueError(f"flux {f!r} is not allowed for {m.name} (its baths exchange no particles); "
+                             "allowed: J_E, J_Q")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"fluxes={labels!r} repeats a label; allowed: distinct labels")
+    if m.name == "chain":
+        from ..physics.models.chain import MAX_COUNTING_SITES
+
+        if structural.get("stat", "qubit") != "qubit":
+            raise ValueError("cumulants need a finite Hilbert space: stat='qubit'; oscillator chains "
+                             "(stat='boson') have no counting generator here")
+        if structural.get("approach", "local") == "local" and int(structural.get("N", 2)) > MAX_COUNTING_SITES:
+            raise ValueError(f"N={structural.get('N')} is too large for counting statistics of the local chain; "
+                             f"allowed: N <= {MAX_COUNTING_SITES}")
+    return labels
+
+
+def counting_statistics(model, params: Mapping[str, Any], fluxes: Sequence[str] | None = None, order: int = 2):
+    """``(labels, Cumulants, Generator)`` of ``model`` on flat validated parameters."""
+    m = get_model(model)
+    labels = check_counting(m, {k: v for k, v in params.items() if isinstance(v, (str, int))}, fluxes)
+    pairs = [parse_flux(f) for f in labels]
+    gen = generator(m, params)
+    return labels, _cumulants(gen, gen.weights(pairs), order=order), gen
+
+
+def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *, order: int = 2,
+                            fluxes: Sequence[str] | None = None) -> xr.Dataset:
+    """Add the variables of the module docstring to a solved dataset (cells in C order of ``sigma``'s dims)."""
+    if order not in (2, 3):
+        raise ValueError(f"cumulants={order!r} is not allowed; allowed: 2 or 3")
+    labels, c, gen = counting_statistics(model, params, fluxes, order)
+    dims = tuple(ds["sigma"].dims)
+    shape = tuple(ds.sizes[d] for d in dims)
+    n = int(np.prod(shape, dtype=np.int64))
+    pairs = [parse_flux(f) for f in labels]
+    leads = list(ds["lead"].values)
+    J = np.stack([_cells(ds, var, dims, ("lead",))[:, leads.index(lead)] for var, lead in pairs], axis=1)
+    rel_J = _flux_rel_err(ds, dims, pairs, leads, J)
+    sigma = _cells(ds, "sigma", dims)
+    rel_sigma = _sigma_rel_err(ds, dims, model, leads, sigma)
+    S = c.S
+    Sd = np.einsum("nff->nf", S)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        undetermined = (J == 0) | ~np.isfinite(rel_J) | (rel_J >= RESOLVED_REL_ERR) | ~np.isfinite(J)
+        absJ = np.where(undetermined, np.nan, np.abs(J))
+        fano = Sd / absJ
+        tur = Sd * sigma[:, None] / absJ**2
+        kur = Sd * c.activity[:, None] / absJ**2
+        tur_rel = np.where(undetermined, np.inf, 2 * rel_J + c.S_rel_err + rel_sigma[:, None])
+
+    def grid(a):
+        return a.reshape(shape + a.shape[1:])
+
+    fd, fd_ = dims + ("flux",), dims + ("flux", "flux_")
+    units = [_UNITS[v] for v, _ in pairs]
+    attrs = {"convention": CONVENTION}
+    out = {
+        "S": (fd_, grid(S), {"units": "[flux]*[flux_]*time (see flux_units)",
+                             "long_name": "covariance of the counted fluxes, lim Cov(N_a, N_b)/t", **attrs}),
+        "S_rel_err": (fd, grid(c.S_rel_err), {"units": "1", "long_name": "rounding bound on the relative error of "
+                                              "S(flux, flux) (assembly of the Drazin formula)"}),
+        "fano": (fd, grid(fano), {"units": "[counted quantity] (1 for J_N, energy for J_E/J_Q)",
+                                  "long_name": "Fano factor S_ii/|J_i| (NaN where ratio_undetermined)", **attrs}),
+        "tur": (fd, grid(tur), {"units": "1", "long_name": "TUR ratio S_ii sigma/J_i^2 (>= 2 for classical "
+                                "dynamics; NaN where ratio_undetermined)", **attrs}),
+        "kur": (fd, grid(kur), {"units": "1", "long_name": "KUR ratio S_ii A/J_i^2 with the dynamical activity A "
+                                "(>= 1 for classical dynamics; NaN where ratio_undetermined)", **attrs}),
+        "tur_rel_err": (fd, grid(tur_rel), {"units": "1", "long_name": "bound on the relative error of tur "
+                                            "(2 rel_err(J) + S_rel_err + sigma bound)"}),
+        "ratio_undetermined": (fd, grid(undetermined), {"units": "1", "long_name": "True where J_i is zero or not "
+                               f"resolved by its bound (relative bound >= {RESOLVED_REL_ERR:g}): ratios are NaN"}),
+        "activity": (dims, grid(c.activity), {"units": "1/time", "long_name": "dynamical activity: total rate of "
+                                              "jumps in the steady state"}),
+        "classical_dynamics": (dims, grid(np.asarray(gen.notes.get("classical", np.zeros(n, bool)))),
+                               {"units": "1", "long_name": "True where the dynamics is a classical Markov jump "
+                                "process (TUR and KUR must hold)"}),
+    }
+    if c.c3 is not None:
+        out["c3"] = (fd, grid(c.c3), {"units": "[flux]*[counted quantity]^2", "long_name": "third scaled cumulant "
+                                      "lim <<N^3>>/t of the counted flux", **attrs})
+    ds = ds.assign(out)
+    ds = ds.assign_coords(flux=("flux", labels), flux_=("flux_", labels),
+                          flux_units=("flux", units))
+    ds.attrs["cumulants"] = int(order)
+    ds.attrs["counting_convention"] = CONVENTION
+    ds.attrs["counting_generator"] = str(gen.notes.get("approach", gen.kind))
+    return ds
+
+
+def _flux_rel_err(ds, dims, pairs, leads, J) -> np.ndarray:
+    """Per-flux relative bound: the per-lead ``rel_err(lead)`` when the dataset has it; with the
+    old scalar form (a bound relative to the largest current) ``rel_err · max|J_var|/|J_i|``."""
+    n = J.shape[0]
+    if "rel_err" not in ds:
+        return np.zeros_like(J)
+    if "lead" in ds["rel_err"].dims:
+        r = _cells(ds, "rel_err", dims, ("lead",)).astype(float)
+        return np.stack([r[:, leads.index(lead)] for _, lead in pairs], axis=1)
+    r = _cells(ds, "rel_err", dims).astype(float)
+    out = np.empty_like(J)
+    for f, (var, _) in enumerate(pairs):
+        big = np.abs(_cells(ds, var, dims, ("lead",))).max(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, f] = np.where(J[:, f] != 0, r * big / np.abs(J[:, f]), np.inf)
+    return out.reshape(n, -1)
+
+
+def _sigma_rel_err(ds, dims, model, leads, sigma) -> np.ndarray:
+    if "sigma_rel_err" in ds:
+        return _cells(ds, "sigma_rel_err", dims).astype(float)
+    if "rel_err" not in ds:
+        return np.zeros_like(sigma)
+    r = _cells(ds, "rel_err", dims) if "lead" not in ds["rel_err"].dims else \
+        _cells(ds, "rel_err", dims, ("lead",)).max(axis=1)
+    m = get_model(model)
+    scale = np.zeros_like(sigma)
+    for force, (var, lead) in m.force_flux.items():
+        if force in ds and var in ds:
+            scale += np.abs(_cells(ds, force, dims) * _cells(ds, var, dims, ("lead",))[:, leads.index(lead)])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sigma != 0, r * scale / np.abs(sigma), np.inf)
