@@ -184,7 +184,9 @@ def pauli_generator(J: np.ndarray, rate: np.ndarray, **kw) -> Generator:
 @dataclass
 class Cumulants:
     """Scaled cumulants per cell: ``c1 (n, F)``, ``S (n, F, F)``, ``c3 (n, F)`` or None,
-    ``activity (n,)`` (total jump rate), ``S_rel_err (n, F)`` and the steady state ``rho (n, D)``."""
+    ``activity (n,)`` (total jump rate), ``S_rel_err (n, F)``, the steady state ``rho (n, D)`` and
+    ``c3_rel_err (n, F)``: ``c3`` is odd under time reversal and vanishes at equilibrium, so near
+    equilibrium it is a cancelling sum like the mean; its bound is ``64 D ε Σ|terms|/|c3|``."""
 
     c1: np.ndarray
     S: np.ndarray
@@ -192,6 +194,7 @@ class Cumulants:
     activity: np.ndarray
     S_rel_err: np.ndarray
     rho: np.ndarray
+    c3_rel_err: np.ndarray | None = None
 
 
 class _Drazin:
@@ -258,7 +261,7 @@ def cumulants(gen: Generator, weights: np.ndarray, order: int = 2, batch: int | 
         sl = slice(start, min(n, start + batch))
         parts.append(_cumulants(gen.subset(sl) if (sl.start, sl.stop) != (0, n) else gen, weights[sl], order))
     return Cumulants(**{f: (None if parts[0].__dict__[f] is None else np.concatenate([p.__dict__[f] for p in parts]))
-                        for f in ("c1", "S", "c3", "activity", "S_rel_err", "rho")})
+                        for f in ("c1", "S", "c3", "activity", "S_rel_err", "rho", "c3_rel_err")})
 
 
 def _cumulants(gen: Generator, w: np.ndarray, order: int) -> Cumulants:
@@ -294,16 +297,20 @@ def _cumulants(gen: Generator, w: np.ndarray, order: int) -> Cumulants:
     Sd = np.abs(np.einsum("nff->nf", S))
     with np.errstate(divide="ignore", invalid="ignore"):
         S_rel = np.where(Sd > 0, 64 * D * _EPS * (np.abs(diag_c) + 2 * diag_x) / Sd, 0.0)
-    c3 = None
+    c3 = c3_rel = None
     if order >= 3:
         rho1 = -y1  # (n, F, D)
         x2 = L_vec(2, rho)
         c2 = np.einsum("nff->nf", S)
         v = 2 * (L_vec(1, rho1) - c1[..., None] * rho1) + x2
         rho2 = -dz.apply(v)
-        c3 = 3 * tL(1, rho2) + 3 * tL(2, rho1) + np.einsum("nk,nkf->nf", jr, w ** 3)
+        terms = (3 * tL(1, rho2), 3 * tL(2, rho1), np.einsum("nk,nkf->nf", jr, w ** 3))
+        c3 = terms[0] + terms[1] + terms[2]
+        gross3 = np.abs(terms[0]) + np.abs(terms[1]) + np.abs(terms[2])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c3_rel = np.where(c3 != 0, 64 * D * _EPS * gross3 / np.abs(c3), 0.0)
         del c2
-    return Cumulants(c1=c1, S=S, c3=c3, activity=jr.sum(axis=1), S_rel_err=S_rel, rho=rho)
+    return Cumulants(c1=c1, S=S, c3=c3, activity=jr.sum(axis=1), S_rel_err=S_rel, rho=rho, c3_rel_err=c3_rel)
 
 
 def dlnr_dx(r_self: np.ndarray, r_partner: np.ndarray, log_ratio_in: np.ndarray, incoming: bool,

@@ -153,6 +153,8 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
     if c.c3 is not None:
         out["c3"] = (fd, grid(c.c3), {"units": "[flux]*[counted quantity]^2", "long_name": "third scaled cumulant "
                                       "lim <<N^3>>/t of the counted flux", **attrs})
+        out["c3_rel_err"] = (fd, grid(c.c3_rel_err), {"units": "1", "long_name": "rounding bound on the relative "
+                             "error of c3 (it vanishes at equilibrium: a cancelling sum there)"})
     ds = ds.assign(out)
     ds = ds.assign_coords(flux=("flux", labels), flux_=("flux_", labels),
                           flux_units=("flux", units))
