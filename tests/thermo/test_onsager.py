@@ -1,4 +1,5 @@
-"""Onsager reciprocity and positivity of linear response (not built into the code)."""
+"""Onsager reciprocity and positivity of the exact linear response (not built into the code),
+and agreement with a 60-digit complex-step derivative of independent mpmath steady states."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def test_cqd_onsager_matrix_is_symmetric_and_positive(reduced_model, kappa, T, m
     L = onsager_matrix("cqd", reduced_model=reduced_model, T=T, mu=mu, kappa=kappa, **CQD)
     scale = np.abs(L).max()
     assert scale > 0
-    assert abs(L[0, 1] - L[1, 0]) <= 1e-7 * scale, L
+    assert abs(L[0, 1] - L[1, 0]) <= 1e-13 * np.sqrt(abs(L[0, 0] * L[1, 1])) + 1e-16 * scale, L
     eig = np.linalg.eigvalsh(0.5 * (L + L.T))
     assert eig.min() >= -1e-9 * scale, eig
 
@@ -37,7 +38,94 @@ def test_sqd_linear_response_matches_the_closed_form():
     # F_N = β_l μ_l − β_r μ_r: at fixed β, dF_N = β dμ_l and ∂f/∂μ = f(1−f)/T, so ∂J_N/∂F_N = G f(1−f);
     # F_E = β_r − β_l at fixed β_l μ_l: ∂f_l/∂F_E = ε f(1−f), so ∂J_N/∂F_E = ε G f(1−f)
     LNN = gl * gr / (gl + gr) * f * (1 - f)
-    np.testing.assert_allclose(L[1, 1], LNN, rtol=1e-8)
-    np.testing.assert_allclose(L[0, 1], eps * LNN, rtol=1e-8)
-    np.testing.assert_allclose(L[0, 0], eps**2 * LNN, rtol=1e-7)
-    assert abs(np.linalg.det(L)) <= 1e-8 * L[0, 0] * L[1, 1]  # tight coupling: J_E = ε J_N
+    np.testing.assert_allclose(L[1, 1], LNN, rtol=1e-14)
+    np.testing.assert_allclose(L[0, 1], eps * LNN, rtol=1e-14)
+    np.testing.assert_allclose(L[1, 0], eps * LNN, rtol=1e-14)
+    np.testing.assert_allclose(L[0, 0], eps**2 * LNN, rtol=1e-14)
+    assert abs(np.linalg.det(L)) <= 1e-13 * L[0, 0] * L[1, 1]  # tight coupling: J_E = ε J_N
+
+
+def _mp_cqd_flux(p, var, lead):
+    """60-digit cqd steady-state flux from SPEC §2 (rates, rate matrix, lu_solve), complex-safe."""
+    import mpmath as mp
+
+    mp.mp.dps = 60
+    v = dict(p)
+    E = [0, v["eps_L"], v["eps_R"], v["eps_L"] + v["eps_R"] + v["kappa"]]
+    W = mp.zeros(4, 4)
+    edges = []
+    for i, j, ld in [(0, 1, "a"), (0, 1, "b"), (2, 3, "a"), (2, 3, "b"), (0, 2, "r"), (1, 3, "r")]:
+        w = E[j] - E[i]
+        x = v["beta_" + ld] * w - v["alpha_" + ld]
+        f = 1 / (1 + mp.e ** x)
+        kin, kout = v["gamma_" + ld] * f, v["gamma_" + ld] * (1 - f)
+        W[j, i] += kin
+        W[i, j] += kout
+        W[i, i] -= kin
+        W[j, j] -= kout
+        edges.append((i, j, ld, w, kin, kout))
+    for c in range(4):
+        W[3, c] = 1
+    pop = mp.lu_solve(W, mp.matrix([0, 0, 0, 1]))
+    return sum((w if var == "J_E" else 1) * (kin * pop[i] - kout * pop[j])
+               for i, j, ld, w, kin, kout in edges if ld == lead)
+
+
+@pytest.mark.parametrize("kappa, T, mu", [(-1.5, 1.0, 1.0), (0.8, 0.4, -0.3), (2.0, 2.0, 0.5)])
+def test_cqd_onsager_matrix_matches_60_digit_complex_step_derivative(kappa, T, mu):
+    """Full 3x3 response (F_E_r, F_E_b, F_N_b) with reference bath a: F_E_λ moves β_λ = β − F,
+    F_N_b moves α_b = βμ + F; derivative by complex step (h = 1e-30) at 60 digits."""
+    import mpmath as mp
+
+    from qtmsweep.thermo.onsager import linear_response
+
+    mp.mp.dps = 60
+    p = dict(eps_L=0.4, eps_R=1.3, kappa=kappa, gamma_a=0.7, gamma_b=1.3, gamma_r=0.4)
+    par = {**p, **{f"T_{l}": T for l in "abr"}, **{f"mu_{l}": mu for l in "abr"}}
+    forces, L = linear_response("cqd", par)
+    base = {**{k: mp.mpf(v) for k, v in p.items()}, **{f"beta_{l}": 1 / mp.mpf(T) for l in "abr"},
+            **{f"alpha_{l}": mp.mpf(mu) / mp.mpf(T) for l in "abr"}}
+    h = mp.mpf("1e-30")
+    moves = {"F_E_r": ("beta_r", -1), "F_E_b": ("beta_b", -1), "F_N_b": ("alpha_b", 1)}
+    fluxes = {"F_E_r": ("J_E", "r"), "F_E_b": ("J_E", "b"), "F_N_b": ("J_N", "b")}
+    for j, fj in enumerate(forces):
+        q = dict(base)
+        name, sign = moves[fj]
+        q[name] = q[name] + sign * 1j * h
+        for i, fi in enumerate(forces):
+            ref = float(mp.im(_mp_cqd_flux(q, *fluxes[fi])) / h)
+            scale = np.sqrt(abs(L[0, i, i] * L[0, j, j]))
+            assert abs(L[0, i, j] - ref) <= 1e-13 * scale, (fi, fj, L[0, i, j], ref)
+
+
+@pytest.mark.parametrize("model, fixed", [
+    ("qubit_fridge", dict(approach="global", eps1=1.2, eps2=2.5, delta_z=0.1, delta_x=0.4, Gamma_L=0.02,
+                          Gamma_R=0.08, Gamma_C=0.06, Omega_L=1.2, Omega_R=1.3, Omega_C=2.6, eps_c=10.0)),
+    ("kerr_fridge", dict(N1=3, N2=3, eps1=1.0, eps2=1.0, delta_z=0.05, Gamma_L=0.02, Gamma_R=0.08,
+                         Gamma_C=0.06, Omega_L=1.0, Omega_R=1.05, Omega_C=1.05, eps_c=10.0)),
+])
+def test_fridge_onsager_matrix_is_symmetric_to_round_off(model, fixed):
+    for T in (0.3, 1.0, 3.0):
+        L = onsager_matrix(model, T=T, **fixed)
+        # the two baths' scales differ by 1e4 here: round-off is relative to the largest coefficient
+        assert abs(L[0, 1] - L[1, 0]) <= 1e-13 * np.abs(L).max(), L
+        assert abs(L[0, 1] - L[1, 0]) <= 1e-12 * np.sqrt(L[0, 0] * L[1, 1]), L
+        assert np.linalg.eigvalsh(L).min() > 0
+
+
+def test_onsager_analysis_of_a_grid_of_equilibrium_points():
+    import qtmsweep
+    from qtmsweep.thermo.onsager import onsager_dataset
+
+    T = np.array([0.3, 1.0, 2.0])
+    ds = qtmsweep.solve("cqd", T_a=qtmsweep.grid(T=T)["T"].rename(T="T_a"), **{
+        "T_b": qtmsweep.grid(T=T)["T"].rename(T="T_a"), "T_r": qtmsweep.grid(T=T)["T"].rename(T="T_a")},
+        eps_L=1.0, eps_R=2.5, kappa=-1.5, mu_a=0.2, mu_b=0.2, mu_r=0.2, gamma_a=1.0, gamma_b=0.6, gamma_r=1.4)
+    out = onsager_dataset(ds)
+    assert out.L.dims == ("T_a", "force", "force_") and bool(out.equilibrium.all())
+    assert float(out.asymmetry.max()) < 1e-13
+    for k, t in enumerate(T):
+        single = onsager_matrix("cqd", reduced_model="II", T=t, mu=0.2, eps_L=1.0, eps_R=2.5, kappa=-1.5,
+                                gamma_a=1.0, gamma_b=0.6, gamma_r=1.4)
+        np.testing.assert_allclose(out.L.isel(T_a=k).sel(force=["F_E_b", "F_N_b"], force_=["F_E_b", "F_N_b"]),
+                                   single, rtol=1e-14)
