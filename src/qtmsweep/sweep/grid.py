@@ -100,6 +100,9 @@ class SweepPlan:
     config_yaml: str
     config_sha256: str
     extra_attrs: Mapping[str, Any] = field(default_factory=dict)
+    #: counting statistics (issue 12): ``cumulants`` 2 or 3 (None = means only) and counted ``fluxes``
+    cumulants: int | None = None
+    fluxes: tuple[str, ...] | None = None
 
     # -- shape bookkeeping -------------------------------------------------------
     @property
@@ -169,7 +172,9 @@ class SweepPlan:
         """Solve the cells ``slices``; variables transposed to the plan's dimension order."""
         from ..solve import solve
 
-        ds = solve(self.model, method=self.method, **self.chunk_parameters(slices))
+        counting = {} if self.cumulants is None else {
+            "cumulants": self.cumulants, "fluxes": list(self.fluxes) if self.fluxes else None}
+        ds = solve(self.model, method=self.method, **counting, **self.chunk_parameters(slices))
         order = [d for d in self.dims if d in ds.dims]
         ds = ds.transpose(*order, ...)
         ds.attrs.update(self.extra_attrs)
@@ -411,9 +416,23 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         target = default_chunk_cells(shape, model.working_bytes_per_cell(structural))
     chunks = auto_chunks(shape, explicit, int(target))
 
+    cumulants, fluxes = sc.get("cumulants"), sc.get("fluxes")
+    if fluxes is not None and cumulants is None:
+        raise ConfigError(f"{base}.fluxes: counted fluxes need {base}.cumulants (2 or 3)")
+    if cumulants is not None:
+        from ..thermo.noise import check_counting
+
+        structural = {k: v for k, v in normalized.items() if k in model.parameter_names
+                      and model.parameter(k).structural}
+        try:
+            check_counting(model, structural, fluxes)
+        except ValueError as err:
+            raise ConfigError(f"{base}.{'fluxes' if fluxes is not None else 'cumulants'}: {err}") from None
     plan = SweepPlan(name=name, model=model.name, method=sc.get("method", "auto"), axes=tuple(axes), fixed=fixed,
                      force_space=force_space, chunks=chunks, config_yaml=sweep_yaml(config, name),
-                     config_sha256=sweep_sha256(config, name), extra_attrs=extra_attrs)
+                     config_sha256=sweep_sha256(config, name), extra_attrs=extra_attrs,
+                     cumulants=None if cumulants is None else int(cumulants),
+                     fluxes=None if fluxes is None else tuple(fluxes))
     if probe:
         checked_probe(plan)
     return plan
