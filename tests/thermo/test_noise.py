@@ -138,3 +138,20 @@ def test_oscillator_chain_counting_is_refused_with_a_message():
     with pytest.raises(ValueError, match="J_N"):
         qtmsweep.solve("chain", N=2, stat="qubit", approach="local", omega=1.0, g=0.01, T_L=1.0, T_R=0.5,
                        gamma_L=0.01, gamma_R=0.02, cumulants=2, fluxes=["J_N[L]"])
+
+
+def test_tur_invariant_counts_classical_violations_as_bugs_and_coherent_ones_as_physics():
+    from qtmsweep.thermo.invariants import VIOLATIONS, count_violations
+
+    p = dict(omega=1.0, g=0.1441517268918418, T_L=1.4546703261493046, T_R=9.67653256486908,
+             gamma_L=0.08644157774589083, gamma_R=0.008502199751735169)
+    coherent = qtmsweep.solve("chain", N=2, stat="qubit", approach="local", cumulants=2, **p)
+    counts = count_violations(coherent)
+    assert counts["tur"] == 0 and counts["tur_classical_violations"] == 1
+    classical = qtmsweep.solve("cqd", cumulants=2, **_random("cqd", 300))
+    counts = count_violations(classical)
+    assert counts["tur"] == 0 and counts["tur_classical_violations"] == 0
+    broken = classical.copy(deep=True)
+    broken["tur"][5, 0] = 1.5  # a (planted) classical TUR violation is a bug
+    assert count_violations(broken)["tur"] == 1
+    assert "tur" in VIOLATIONS and "tur_classical_violations" not in VIOLATIONS

@@ -18,6 +18,16 @@ never counts as a violation and a real violation never hides:
 ``nonfinite``
     any NaN or infinity among the populations, currents, σ or σ_micro.
 
+With counting statistics in the dataset (``tur``, ``tur_rel_err``, ``classical_dynamics``;
+:mod:`qtmsweep.thermo.noise`) two more checks (:data:`NOISE_CHECKS`) are counted:
+
+``tur``
+    a cell of *classical* dynamics with ``Q (1 + tur_rel_err) < 2`` for some counted flux: the
+    TUR is a theorem there, so this is a bug (it is in :data:`VIOLATIONS`);
+``tur_classical_violations``
+    the same beyond-the-bound ``Q < 2`` in a cell of coherent dynamics (local MEs with coherent
+    coupling): physics, counted and mapped, not a violation.
+
 Examples
 --------
 >>> import qtmsweep
@@ -48,6 +58,13 @@ CHECK_DOC = {
                  "(precision loss flagged by the kernel)",
     "nonfinite": "cells with a NaN or infinite p, J_E, J_N, J_Q, sigma or sigma_micro",
 }
+#: Checks counted when the dataset has counting statistics (not part of the store's counters yet).
+NOISE_CHECKS = ("tur", "tur_classical_violations")
+VIOLATIONS = VIOLATIONS + ("tur",)
+CHECK_DOC.update({
+    "tur": "cells of classical dynamics with TUR ratio tur * (1 + tur_rel_err) < 2 (a bug)",
+    "tur_classical_violations": "cells of coherent dynamics beating the classical TUR beyond the bound (physics)",
+})
 #: Outputs that must be finite in every cell (derived ones such as a COP may be NaN by design).
 FINITE_OUTPUTS = ("p", "J_E", "J_N", "J_Q", "sigma", "sigma_micro")
 
@@ -102,7 +119,22 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
     for name in FINITE_OUTPUTS:
         if name in ds:
             _mark_nonfinite_rows(_cells(ds, name, dims, shape), masks[CHECKS.index("nonfinite")])
-    return {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
+    out = {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
+    if "tur" in ds and "flux" in ds["tur"].dims:
+        out.update({k: v.reshape(shape) for k, v in tur_violation_arrays(ds, dims, shape).items()})
+    return out
+
+
+def tur_violation_arrays(ds: xr.Dataset, dims, shape) -> dict[str, np.ndarray]:
+    """``tur`` and ``tur_classical_violations`` masks (flat over cells), see the module docstring."""
+    Q = _cells(ds, "tur", dims, shape)
+    err = _cells(ds, "tur_rel_err", dims, shape) if "tur_rel_err" in ds else np.zeros_like(Q)
+    classical = _cells(ds, "classical_dynamics", dims, shape)[:, 0].astype(bool) if "classical_dynamics" in ds \
+        else np.ones(Q.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        below = np.isfinite(Q) & np.isfinite(err) & (Q * (1.0 + err + 1e-12) < 2.0)
+    below = below.any(axis=1)
+    return {"tur": below & classical, "tur_classical_violations": below & ~classical}
 
 
 @njit(cache=True, parallel=True)
