@@ -73,7 +73,7 @@ class Generator:
 
     Attributes
     ----------
-    L : (n, D, D) float or complex
+    L : (n, D, D) float or complex, or None (built from the jumps by :meth:`matrix` when needed)
     trace : (D,) the trace functional ``t`` (ones for a rate matrix, ``vec(I)`` in the sector)
     jumps : (K, D, D) unit-rate jump superoperators ``J_k``
     dissipators : (K, D, D) unit-rate dissipators ``D_k`` (``∂L/∂r_k``), or None (= ``jumps``
@@ -109,7 +109,16 @@ class Generator:
 
     @property
     def n(self) -> int:
-        return self.L.shape[0]
+        return self.rate.shape[0]
+
+    def matrix(self) -> np.ndarray:
+        """The generator ``L`` (built from the jumps on first use when a rate model left it None)."""
+        if self.L is None:
+            d = self.jumps.shape[-1]
+            W = np.einsum("nk,kab->nab", self.rate, self.jumps)
+            W[:, range(d), range(d)] -= W.sum(axis=1)
+            self.L = W
+        return self.L
 
     def dissipator_ops(self) -> np.ndarray:
         """``∂L/∂r_k`` for every jump, ``(K, D, D)``."""
@@ -154,7 +163,7 @@ class Generator:
 
     def subset(self, sl: slice) -> "Generator":
         """The cells ``sl`` of this generator."""
-        return Generator(L=self.L[sl], trace=self.trace, jumps=self.jumps, rate=self.rate[sl],
+        return Generator(L=None if self.L is None else self.L[sl], trace=self.trace, jumps=self.jumps, rate=self.rate[sl],
                          energy=self.energy[sl], particles=self.particles, lead=self.lead, mu=self.mu[sl],
                          beta=self.beta[sl], dlnr=self.dlnr[sl], leads=self.leads, kind=self.kind, incoming=self.incoming,
                          dissipators=self.dissipators,
@@ -201,7 +210,7 @@ class _Drazin:
     """``ρ`` and ``x ↦ L^D x`` of a batch from one inverse per cell (module docstring)."""
 
     def __init__(self, gen: Generator):
-        L = gen.L
+        L = gen.matrix()
         t = gen.trace.astype(L.dtype)
         u = t / np.sum(t * t)
         diag = np.abs(np.einsum("nii->ni", L))
@@ -251,8 +260,11 @@ def cumulants(gen: Generator, weights: np.ndarray, order: int = 2, batch: int | 
     """
     if order not in (2, 3):
         raise ValueError(f"cumulants={order!r} is not allowed; allowed: 2 or 3")
+    edges = _single_edges(gen)
+    if edges is not None:
+        return _pauli_fast(gen, edges, weights, order)
     n = gen.n
-    D = gen.L.shape[-1]
+    D = gen.jumps.shape[-1]
     K, F = weights.shape[1], weights.shape[2]
     if batch is None:
         batch = max(1, int(32 * 2**20 // (16 * (D * D * 3 + K * D * 2 + 8 * F * D))))
@@ -260,6 +272,48 @@ def cumulants(gen: Generator, weights: np.ndarray, order: int = 2, batch: int | 
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
         parts.append(_cumulants(gen.subset(sl) if (sl.start, sl.stop) != (0, n) else gen, weights[sl], order))
+    return Cumulants(**{f: (None if parts[0].__dict__[f] is None else np.concatenate([p.__dict__[f] for p in parts]))
+                        for f in ("c1", "S", "c3", "activity", "S_rel_err", "rho", "c3_rel_err")})
+
+
+def _single_edges(gen: Generator):
+    """``(src, tgt)`` when every jump of a rate-matrix generator is one edge ``e_j e_iᵀ``, else None."""
+    if gen.kind != "pauli" or (gen.L is not None and np.iscomplexobj(gen.L)) or not np.all(gen.trace == 1):
+        return None
+    J = gen.jumps
+    nz = J != 0
+    if not np.all(nz.sum(axis=(1, 2)) == 1):
+        return None
+    k, tgt, src = np.nonzero(nz)
+    if not np.all(J[k, tgt, src] == 1.0) or not np.array_equal(k, np.arange(J.shape[0])):
+        return None
+    return src.astype(np.int64), tgt.astype(np.int64)
+
+
+def _pauli_fast(gen: Generator, edges, weights, order) -> Cumulants:
+    from .counting_kernel import pauli_cumulants_kernel
+
+    src, tgt = edges
+    n, K = gen.rate.shape
+    F = weights.shape[2]
+    d = gen.jumps.shape[-1]
+    c1, S = np.empty((n, F)), np.empty((n, F, F))
+    c3, c3_rel = np.full((n, F), np.nan), np.full((n, F), np.nan)
+    act, S_rel, rho = np.empty(n), np.empty((n, F)), np.empty((n, d))
+    pauli_cumulants_kernel(src, tgt, np.ascontiguousarray(gen.rate, dtype=float),
+                           np.ascontiguousarray(weights, dtype=float), d, order, c1, S, c3, act, S_rel, c3_rel, rho)
+    return Cumulants(c1=c1, S=S, c3=c3 if order >= 3 else None, activity=act, S_rel_err=S_rel, rho=rho,
+                     c3_rel_err=c3_rel if order >= 3 else None)
+
+
+def cumulants_dense(gen: Generator, weights: np.ndarray, order: int = 2) -> Cumulants:
+    """:func:`cumulants` by the dense batched numpy route (any generator; the reference of the fused kernel)."""
+    n = gen.n
+    D = gen.jumps.shape[-1]
+    K, F = weights.shape[1], weights.shape[2]
+    batch = max(1, int(32 * 2**20 // (16 * (D * D * 3 + K * D * 2 + 8 * F * D))))
+    parts = [_cumulants(gen.subset(slice(a, min(n, a + batch))), weights[a:a + batch], order)
+             for a in range(0, n, batch)]
     return Cumulants(**{f: (None if parts[0].__dict__[f] is None else np.concatenate([p.__dict__[f] for p in parts]))
                         for f in ("c1", "S", "c3", "activity", "S_rel_err", "rho", "c3_rel_err")})
 
@@ -368,10 +422,11 @@ def scgf(gen: Generator, weights: np.ndarray, s: float | np.ndarray) -> np.ndarr
     ``L + Σ_k (e^{s ν_k} − 1) r_k J_k`` with the largest real part, per cell (weights ``(n, K)``)."""
     s = np.asarray(s, dtype=float)
     tilt = np.expm1(s[..., None, None] * weights[None] if s.ndim else s * weights)
+    L = gen.matrix()
     if s.ndim:
-        Ls = gen.L[None] + np.einsum("snk,kab->snab", tilt * gen.rate[None], gen.jumps)
+        Ls = L[None] + np.einsum("snk,kab->snab", tilt * gen.rate[None], gen.jumps)
     else:
-        Ls = gen.L + np.einsum("nk,kab->nab", tilt * gen.rate, gen.jumps)
+        Ls = L + np.einsum("nk,kab->nab", tilt * gen.rate, gen.jumps)
     ev = np.linalg.eigvals(Ls)
     idx = np.argmax(ev.real, axis=-1)
     return np.take_along_axis(ev, idx[..., None], axis=-1)[..., 0].real

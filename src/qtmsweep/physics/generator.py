@@ -50,15 +50,13 @@ def rate_model_generator(model, params: Mapping[str, Any]) -> Generator:
     fermionic = bool(model.particle_exchange)
     K = 2 * len(model.transitions)
     J = np.zeros((K, d, d))
-    rate = np.zeros((n, K))
-    energy = np.zeros((n, K))
+    rate, energy, dl = [], [], []
     particles = np.zeros(K)
     lead = np.zeros(K, dtype=int)
-    dl = np.zeros((n, K))
     incoming = np.zeros(K, dtype=bool)
     for m, t in enumerate(model.transitions):
         i, j = index[t.source], index[t.target]
-        omega = energies[:, j] - energies[:, i]
+        omega = np.broadcast_to(energies[:, j] - energies[:, i], (n,))
         k_in, k_out, log_ratio = model.lead_rates(t.lead, omega, params)
         k_in = np.broadcast_to(t.weight * np.asarray(k_in, dtype=float), (n,))
         k_out = np.broadcast_to(t.weight * np.asarray(k_out, dtype=float), (n,))
@@ -66,17 +64,15 @@ def rate_model_generator(model, params: Mapping[str, Any]) -> Generator:
         a, b = 2 * m, 2 * m + 1
         J[a, j, i] = 1.0
         J[b, i, j] = 1.0
-        rate[:, a], rate[:, b] = k_in, k_out
-        energy[:, a], energy[:, b] = omega, -omega
+        rate += [k_in, k_out]
+        energy += [omega, -omega]
         particles[a], particles[b] = t.particles, -t.particles
         lead[a] = lead[b] = leads.index(t.lead)
         incoming[a] = True
-        dl[:, a] = dlnr_dx(k_in, k_out, log_ratio, True, fermionic)
-        dl[:, b] = dlnr_dx(k_out, k_in, log_ratio, False, fermionic)
-    W = np.einsum("nk,kab->nab", rate, J)
-    W[:, range(d), range(d)] -= W.sum(axis=1)
+        dl += [dlnr_dx(k_in, k_out, log_ratio, True, fermionic), dlnr_dx(k_out, k_in, log_ratio, False, fermionic)]
+    rate, energy, dl = (np.stack(x, axis=1) for x in (rate, energy, dl))
     mu, beta = _reservoirs(model, params, n)
-    return Generator(L=W, trace=np.ones(d), jumps=J, rate=rate, energy=energy, particles=particles, lead=lead,
+    return Generator(L=None, trace=np.ones(d), jumps=J, rate=rate, energy=energy, particles=particles, lead=lead,
                      mu=mu, beta=beta, dlnr=dl, leads=leads, kind="pauli", incoming=incoming,
                      notes={"classical": np.ones(n, dtype=bool), "approach": "pauli"})
 
