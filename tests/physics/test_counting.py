@@ -197,6 +197,8 @@ def test_fused_rate_matrix_kernel_equals_the_dense_drazin_route(model):
     gen = generator(model, p)
     w = gen.weights([parse_flux(f) for f in default_fluxes(model)])
     fast, dense = cumulants(gen, w, order=3), cumulants_dense(gen, w, order=3)
-    for f in ("S", "c3", "activity"):
-        a, b = getattr(fast, f), getattr(dense, f)
-        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-13 * np.abs(b).max())
+    np.testing.assert_allclose(fast.activity, dense.activity, rtol=1e-13)
+    np.testing.assert_allclose(fast.S, dense.S, rtol=1e-11, atol=1e-13 * np.abs(dense.S).max())
+    # c3 is a cancelling sum (it vanishes at equilibrium): agreement within the two routes' bounds
+    tol = 1e-11 + fast.c3_rel_err + dense.c3_rel_err
+    assert np.all(np.abs(fast.c3 - dense.c3) <= tol * np.abs(dense.c3)), np.max(np.abs(fast.c3 - dense.c3) / tol / np.abs(dense.c3))
