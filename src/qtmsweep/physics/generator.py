@@ -6,10 +6,12 @@ the same physics the steady-state kernels use:
 * rate models (``sqd``, ``cqd``, ``kerr_fridge`` at its truncation ``N1 × N2``): the Pauli rate
   matrix from the model's ``transitions`` and ``lead_rates`` (:func:`rate_model_generator`);
 * Lindblad models: each model module's ``generator(params)`` hook — ``qubit_fridge`` local
-  (bare-state jumps, 003 App. A2) and global (secular jumps between eigenstates, App. A1),
-  ``chain`` with ``stat="qubit"``: local for ``N ≤ 5`` by the Liouvillian on the
-  excitation-number sector (the steady-state kernel uses the exact two-point equations, which
-  carry no counting statistics), and global (``N = 2``).
+  (bare-state jumps, 003 App. A2; the Liouvillian on the excitation-number sector) and global
+  (secular jumps between eigenstates, App. A1), ``chain`` with ``stat="qubit"``: local for
+  ``N ≤ 5`` by the Liouvillian on the excitation-number sector (the steady-state kernel uses the
+  exact two-point equations, which carry no counting statistics), and global (``N = 2``).  The
+  global (secular) MEs are handed over as the rate process on the eigenstate populations they
+  are exactly equivalent to (:func:`secular_generator`), so they use the fused rate-matrix kernel.
 
 Oscillator chains (``stat="boson"``) have no finite generator; their counting statistics would
 need a Fock-space truncation or the Gaussian (Levitov–Lesovik type) determinant formula, neither
@@ -112,6 +114,29 @@ def lindblad_generator(model, params: Mapping[str, Any], terms, jumps, d: int, c
                      lead=np.array([b for _, _, b in jumps], dtype=int), mu=mu, beta=beta,
                      dlnr=np.broadcast_to(dlnr, (n, len(jumps))).copy(), leads=tuple(model.leads),
                      kind="lindblad", incoming=np.asarray(incoming, dtype=bool))
+
+
+def secular_generator(model, params: Mapping[str, Any], jumps, d: int, energy: np.ndarray, incoming,
+                      dlnr: np.ndarray) -> Generator:
+    """Rate-matrix generator of a secular (global) master equation on the eigenbasis.
+
+    Every jump of the secular ME here is a single ``|j⟩⟨i|`` between eigenstates, so
+    ``L_k ρ L_k† = ρ_ii |j⟩⟨j|`` maps populations to populations, the steady state is diagonal
+    and coherences decay on their own: the counting statistics are exactly those of the
+    classical rate process on the populations (checked against QuTiP's full Liouvillian).
+    ``jumps``: ``(rate (n,), (j, i), bath)``.
+    """
+    n = _batch(params)
+    J = np.zeros((len(jumps), d, d))
+    for k, (_, (j, i), _) in enumerate(jumps):
+        J[k, j, i] = 1.0
+    rate = np.stack([np.broadcast_to(np.asarray(r, dtype=float), (n,)) for r, _, _ in jumps], axis=1)
+    mu, beta = _reservoirs(model, params, n)
+    return Generator(L=None, trace=np.ones(d), jumps=J, rate=rate, energy=np.broadcast_to(energy, rate.shape).copy(),
+                     particles=np.zeros(len(jumps)), lead=np.array([b for _, _, b in jumps], dtype=int), mu=mu,
+                     beta=beta, dlnr=np.broadcast_to(dlnr, rate.shape).copy(), leads=tuple(model.leads), kind="pauli",
+                     incoming=np.asarray(incoming, dtype=bool),
+                     notes={"classical": np.ones(n, dtype=bool), "approach": "global (secular rate process)"})
 
 
 def generator(model, params: Mapping[str, Any]) -> Generator:

@@ -446,7 +446,8 @@ def generator(params: Mapping[str, Any]):
     X = [ops[0] + ops[0].conj().T, ops[1] + ops[1].conj().T]
     rates, om = secular_rates(E, np.broadcast_to(V0, (n, 4, 4)), X, [spectrum("L"), spectrum("R")])
     q = (0, 1, 1, 2)
-    proj = lambda j, i: np.outer(np.eye(4)[j], np.eye(4)[i]).astype(complex)  # noqa: E731
+    from ..generator import secular_generator
+
     jumps, energy, incoming, dl = [], [], [], []
     for b, lead in enumerate(LEADS):
         T = _arr(numeric, f"T_{lead}", n)
@@ -456,13 +457,8 @@ def generator(params: Mapping[str, Any]):
                     w = om[:, j, i]
                     up, down = rates[b, :, j, i], rates[b, :, i, j]
                     lr = -w / T
-                    jumps += [(up, proj(j, i), b), (down, proj(i, j), b)]
+                    jumps += [(up, (j, i), b), (down, (i, j), b)]
                     energy += [w, -w]
                     incoming += [True, False]
                     dl += [dlnr_dx(up, down, lr, True, False), dlnr_dx(down, up, lr, False, False)]
-    terms = [(E[:, k], proj(k, k)) for k in range(4)]
-    gen = lindblad_generator(model, numeric, terms, jumps, 4, q, np.stack(energy, axis=1), incoming,
-                             np.stack(dl, axis=1))
-    gen.notes["classical"] = np.ones(n, dtype=bool)
-    gen.notes["approach"] = "global"
-    return gen
+    return secular_generator(model, numeric, jumps, 4, np.stack(energy, axis=1), incoming, np.stack(dl, axis=1))

@@ -342,8 +342,10 @@ def generator(params: Mapping[str, Any]):
     """Counting generator (:mod:`qtmsweep.physics.counting`) of the local or global approach.
 
     Local: the bare-state jumps of :func:`evaluate` (energy = bare transition energy, so the
-    counted heat is 003 Eq. A21's); global: secular jumps between the eigenstates of ``H_S``,
-    energy ``E_j − E_i``.  Sector-reduced like the steady-state kernel.
+    counted heat is 003 Eq. A21's), Liouvillian on the excitation sector like the steady-state
+    kernel; global: secular jumps between the eigenstates of ``H_S``, energy ``E_j − E_i``, as
+    the equivalent rate process on the eigenstate populations
+    (:func:`~qtmsweep.physics.generator.secular_generator`).
     """
     from ..counting import dlnr_dx
     from ..generator import lindblad_generator
@@ -369,11 +371,12 @@ def generator(params: Mapping[str, Any]):
                 incoming += [True, False]
                 dl += [dlnr_dx(up, down, lr, True, False), dlnr_dx(down, up, lr, False, False)]
     else:
+        from ..generator import secular_generator
+
         E_p, E_m, c, s = _eigenbasis(eps1, eps2, dx)
         E = np.stack([np.zeros(n), E_p, E_m, eps_d], axis=-1)
         rates, omega = secular_rates(E, _rotation(c, s), [X1, X1, X2],
                                      [bath_spectrum(numeric, lead, n) for lead in LEADS])
-        terms = [(E[:, k], _proj(k, k)) for k in range(4)]
         for b in range(3):
             for i in range(4):
                 for j in range(4):
@@ -381,13 +384,15 @@ def generator(params: Mapping[str, Any]):
                         w = omega[:, j, i]
                         up, down = rates[b, :, j, i], rates[b, :, i, j]
                         lr = -w / T[:, b]
-                        jumps += [(up, _proj(j, i), b), (down, _proj(i, j), b)]
+                        jumps += [(up, (j, i), b), (down, (i, j), b)]
                         energy += [w, -w]
                         incoming += [True, False]
                         dl += [dlnr_dx(up, down, lr, True, False), dlnr_dx(down, up, lr, False, False)]
+        return secular_generator(registry.get_model("qubit_fridge"), numeric, jumps, 4, np.stack(energy, axis=1),
+                                 incoming, np.stack(dl, axis=1))
     gen = lindblad_generator(registry.get_model("qubit_fridge"), numeric, terms, jumps, 4, CHARGES,
                              np.stack(energy, axis=1), incoming, np.stack(dl, axis=1))
-    # classical (a Markov jump process): the secular global ME, or no coherent coupling
-    gen.notes["classical"] = np.ones(n, dtype=bool) if approach != "local" else (dx == 0)
-    gen.notes["approach"] = approach
+    # classical (a Markov jump process) without coherent coupling
+    gen.notes["classical"] = dx == 0
+    gen.notes["approach"] = "local (Liouvillian on the excitation sector)"
     return gen
