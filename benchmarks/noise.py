@@ -5,6 +5,8 @@ For each configuration, in one process and on the same points:
 * ``mean``  — ``qtmsweep.solve(model, **grid)`` (means only), cells/s;
 * ``noise`` — ``qtmsweep.solve(model, cumulants=2, fluxes=...)``, cells/s (means + covariance + ratios);
 * ``fcs``   — the counting part alone (generator + cumulants), cells/s;
+* ``kernel``— the cumulants alone on a built generator (the fused rate-matrix kernel, or the dense
+  Drazin route for Lindblad generators), cells/s;
 * ``qutip`` — QuTiP 5 ``countstat_current_noise`` on a sample of the points (its Liouvillian from
   ``qutip.liouvillian``; current superoperators from the same jumps), points/s, and the largest
   relative difference of the diagonal noise on that sample.
@@ -98,10 +100,12 @@ def _qutip_noise_point(model, structural, p, fluxes):
 def run(cells: int, qutip_points: int) -> None:
     import qtmsweep
     from qtmsweep.physics.generator import default_fluxes
+    from qtmsweep.physics.counting import cumulants
+    from qtmsweep.physics.generator import generator, parse_flux
     from qtmsweep.thermo.noise import counting_statistics
 
     print(f"{'configuration':22s} {'cells':>8s} {'mean/s':>10s} {'noise/s':>10s} {'fcs/s':>10s} "
-          f"{'noise/mean':>10s} {'qutip/s':>9s} {'x qutip':>9s} {'max rel diff':>12s}")
+          f"{'kernel/s':>10s} {'noise/mean':>10s} {'qutip/s':>9s} {'x qutip':>9s} {'max rel diff':>12s}")
     for name, (model, structural, fluxes, spec) in CONFIGS.items():
         fluxes = fluxes or default_fluxes(model)
         n = cells if model in ("cqd", "kerr_fridge") else max(1000, cells // 10)
@@ -117,6 +121,11 @@ def run(cells: int, qutip_points: int) -> None:
         t = time.perf_counter()
         counting_statistics(model, {**structural, **p}, fluxes, 2)
         t_fcs = time.perf_counter() - t
+        gen = generator(model, {**structural, **p})
+        w = gen.weights([parse_flux(f) for f in fluxes])
+        t = time.perf_counter()
+        cumulants(gen, w, order=2)
+        t_kernel = time.perf_counter() - t
         k = min(qutip_points, n)
         t = time.perf_counter()
         ref = [_qutip_noise_point(model, structural, {kk: (float(v[i]) if np.ndim(v) else v) for kk, v in p.items()},
@@ -125,7 +134,7 @@ def run(cells: int, qutip_points: int) -> None:
         ours = np.einsum("nff->nf", ds.S.values.reshape(n, len(fluxes), len(fluxes))[:k])
         diff = np.max(np.abs(ours - np.array(ref)) / np.abs(ours).max(axis=1, keepdims=True))
         print(f"{name:22s} {n:8d} {n / t_mean:10.3g} {n / t_noise:10.3g} {n / t_fcs:10.3g} "
-              f"{t_noise / t_mean:10.2f} {1 / t_q:9.3g} {t_q * n / t_noise:9.3g} {diff:12.2e}")
+              f"{n / t_kernel:10.3g} {t_noise / t_mean:10.2f} {1 / t_q:9.3g} {t_q * n / t_noise:9.3g} {diff:12.2e}")
 
 
 if __name__ == "__main__":
