@@ -41,17 +41,16 @@ factorisation itself is accurate, which the mpmath tests check on hard points).
 
 Examples
 --------
-A two-state process ``0 ⇄ 1`` with rates ``a`` (in) and ``b`` (out), counting the in-jumps
-as ``+1`` and the out-jumps as ``−1`` (a single resonant level): ``S = 2ab/(a+b)² · ab/(a+b)·…``;
-for ``a = b`` the Fano factor is ``1/2``.
+A level filled at rate ``a`` from one lead and emptied at rate ``b`` into another (a resonant
+level at large bias), counting the electrons that come in: ``J = ab/(a+b)`` and the Fano factor
+is ``(a² + b²)/(a + b)²`` (1/2 for ``a = b``).
 
 >>> import numpy as np
->>> J = np.zeros((2, 2, 2)); J[0, 1, 0] = 1.0; J[1, 0, 1] = 1.0   # 0 -> 1 and 1 -> 0
->>> rates = np.array([[1.0, 1.0]])
->>> gen = pauli_generator(J, rates)
->>> out = cumulants(gen, np.array([[[1.0], [-1.0]]]), order=3)
+>>> J = np.zeros((2, 2, 2)); J[0, 1, 0] = 1.0; J[1, 0, 1] = 1.0   # 0 -> 1 (in) and 1 -> 0 (out)
+>>> gen = pauli_generator(J, np.array([[1.0, 1.0]]))
+>>> out = cumulants(gen, np.array([[[1.0], [0.0]]]), order=3)
 >>> round(float(out.c1[0, 0]), 12), round(float(out.S[0, 0, 0] / out.c1[0, 0]), 12)
-(0.0, inf)
+(0.5, 0.5)
 """
 
 from __future__ import annotations
