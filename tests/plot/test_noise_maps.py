@@ -1,0 +1,41 @@
+"""TUR / Fano maps: the arrays drawn are the dataset's, the outline is the classification's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import qtmsweep
+from qtmsweep.plot.noise import data_noise_map, draw_noise_map
+from qtmsweep.thermo.classify import CELL, classify
+
+
+def test_cqd_tur_map_outlines_the_genuine_icc_region(tmp_path):
+    g = qtmsweep.grid(T_a=np.linspace(0.4, 2.0, 25), mu_a=np.linspace(-1.0, 2.5, 21))
+    ds = qtmsweep.solve("cqd", cumulants=2, **g, eps_L=1.0, eps_R=2.5, kappa=-1.5, T_b=0.4, T_r=1.0,
+                        mu_b=1.0, mu_r=0.0, gamma_a=1.0, gamma_b=1.0, gamma_r=1.0)
+    d = data_noise_map(ds, quantity="tur", flux="J_N[b]", reduced_model="II")
+    np.testing.assert_array_equal(d.value.values, ds.tur.sel(flux="J_N[b]").values)
+    icc = (classify(ds, "II")["regime"] == CELL["icc"]).values
+    np.testing.assert_array_equal(d.outline.values, icc)
+    assert not d.beats_classical_tur.any()  # classical dynamics
+    path = draw_noise_map(d, tmp_path / "tur.png")
+    assert path.stat().st_size > 10_000
+
+
+def test_fridge_fano_map_outlines_the_cooling_region(tmp_path):
+    g = qtmsweep.grid(T_L=np.linspace(0.8, 2.0, 16), T_C=np.linspace(0.5, 1.2, 15))
+    ds = qtmsweep.solve("qubit_fridge", cumulants=2, **g, eps1=2.0, eps2=2.0, delta_z=0.1, delta_x=0.05, T_R=1.0,
+                        Gamma_L=0.02, Gamma_R=0.08, Gamma_C=0.06, Omega_L=2.0, Omega_R=2.1, Omega_C=2.1,
+                        eps_c=20.0, approach="local")
+    d = data_noise_map(ds, quantity="fano", flux="J_Q[C]")
+    cooling = (ds.J_Q.sel(lead="C") > 0) & ~ds.ratio_undetermined.sel(flux="J_Q[C]")
+    assert bool((d.outline == cooling).mean() > 0.95)
+    assert d.outline.any() and not d.outline.all()
+    draw_noise_map(d, tmp_path / "fano.png")
+
+
+def test_noise_map_refuses_a_dataset_without_cumulants():
+    ds = qtmsweep.solve("sqd", eps=1.0, T_l=2.0, T_r=1.0, mu_l=0.0, mu_r=0.0, gamma_l=1.0, gamma_r=1.0)
+    with pytest.raises(ValueError, match="cumulants"):
+        data_noise_map(ds)
