@@ -133,7 +133,7 @@ def _fridge_point(near_eq, delta_x):
     return p
 
 
-@pytest.mark.parametrize("approach", ["local", "global"])
+@pytest.mark.parametrize("approach", [pytest.param("local", marks=pytest.mark.slow), "global"])
 @pytest.mark.parametrize("near_eq", [0.0, 0.0, 1e-6, 1e-10])
 def test_qubit_fridge_cumulants_match_60_digit_tilted_generator(approach, near_eq):
     p = _fridge_point(near_eq, RNG.uniform(0.05, 0.4))
