@@ -27,6 +27,9 @@
     ``≥`` :data:`RESOLVED_REL_ERR`): there ``fano``, ``tur``, ``kur`` are NaN *for that reason*;
 ``tur_rel_err(flux)``
     bound on the relative error of ``tur``: ``2 δJ + δS + δσ``;
+``tur_undetermined(flux)``
+    True where ``tur`` is NaN: ``ratio_undetermined``, or ``tur_rel_err ≥`` :data:`RESOLVED_REL_ERR`
+    (near equilibrium the generic solvers may not resolve ``σ`` although they resolve ``J``);
 ``classical_dynamics``
     True where the dynamics is a classical Markov jump process (rate models, the secular
     global MEs, local MEs without coherent coupling), where the TUR must hold.
@@ -119,9 +122,10 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
         undetermined = (J == 0) | ~np.isfinite(rel_J) | (rel_J >= RESOLVED_REL_ERR) | ~np.isfinite(J)
         absJ = np.where(undetermined, np.nan, np.abs(J))
         fano = Sd / absJ
-        tur = Sd * sigma[:, None] / absJ**2
         kur = Sd * c.activity[:, None] / absJ**2
         tur_rel = np.where(undetermined, np.inf, 2 * rel_J + c.S_rel_err + rel_sigma[:, None])
+        tur_undetermined = undetermined | ~(tur_rel < RESOLVED_REL_ERR)
+        tur = np.where(tur_undetermined, np.nan, Sd * sigma[:, None] / absJ**2)
 
     def grid(a):
         return a.reshape(shape + a.shape[1:])
@@ -144,6 +148,8 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
                                             "(2 rel_err(J) + S_rel_err + sigma bound)"}),
         "ratio_undetermined": (fd, grid(undetermined), {"units": "1", "long_name": "True where J_i is zero or not "
                                f"resolved by its bound (relative bound >= {RESOLVED_REL_ERR:g}): ratios are NaN"}),
+        "tur_undetermined": (fd, grid(tur_undetermined), {"units": "1", "long_name": "True where tur is NaN: J_i "
+                             f"unresolved, or the bound tur_rel_err >= {RESOLVED_REL_ERR:g} (e.g. sigma unresolved)"}),
         "activity": (dims, grid(c.activity), {"units": "1/time", "long_name": "dynamical activity: total rate of "
                                               "jumps in the steady state"}),
         "classical_dynamics": (dims, grid(np.asarray(gen.notes.get("classical", np.zeros(n, bool)))),
