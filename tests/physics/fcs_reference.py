@@ -53,7 +53,7 @@ def pauli_tilted(d, jumps):
 
 def sqd_jumps(p, weight):
     """``weight(lead, omega, particles)`` -> counting weight of a jump."""
-    v = {k: mp.mpf(p[k]) for k in p}
+    v = {k: mp.mpmathify(p[k]) for k in p}
     out = []
     for lead in "lr":
         f = fermi((v["eps"] - v["mu_" + lead]) / v["T_" + lead])
@@ -64,7 +64,7 @@ def sqd_jumps(p, weight):
 
 
 def cqd_jumps(p, weight):
-    v = {k: mp.mpf(p[k]) for k in p}
+    v = {k: mp.mpmathify(p[k]) for k in p}
     E = [mp.mpf(0), v["eps_L"], v["eps_R"], v["eps_L"] + v["eps_R"] + v["kappa"]]
     out = []
     for i, j, lead in [(0, 1, "a"), (0, 1, "b"), (2, 3, "a"), (2, 3, "b"), (0, 2, "r"), (1, 3, "r")]:
@@ -88,7 +88,7 @@ def filtered(v, lead, w):
 
 def fridge_global_jumps(p, weight):
     """Secular (global) qubit fridge as a rate process on the eigenstates 0, +, −, d."""
-    v = {k: mp.mpf(p[k]) for k in p}
+    v = {k: mp.mpmathify(p[k]) for k in p}
     e1, e2, dz, dx = v["eps1"], v["eps2"], v["delta_z"], v["delta_x"]
     th = mp.atan2(2 * dx, e1 - e2)
     c, s = mp.cos(th / 2), mp.sin(th / 2)
@@ -147,7 +147,7 @@ def lindblad_tilted(H, jumps, keep):
 
 def fridge_local(p, weight):
     """Local qubit fridge (003 App. A2) with δx: (tilted, keep-size)."""
-    v = {k: mp.mpf(p[k]) for k in p}
+    v = {k: mp.mpmathify(p[k]) for k in p}
     E = [mp.mpf(0), v["eps1"], v["eps2"], v["eps1"] + v["eps2"] + v["delta_z"]]
     H = mp.zeros(4, 4)
     for k in range(4):

@@ -129,3 +129,41 @@ def test_onsager_analysis_of_a_grid_of_equilibrium_points():
                                 gamma_a=1.0, gamma_b=0.6, gamma_r=1.4)
         np.testing.assert_allclose(out.L.isel(T_a=k).sel(force=["F_E_b", "F_N_b"], force_=["F_E_b", "F_N_b"]),
                                    single, rtol=1e-14)
+
+
+@pytest.mark.parametrize("delta_x", [0.0, 0.35])
+def test_qubit_fridge_global_onsager_matches_60_digit_complex_step(delta_x):
+    """(F_E_L, F_E_C) with reference bath R: F_E_λ moves β_λ = β − F; the 60-digit secular rate
+    process of tests/physics/fcs_reference (eigenbasis from mpmath, filtered Bose rates) is solved
+    at β_λ − i h and the derivative read off the imaginary part (h = 1e-30)."""
+    import mpmath as mp
+
+    from tests.physics import fcs_reference as ref
+
+    mp.mp.dps = 60
+    T = 0.9
+    fixed = dict(approach="global", eps1=1.2, eps2=2.5, delta_z=0.1, delta_x=delta_x, Gamma_L=0.05,
+                 Gamma_R=0.08, Gamma_C=0.06, Omega_L=1.2, Omega_R=1.3, Omega_C=2.6, eps_c=10.0)
+    L = onsager_matrix("qubit_fridge", T=T, **fixed)
+    h = mp.mpf("1e-30")
+    numeric = {k: v for k, v in fixed.items() if k != "approach"}
+
+    def flux(lead_T, lead_J):
+        p = {**numeric, "T_L": T, "T_R": T, "T_C": T}
+        beta = 1 / mp.mpf(T)
+        p[f"T_{lead_T}"] = 1 / (beta + 1j * h)
+        d, jumps = ref.fridge_global_jumps(p, lambda l, w, n, mu: w if l == lead_J else 0)
+        W = mp.zeros(d, d)
+        for i, j, r, _ in jumps:
+            W[j, i] += r
+            W[i, i] -= r
+        for c in range(d):
+            W[d - 1, c] = 1
+        pop = mp.lu_solve(W, mp.matrix([0] * (d - 1) + [1]))
+        return sum(r * w * pop[i] for i, j, r, w in jumps)
+
+    for a, la in enumerate("LC"):
+        for b, lb in enumerate("LC"):
+            # β_λ = β + i h corresponds to F_E_λ = −i h: dJ/dF = −Im J / h
+            refv = -float(mp.im(flux(lb, la)) / h)
+            assert abs(L[a, b] - refv) <= 1e-13 * np.sqrt(L[a, a] * L[b, b]), (la, lb, L[a, b], refv)
