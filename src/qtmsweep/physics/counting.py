@@ -56,7 +56,6 @@ is ``(a² + b²)/(a + b)²`` (1/2 for ``a = b``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import comb
 
 import numpy as np
 
