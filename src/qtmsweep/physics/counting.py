@@ -298,8 +298,9 @@ def _pauli_fast(gen: Generator, edges, weights, order) -> Cumulants:
     c1, S = np.empty((n, F)), np.empty((n, F, F))
     c3, c3_rel = np.full((n, F), np.nan), np.full((n, F), np.nan)
     act, S_rel, rho = np.empty(n), np.empty((n, F)), np.empty((n, d))
-    pauli_cumulants_kernel(src, tgt, np.ascontiguousarray(gen.rate, dtype=float),
-                           np.ascontiguousarray(weights, dtype=float), d, order, c1, S, c3, act, S_rel, c3_rel, rho)
+    rate_T = np.ascontiguousarray(np.asarray(gen.rate, dtype=float).T)  # (K, n): a view when built that way
+    pauli_cumulants_kernel(src, tgt, rate_T, np.ascontiguousarray(weights, dtype=float), d, order, c1, S, c3, act,
+                           S_rel, c3_rel, rho)
     return Cumulants(c1=c1, S=S, c3=c3 if order >= 3 else None, activity=act, S_rel_err=S_rel, rho=rho,
                      c3_rel_err=c3_rel if order >= 3 else None)
 

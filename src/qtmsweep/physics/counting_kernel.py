@@ -76,13 +76,13 @@ def _drazin(A, piv, rho, x):  # pragma: no cover - compiled
 
 
 @njit(cache=True, parallel=True)
-def pauli_cumulants_kernel(src, tgt, rate, w, d, order, c1, S, c3, activity, S_rel, c3_rel, rho_out):  # pragma: no cover
-    n, K = rate.shape
+def pauli_cumulants_kernel(src, tgt, rate_T, w, d, order, c1, S, c3, activity, S_rel, c3_rel, rho_out):  # pragma: no cover
+    K, n = rate_T.shape
     F = w.shape[2]
     for cell in prange(n):
         A = np.zeros((d, d))
         for k in range(K):
-            r = rate[cell, k]
+            r = rate_T[k, cell]
             A[tgt[k], src[k]] += r
             A[src[k], src[k]] -= r
         s = 0.0
@@ -114,13 +114,13 @@ def pauli_cumulants_kernel(src, tgt, rate, w, d, order, c1, S, c3, activity, S_r
             rho_out[cell, a] = rho[a]
         act = 0.0
         for k in range(K):
-            act += rate[cell, k] * rho[src[k]]
+            act += rate_T[k, cell] * rho[src[k]]
         activity[cell] = act
         y = np.zeros((F, d))
         for f in range(F):
             acc = 0.0
             for k in range(K):
-                jr = rate[cell, k] * rho[src[k]]
+                jr = rate_T[k, cell] * rho[src[k]]
                 acc += jr * w[cell, k, f]
                 y[f, tgt[k]] += jr * w[cell, k, f]
             c1[cell, f] = acc
@@ -131,7 +131,7 @@ def pauli_cumulants_kernel(src, tgt, rate, w, d, order, c1, S, c3, activity, S_r
                 cross_gf = 0.0
                 contact = 0.0
                 for k in range(K):
-                    r = rate[cell, k]
+                    r = rate_T[k, cell]
                     cross_fg += r * w[cell, k, f] * y[g, src[k]]
                     cross_gf += r * w[cell, k, g] * y[f, src[k]]
                     contact += r * rho[src[k]] * w[cell, k, f] * w[cell, k, g]
@@ -146,7 +146,7 @@ def pauli_cumulants_kernel(src, tgt, rate, w, d, order, c1, S, c3, activity, S_r
                 for a in range(d):
                     v[a] = 0.0
                 for k in range(K):
-                    r = rate[cell, k]
+                    r = rate_T[k, cell]
                     wk = w[cell, k, f]
                     v[tgt[k]] += 2 * r * wk * (-y[f, src[k]]) + r * wk * wk * rho[src[k]]
                 for a in range(d):
@@ -156,7 +156,7 @@ def pauli_cumulants_kernel(src, tgt, rate, w, d, order, c1, S, c3, activity, S_r
                 t2 = 0.0
                 t3 = 0.0
                 for k in range(K):
-                    r = rate[cell, k]
+                    r = rate_T[k, cell]
                     wk = w[cell, k, f]
                     t1 += r * wk * (-v[src[k]])
                     t2 += r * wk * wk * (-y[f, src[k]])

@@ -72,7 +72,8 @@ def rate_model_generator(model, params: Mapping[str, Any]) -> Generator:
         lead[a] = lead[b] = leads.index(t.lead)
         incoming[a] = True
         dl += [dlnr_dx(k_in, k_out, log_ratio, True, fermionic), dlnr_dx(k_out, k_in, log_ratio, False, fermionic)]
-    rate, energy, dl = (np.stack(x, axis=1) for x in (rate, energy, dl))
+    # (K, n) blocks, handed over as their (n, K) transposed views: no strided copy of every column
+    rate, energy, dl = (np.stack(x, axis=0).T for x in (rate, energy, dl))
     mu, beta = _reservoirs(model, params, n)
     return Generator(L=None, trace=np.ones(d), jumps=J, rate=rate, energy=energy, particles=particles, lead=lead,
                      mu=mu, beta=beta, dlnr=dl, leads=leads, kind="pauli", incoming=incoming,
