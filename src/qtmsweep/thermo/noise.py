@@ -30,6 +30,9 @@
 ``tur_undetermined(flux)``
     True where ``tur`` is NaN: ``ratio_undetermined``, or ``tur_rel_err ≥`` :data:`RESOLVED_REL_ERR`
     (near equilibrium the generic solvers may not resolve ``σ`` although they resolve ``J``);
+``S_truncation_rel_change(flux)`` (``kerr_fridge`` only)
+    relative change of ``S_ii`` from ``(N1+1, N2)`` and ``(N1, N2+1)``: like ``truncation_change``
+    of the means a warning sign, not a bound (it underestimates the error ~2× at 003 Fig. 7's point);
 ``classical_dynamics``
     True where the dynamics is a classical Markov jump process (rate models, the secular
     global MEs, local MEs without coherent coupling), where the TUR must hold.
@@ -156,6 +159,17 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
                                {"units": "1", "long_name": "True where the dynamics is a classical Markov jump "
                                 "process (TUR and KUR must hold)"}),
     }
+    if get_model(model).name == "kerr_fridge":  # truncation estimate, as the means carry one (SPEC §2)
+        change = np.zeros_like(Sd)
+        for dN in ((1, 0), (0, 1)):
+            up = dict(params)
+            up["N1"], up["N2"] = int(params.get("N1", 3)) + dN[0], int(params.get("N2", 3)) + dN[1]
+            _, cu, _ = counting_statistics(model, up, labels, 2)
+            change = np.maximum(change, np.abs(np.einsum("nff->nf", cu.S) - Sd))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_change = np.where(Sd != 0, change / np.abs(Sd), 0.0)
+        out["S_truncation_rel_change"] = (fd, grid(rel_change), {"units": "1", "long_name": "relative change of "
+                                          "S(flux, flux) from (N1+1, N2) and (N1, N2+1): truncation estimate"})
     if c.c3 is not None:
         out["c3"] = (fd, grid(c.c3), {"units": "[flux]*[counted quantity]^2", "long_name": "third scaled cumulant "
                                       "lim <<N^3>>/t of the counted flux", **attrs})
