@@ -169,3 +169,13 @@ def test_kerr_noise_carries_a_truncation_estimate_that_shrinks_with_N():
     true = np.abs(np.diagonal(small.S.values) - np.diagonal(ref.S.values)) / np.abs(np.diagonal(small.S.values))
     assert np.all(true < 5 * small.S_truncation_rel_change.values + 1e-12)
     assert np.all(true > 0.2 * small.S_truncation_rel_change.values)
+
+
+def test_a_model_without_a_counting_generator_is_refused_before_any_work():
+    from qtmsweep.physics.registry import available_models
+
+    if "kerr_negf" not in available_models():
+        pytest.skip("kerr_negf is not registered on this branch")
+    m = get_model("kerr_negf")
+    with pytest.raises(ValueError, match="cumulants are not available for model 'kerr_negf'"):
+        qtmsweep.solve("kerr_negf", cumulants=2, **m.defaults())

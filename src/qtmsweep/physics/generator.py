@@ -140,6 +140,18 @@ def secular_generator(model, params: Mapping[str, Any], jumps, d: int, energy: n
                      notes={"classical": np.ones(n, dtype=bool), "approach": "global (secular rate process)"})
 
 
+def has_generator(model) -> bool:
+    """Whether ``model`` has a counting generator (a rate model, or a module ``generator`` hook)."""
+    m = get_model(model)
+    if m.name == "kerr_fridge" or getattr(m, "transitions", None) is not None:
+        return True
+    try:
+        module = importlib.import_module(f".models.{m.name}", __package__)
+    except ImportError:
+        return False
+    return callable(getattr(module, "generator", None))
+
+
 def generator(model, params: Mapping[str, Any]) -> Generator:
     """The counting generator of ``model`` (name or object) on flat, validated parameters."""
     m = get_model(model)
@@ -154,7 +166,8 @@ def generator(model, params: Mapping[str, Any]) -> Generator:
     module = importlib.import_module(f".models.{m.name}", __package__)
     hook = getattr(module, "generator", None)
     if hook is None:
-        raise ValueError(f"counting statistics are not available for model {m.name!r}")
+        raise ValueError(f"counting statistics (cumulants) are not available for model {m.name!r} (it has no "
+                         "Markov generator with counted jumps)")
     return hook(params)
 
 

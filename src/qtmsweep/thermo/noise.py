@@ -50,8 +50,8 @@ import numpy as np
 import xarray as xr
 
 from ..physics.counting import cumulants as _cumulants
-from ..physics.generator import default_fluxes, generator, parse_flux
-from ..physics.registry import get_model
+from ..physics.generator import default_fluxes, generator, has_generator, parse_flux
+from ..physics.registry import available_models, get_model
 
 #: A ratio is reported only where its flux is known to better than this relative bound.
 RESOLVED_REL_ERR = 0.1
@@ -71,6 +71,10 @@ def _cells(ds: xr.Dataset, name: str, dims, extra=()):
 def check_counting(model, structural: Mapping[str, Any], fluxes: Sequence[str] | None) -> list[str]:
     """Validate the counted fluxes and that the model/approach has counting statistics (no work done)."""
     m = get_model(model)
+    if not has_generator(m):
+        raise ValueError(f"cumulants are not available for model {m.name!r} (it has no Markov generator with "
+                         "counted jumps); allowed models: "
+                         + ", ".join(n for n in available_models() if has_generator(n)))
     labels = list(default_fluxes(m) if fluxes is None else fluxes)
     if isinstance(fluxes, str) or not labels:
         raise ValueError(f"fluxes={fluxes!r} is not allowed; allowed: a non-empty list of labels like 'J_Q[C]'")
