@@ -107,6 +107,7 @@ def validate_config(config: Mapping[str, Any], *, check: bool = True) -> dict:
     if not isinstance(config, Mapping):
         raise ConfigError(f"<top level>: the configuration must be a mapping, not {type(config).__name__}")
     cfg = copy.deepcopy(dict(config))
+    _unbool_refine_on(cfg)
     from jsonschema.exceptions import best_match
 
     validator = _validator_class()(_schema())
@@ -116,6 +117,16 @@ def validate_config(config: Mapping[str, Any], *, check: bool = True) -> dict:
     if check:
         check_config(cfg)
     return cfg
+
+
+def _unbool_refine_on(cfg: dict) -> None:
+    """YAML 1.1 reads an unquoted key ``on`` as ``True``: give ``refine: {on: [...]}`` its name back."""
+    sweeps = cfg.get("sweeps")
+    if isinstance(sweeps, dict):
+        for sc in sweeps.values():
+            refine = sc.get("refine") if isinstance(sc, dict) else None
+            if isinstance(refine, dict) and True in refine and "on" not in refine:
+                sc["refine"] = {("on" if k is True else k): v for k, v in refine.items()}
 
 
 def _message(error) -> str:
@@ -177,6 +188,10 @@ def check_config(config: Mapping[str, Any]) -> None:
 
     for name in config.get("sweeps", {}):
         build_plan(config, name, probe=False)
+        if config["sweeps"][name].get("refine") is not None:
+            from .refine import build_refine_plan
+
+            build_refine_plan(config, name, probe=False)
     for name, figure in config.get("figures", {}).items():
         if figure["sweep"] not in config.get("sweeps", {}):
             raise ConfigError(f"figures.{name}.sweep: {figure['sweep']!r} is not a sweep of this config; "
