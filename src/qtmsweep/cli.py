@@ -175,6 +175,25 @@ def _run(args: argparse.Namespace) -> int:
         return _error(str(err))
 
     stores = {names[0]: args.store} if args.store else None
+    refined = [n for n in names if config["sweeps"][n].get("refine") is not None]
+    if refined:  # adaptive refinement (qtmsweep.sweep.refine): one store of nested levels per sweep
+        from .sweep.execute import default_store
+        from .sweep.refine import run_refine
+
+        try:
+            for n in refined:
+                r = run_refine(config, n, (stores or {}).get(n) or default_store(config, n, args.out), options)
+                state = "complete" if r.complete else f"{r.levels_complete + 1}/{r.levels + 1} levels done"
+                print(f"{r.sweep}: {r.status} {r.store}; {r.nodes_computed} nodes in {r.tasks_computed} tasks "
+                      f"in {r.seconds:.2f} s; {r.nodes_evaluated} of {r.nodes_dense} dense nodes evaluated "
+                      f"({100 * r.ratio:.2f}%); {state}")
+        except (ConfigError, StoreError) as err:
+            return _error(str(err))
+        except RuntimeError as err:
+            return _error(str(err), EXIT_FAILED)
+        names = [n for n in names if n not in refined]
+        if not names:
+            return EXIT_OK
     try:
         results = run_sweeps(config, names, out=args.out, stores=stores, options=options)
     except (ConfigError, StoreError) as err:

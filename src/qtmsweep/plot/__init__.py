@@ -10,6 +10,8 @@ Kinds (each is ``data_<kind>`` → the arrays drawn, and ``draw_<kind>`` → the
                   quadrants (001 Fig. 3 computed from data); opt ``sel``.
 ``icc_mu_r``      model II: ICC outlines for several μ_r and the ICC area against μ_r;
                   opts ``mu_r_values``, ``sel``.
+``refined_map``   a refined store's labels on its finest level with their boundaries
+                  (marching squares) and the refinement depth (:mod:`.refined`); opt ``names``.
 
 Datasets without the analysis variables are analysed on the fly
 (:func:`qtmsweep.analysis.analyze`).  Files are byte-for-byte reproducible.
@@ -43,6 +45,7 @@ from .maps import (
     draw_icc_mu_r,
     draw_quadrant_map,
 )
+from .refined import data_refined_map, draw_refined_map, is_refined_store, refined_dataset
 from .style import save
 
 #: kind -> (data function, draw function)
@@ -51,6 +54,7 @@ FIGURE_KINDS: dict[str, tuple[Callable[..., xr.Dataset], Callable[..., Path]]] =
     "force_cuts": (data_force_cuts, draw_force_cuts),
     "quadrant_map": (data_quadrant_map, draw_quadrant_map),
     "icc_mu_r": (data_icc_mu_r, draw_icc_mu_r),
+    "refined_map": (data_refined_map, draw_refined_map),
 }
 _DRAW_OPTIONS = {"dpi", "cmap"}
 
@@ -81,7 +85,12 @@ def plot_figure(kind: str, ds: xr.Dataset, out_path: str | Path, **opts: Any) ->
 
 
 def open_store(store_path: str | Path, analysis_path: str | Path | None = None) -> xr.Dataset:
-    """A sweep store (plus a separate analysis store, if given) as one in-memory dataset."""
+    """A sweep store (plus a separate analysis store, if given) as one in-memory dataset.
+
+    A refined store (:mod:`qtmsweep.sweep.refine`) is read by :func:`~qtmsweep.plot.refined.refined_dataset`.
+    """
+    if is_refined_store(store_path):
+        return refined_dataset(store_path)
     ds = xr.open_zarr(str(store_path), consolidated=None)
     if analysis_path is not None:
         extra = xr.open_zarr(str(analysis_path), consolidated=None)

@@ -55,6 +55,8 @@ import os
 import re
 import time
 import uuid
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, TextIO
@@ -71,6 +73,16 @@ REFINE_FORMAT = 1
 DEFAULT_MIN_BASE = 9
 _CURRENT = re.compile(r"^(J_E|J_N|J_Q)\[([A-Za-z0-9_]+)\]$")
 _FLAG = re.compile(r"^(icc|pseudo_icc|cross_effect)_(J_[ENQ]_[A-Za-z0-9]+)$")
+
+
+@contextmanager
+def _quiet():
+    """Silence zarr's warnings about consolidated metadata and the v3 spec of fixed-width strings."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+        warnings.filterwarnings("ignore", message=".*not recognized as a component of a Zarr hierarchy.*")
+        yield
 
 
 def refine_levels(base: tuple[int, int], levels: int) -> list[tuple[int, int]]:
@@ -384,8 +396,9 @@ def _create_level(store: str, rplan: RefinePlan, level: int, probe: xr.Dataset, 
 
     shutil.rmtree(Path(store) / f"level_{level}", ignore_errors=True)
     shutil.rmtree(_task_dir(store, level), ignore_errors=True)
-    ds.to_zarr(store, group=f"level_{level}", mode="w", compute=False, zarr_format=3, consolidated=False,
-               encoding=encoding)
+    with _quiet():
+        ds.to_zarr(store, group=f"level_{level}", mode="w", compute=False, zarr_format=3, consolidated=False,
+                   encoding=encoding)
 
 
 def _set_level_attrs(store: str, level: int, **attrs: Any) -> None:
@@ -585,7 +598,8 @@ def _execute(rplan, store, level, tasks, todo, client, setup):
 # -- reading a refined store -----------------------------------------------------------------------------------
 def open_level(store: str | Path, level: int) -> xr.Dataset:
     """Level ``level`` of a refined store (``xr.open_zarr(store, group=f"level_{level}")``)."""
-    return xr.open_zarr(str(store), group=f"level_{level}", consolidated=False)
+    with _quiet():
+        return xr.open_zarr(str(store), group=f"level_{level}", consolidated=False)
 
 
 def store_levels(store: str | Path) -> int:
