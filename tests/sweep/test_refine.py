@@ -195,3 +195,52 @@ def test_bad_refine_settings_are_refused_with_the_key(tmp_path):
     text = PRESETS.read_text().replace('"on"', "on")
     assert validate_config(yaml.safe_load(text))["sweeps"]["000_fig4_refined"]["refine"]["on"] == ["J_E[r]", "icc_J_E_r"]
     assert build_refine_plan(validate_config(cfg), "000_fig4_refined", probe=False).shape(0) == (33, 33)
+
+
+KILL_SCRIPT = r"""
+import os, signal, sys
+import qtmsweep.sweep.refine as refine
+from qtmsweep.sweep import RunOptions
+sys.path.insert(0, {root!r})
+from tests.sweep.test_refine import killable_config
+n = {{"calls": 0}}
+real = refine.os.replace
+def replace(a, b):
+    n["calls"] += str(b).endswith(".done")
+    if n["calls"] == {kill_at}:  # this task's zarr chunks are written, its completion flag is not
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(a, b)
+refine.os.replace = replace
+refine.run_refine(killable_config(), "000_fig4_refined", {store!r}, RunOptions(cluster="inline", progress=False))
+"""
+
+
+def killable_config() -> dict:
+    cfg = preset("000_fig4_refined", levels=3, base=17)
+    cfg["sweeps"]["000_fig4_refined"]["chunk_cells"] = 100
+    cfg["sweeps"]["000_fig4_refined"]["refine"]["tile"] = 16
+    return cfg
+
+
+@pytest.mark.slow
+def test_sigkill_mid_level_then_rerun_gives_the_same_store_bitwise(tmp_path):
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).parents[2])
+    ref = run_refine(killable_config(), "000_fig4_refined", tmp_path / "ref.zarr", RunOptions(**INLINE))
+    kill_at = ref.tasks_computed // 2 + 1  # past level 0, in the middle of a level
+    script = KILL_SCRIPT.format(root=root, kill_at=kill_at, store=str(tmp_path / "cut.zarr"))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    done = sorted((tmp_path / "cut.zarr.tasks").rglob("*.done"))
+    assert len(done) == kill_at - 1
+    rest = run_refine(killable_config(), "000_fig4_refined", tmp_path / "cut.zarr", RunOptions(**INLINE))
+    assert rest.complete and rest.tasks_computed == ref.tasks_computed - (kill_at - 1)
+    a, b = _store_bytes(tmp_path / "ref.zarr"), _store_bytes(tmp_path / "cut.zarr")
+    assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)
+
+
+def test_a_refined_sweep_is_not_run_densely_by_run_sweep(tmp_path):
+    with pytest.raises(ValueError, match=r"sweeps.000_fig4_refined.refine: a refined sweep"):
+        run_sweep(preset("000_fig4_refined", levels=1), "000_fig4_refined", tmp_path / "x.zarr", RunOptions(**INLINE))

@@ -393,6 +393,10 @@ def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *
     options = options or RunOptions.from_config(config)
     options.validate()
     names = list(sweeps) if sweeps else list(config.get("sweeps", {}))
+    refined = [n for n in names if (config.get("sweeps", {}).get(n) or {}).get("refine") is not None]
+    if refined:
+        raise ValueError(f"sweeps.{refined[0]}.refine: a refined sweep is run by qtmsweep.sweep.refine.run_refine "
+                         "(`qtmsweep run` does); drop its refine key to run it densely")
     plans = {name: build_plan(config, name, probe=False) for name in names}
     probes = {name: checked_probe(plan) for name, plan in plans.items()}
     paths = {name: check_output_path(Path((stores or {}).get(name) or default_store(config, name, out)))
