@@ -150,6 +150,7 @@ def _store_bytes(path: Path) -> dict[str, bytes]:
             if p.is_file() and "level_" in str(p) and p.name != "zarr.json"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stops", [[1], [3, 4]])
 def test_interrupted_and_rerun_gives_the_same_store_bitwise(tmp_path, stops):
     cfg = preset("000_fig4_refined", levels=3, base=17)
@@ -244,3 +245,20 @@ def test_sigkill_mid_level_then_rerun_gives_the_same_store_bitwise(tmp_path):
 def test_a_refined_sweep_is_not_run_densely_by_run_sweep(tmp_path):
     with pytest.raises(ValueError, match=r"sweeps.000_fig4_refined.refine: a refined sweep"):
         run_sweep(preset("000_fig4_refined", levels=1), "000_fig4_refined", tmp_path / "x.zarr", RunOptions(**INLINE))
+
+
+def test_qtmsweep_run_computes_a_refined_sweep_and_reruns_it_as_a_no_op(tmp_path, capsys):
+    from qtmsweep.cli import main
+
+    cfg = preset("000_fig4_refined", levels=1, base=9)
+    cfg["dask"] = {"cluster": "inline"}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["run", str(path), "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "000_fig4_refined: created" in out and "complete" in out
+    store = tmp_path / "000_fig4_refined" / "000_fig4_refined.zarr"
+    assert xr.open_zarr(str(store), group="level_1", consolidated=False).evaluated.any()
+    assert main(["run", str(path), "--out", str(tmp_path), "--no-progress"]) == 0
+    again = capsys.readouterr().out
+    assert "000_fig4_refined: resumed" in again and " 0 nodes in 0 tasks" in again

@@ -9,8 +9,9 @@ boundaries are all that was computed at full resolution.
 
 Examples
 --------
->>> # qtmsweep.plot.figure_from_store("results/000_fig4_refined/000_fig4_refined.zarr", "refined_map",
->>> #                                  "fig4_refined.png")   # doctest: +SKIP
+>>> from qtmsweep.plot import figure_from_store
+>>> figure_from_store("results/000_fig4_refined/000_fig4_refined.zarr", "refined_map",
+...                   "fig4_refined.png")   # doctest: +SKIP
 """
 
 from __future__ import annotations

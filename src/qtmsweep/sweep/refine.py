@@ -212,8 +212,9 @@ def labels(ds: xr.Dataset, on) -> dict[str, xr.DataArray]:
 
     >>> import qtmsweep
     >>> ds = qtmsweep.solve("sqd", eps=1.0, T_l=[1.0, 2.0], T_r=1.0, mu_l=0.0, mu_r=0.0, gamma_l=1.0, gamma_r=1.0)
-    >>> labels(ds, ["J_N[l]"])["label_J_N_l"].values.tolist()   # equilibrium: undetermined
-    [127, -1]
+    >>> labels(ds, ["J_N[l]"])["label_J_N_l"].values.tolist()   # equilibrium (J = 0): undetermined;
+    [127, 1]
+    >>> # hot lead l above eps - mu: electrons leave it into the dot (J_N[l] > 0, SPEC §1)
     """
     from ..thermo.classify import current_scales, rel_err_of, resolved_sign
 
