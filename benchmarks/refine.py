@@ -64,6 +64,7 @@ def main(argv=None) -> int:
     ap.add_argument("--base", type=int, default=33)
     ap.add_argument("--cluster", default="local", choices=["local", "inline"])
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--tile", type=int, default=None, help="refine.tile (nodes per zarr chunk edge)")
     ap.add_argument("--no-dense", action="store_true")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
@@ -74,6 +75,8 @@ def main(argv=None) -> int:
 
     cfg = config_for(args.preset, args.levels, args.base)
     on = cfg["sweeps"][args.preset]["refine"]["on"]
+    if args.tile:
+        cfg["sweeps"][args.preset]["refine"]["tile"] = args.tile
     out = HERE / "out" / "refine"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)

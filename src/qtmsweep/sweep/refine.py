@@ -100,7 +100,8 @@ class RefinePlan:
     base: tuple[int, int]
     halo: int
     tile: int
-    chunk_cells: int
+    #: nodes per task; ``None``: :func:`~qtmsweep.sweep.grid.default_chunk_cells` of each level's nodes
+    chunk_cells: int | None
 
     @property
     def dims(self) -> tuple[str, str]:
@@ -190,11 +191,9 @@ def build_refine_plan(config: Mapping[str, Any], name: str, *, probe: bool = Tru
     check_on(spec["on"], plan.model, key)
     if len(set(spec["on"])) != len(spec["on"]):
         raise ConfigError(f"{key}.on: {spec['on']!r} names a label twice")
-    from .grid import default_chunk_cells
-
-    target = sc.get("chunk_cells") or default_chunk_cells(plan.shape)
+    target = sc.get("chunk_cells")  # None: chosen per level from the nodes it evaluates
     return RefinePlan(plan=plan, on=tuple(spec["on"]), levels=levels, base=base, halo=int(spec.get("halo", 1)),
-                      tile=int(spec.get("tile", 256)), chunk_cells=int(target))
+                      tile=int(spec.get("tile", 256)), chunk_cells=int(target) if target else None)
 
 
 def _axis_spec(sc: Mapping[str, Any], name: str):
@@ -364,8 +363,24 @@ def _write_all(writes) -> None:
 
 
 # -- planning -------------------------------------------------------------------------------------------
+def _cell_bytes(plan: SweepPlan) -> int:
+    """The model's declared working memory per cell (bounds a task's size as it bounds a chunk's)."""
+    from ..physics.registry import get_model
+
+    model = get_model(plan.model)
+    structural = {k: v for k, v in plan.fixed.items() if k in model.parameter_names and model.parameter(k).structural}
+    return int(model.working_bytes_per_cell(structural))
+
+
 def plan_tasks(rplan: RefinePlan, nodes: np.ndarray) -> list[list[tuple[int, int, np.ndarray]]]:
-    """Group the nodes to evaluate into tasks of whole tiles, C order, about ``chunk_cells`` nodes each."""
+    """Group the nodes to evaluate into tasks of whole tiles, C order, about ``chunk_cells`` nodes each.
+
+    Without ``chunk_cells`` in the config a level's batch is sized like a sweep of that many cells
+    (:func:`~qtmsweep.sweep.grid.default_chunk_cells`: a 16th of it, 16384..524288 nodes).
+    """
+    from .grid import default_chunk_cells
+
+    target = rplan.chunk_cells or default_chunk_cells((int(nodes.sum()),), _cell_bytes(rplan.plan))
     T = rplan.tile
     n1, n2 = nodes.shape
     tasks, current, count = [], [], 0
@@ -377,7 +392,7 @@ def plan_tasks(rplan: RefinePlan, nodes: np.ndarray) -> list[list[tuple[int, int
                 continue
             current.append((ti, tj, flat))
             count += flat.size
-            if count >= rplan.chunk_cells:
+            if count >= target:
                 tasks.append(current)
                 current, count = [], 0
     if current:
