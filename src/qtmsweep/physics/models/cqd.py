@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..distributions import inverse_temperature_difference_np, scaled_mu_difference_np
-from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates
+from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates, fermionic_rate_deviation
 from ..registry import register
 
 STATES = ("A", "B", "C", "D")
@@ -80,6 +80,7 @@ TRANSITIONS = (
 )
 
 _LEAD_RATES = {lead: fermionic_lead_rates(f"T_{lead}", f"mu_{lead}", f"gamma_{lead}") for lead in LEADS}
+_DEVIATION = {lead: fermionic_rate_deviation(f"T_{lead}", f"mu_{lead}", f"gamma_{lead}") for lead in LEADS}
 
 
 def lead_rates(lead, omega, params):
@@ -506,6 +507,7 @@ CQD = register(RateModel(
     state_energies=state_energies,
     transitions=TRANSITIONS,
     lead_rates=lead_rates,
+    rate_deviation=lambda lead, omega, params, T0, mu0: _DEVIATION[lead](omega, params, T0, mu0),
     lead_reservoir={lead: (f"T_{lead}", f"mu_{lead}") for lead in LEADS},
     forces=forces,
     force_flux=FORCE_FLUX,
