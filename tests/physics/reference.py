@@ -160,3 +160,87 @@ def mp_qubit_fridge_global(p: dict):
 
     pop, JE, _ = mp_pauli(E, edges, rates)
     return pop, [JE.get(lead, mp.mpf(0)) for lead in ("L", "R", "C")]
+
+
+def mp_lindblad(H, jumps, observable, n_baths):
+    """Steady state of ``-i[H, ρ] + Σ r D[L](ρ)`` at 60 digits (dense 16 x 16 for d = 4) and the
+    bath currents ``J_λ = Σ_{k∈λ} r Re Tr[O D[L_k](ρ)]``; ``jumps``: ``(r, L, bath)`` (mp matrices)."""
+    d = H.rows
+    D = d * d
+
+    def apply(rho):
+        out = -1j * (H * rho - rho * H)
+        for r, L, _ in jumps:
+            Ld = L.H
+            out += r * (L * rho * Ld - (Ld * L * rho + rho * Ld * L) / 2)
+        return out
+
+    M = mp.zeros(D, D)
+    for a in range(d):
+        for b in range(d):
+            E = mp.zeros(d, d)
+            E[a, b] = 1
+            col = apply(E)
+            for i in range(d):
+                for j in range(d):
+                    M[i * d + j, a * d + b] = col[i, j]
+    rhs = mp.matrix(D, 1)
+    for c in range(D):
+        M[0, c] = 0
+    for a in range(d):
+        M[0, a * d + a] = 1
+    rhs[0] = 1
+    x = mp.lu_solve(M, rhs)
+    rho = mp.matrix(d, d)
+    for a in range(d):
+        for b in range(d):
+            rho[a, b] = x[a * d + b]
+    J = [mp.mpf(0)] * n_baths
+    for r, L, bath in jumps:
+        Ld = L.H
+        Dr = L * rho * Ld - (Ld * L * rho + rho * Ld * L) / 2
+        J[bath] += r * mp.re(sum((observable * Dr)[k, k] for k in range(d)))
+    return rho, J
+
+
+def mp_qubit_fridge_local(p: dict):
+    """qubit_fridge, local approach (003 App. A2) at 60 digits: (rho, J_Q per lead L, R, C) with the
+    bare-energy currents Tr[H_0 D_λ ρ] (003 Eq. A21)."""
+    v = {k: mp.mpf(p[k]) for k in p}
+    E = [mp.mpf(0), v["eps1"], v["eps2"], v["eps1"] + v["eps2"] + v["delta_z"]]
+    H0 = mp.diag(E)
+    H = H0.copy()
+    H[1, 2] = H[2, 1] = v["delta_x"]
+    trans = {"L": ((0, 1), (2, 3)), "R": ((0, 1), (2, 3)), "C": ((0, 2), (1, 3))}
+    jumps = []
+    for b, lead in enumerate(("L", "R", "C")):
+        for i, j in trans[lead]:
+            up, down = mp_filtered_rates(E[j] - E[i], v["T_" + lead], v["Gamma_" + lead], v["Omega_" + lead],
+                                         v["eps_c"])
+            Lup = mp.zeros(4, 4)
+            Lup[j, i] = 1
+            Ldn = mp.zeros(4, 4)
+            Ldn[i, j] = 1
+            jumps.append((up, Lup, b))
+            jumps.append((down, Ldn, b))
+    return mp_lindblad(H, jumps, H0, 3)
+
+
+def mp_chain(p: dict, stat: str, approach: str):
+    """Heat current J_Q[L] of the two-site chain at 60 digits: local, 004 Eq. 5-7 (any N for qubits and
+    oscillators); global, the two normal modes omega +- g on both baths with half rates (004 Eq. 20-22)."""
+    v = {k: mp.mpf(p[k]) for k in p}
+    w, g, gL, gR, TL, TR = (v[k] for k in ("omega", "g", "gamma_L", "gamma_R", "T_L", "T_R"))
+    eps_a = -1 if stat == "qubit" else 1
+    if approach == "local":
+        nL, nR = 1 / mp.expm1(w / TL), 1 / mp.expm1(w / TR)
+        J1 = 2 * w * gL * gR * (nL - nR) / (gL + gR + gL * (1 - eps_a) * nL + gR * (1 - eps_a) * nR)
+        alpha = 1 / (1 + gL * gR / (4 * g**2) * (1 + (1 - eps_a) * nL) * (1 + (1 - eps_a) * nR))
+        return alpha * J1 / 2
+    J = mp.mpf(0)
+    for wm in (w + g, w - g):
+        nL, nR = 1 / mp.expm1(wm / TL), 1 / mp.expm1(wm / TR)
+        a, b = gL / 2, gR / 2
+        GL, GR = (a * (1 + 2 * nL), b * (1 + 2 * nR)) if stat == "qubit" else (a, b)
+        J += wm * a * b * (nL - nR) / (GL + GR)
+    return J

@@ -184,6 +184,12 @@ def solve_edges(n, d, edges, R, g, kref, rho, deviation, n_leads, particle_excha
     gth_solve(R, g, kref, p, x, y)
     norm = 1.0 + x.sum(axis=1)
     gamma = (2 * d * d + 16) * _EPS
+    # underflow: a rate or population below ~1e-280 may have lost digits (or become 0); the currents
+    # of such cells get an absolute error floor (a current that small is then reported unresolved)
+    suspect = np.any((p < 1e-280) | ~np.isfinite(p), axis=1)
+    for e in edges:
+        suspect |= ((e[5] < 1e-280) & (e[5] != 0)) | ((e[6] < 1e-280) & (e[6] != 0))
+    floor = np.where(suspect, 1e-270, 0.0)
     e_rel = gamma + d * rho  # relative error of p, and of x relative to y
     log_p = np.log(np.maximum(p, _TINY))
 
@@ -206,6 +212,7 @@ def solve_edges(n, d, edges, R, g, kref, rho, deviation, n_leads, particle_excha
                 use = np.isfinite(e_dev) & (e_dev < e_flux)
                 flux = np.where(use, f_dev, flux)
                 e_flux = np.where(use, e_dev, e_flux)
+            e_flux = e_flux + floor
             heat = omega - particles * mu
             for key, wgt in (("E", omega), ("N", float(particles)), ("Q", heat)):
                 J[key][:, lead] += wgt * flux

@@ -297,7 +297,10 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     else:
         raise ValueError(f"method={method!r} is not known for chain; allowed: 'auto', 'correlation', 'lindblad'")
     T = np.stack([_arr(numeric, f"T_{lead}", n) for lead in LEADS], axis=-1)
-    err = 16 * _EPS * gross
+    # rounding of the currents' terms, and the rates' relative error (x = omega/T rounded, in n(x))
+    omega = _arr(numeric, "omega", n)
+    rate_err = _EPS * (8 + 3 * (omega + _arr(numeric, "g", n)) / T.min(axis=1))
+    err = (16 * _EPS + 6 * rate_err[:, None]) * gross
     sigma, sigma_rel_err, bad = heat_entropy_bounds(J, T, err, ref=1)
     sigma_full, _, bad_full = heat_entropy_bounds(J_full, T, err, ref=1)
     if N >= 2:
