@@ -176,7 +176,8 @@ def build_liouvillian(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
 
 
 def lindblad_steady_state(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
-                          charges: Sequence[int] | None = None, sensitivity: np.ndarray | None = None):
+                          charges: Sequence[int] | None = None, sensitivity: np.ndarray | None = None,
+                          source: np.ndarray | None = None):
     """Steady-state density matrices ``(n, d, d)`` of the batched Lindblad equation.
 
     Parameters
@@ -197,6 +198,9 @@ def lindblad_steady_state(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
         Then ``(rho, s)`` is returned with ``s[:, m] = |w_m|ᵀ (|A| |x|)``, ``w_m = A⁻ᵀ g_m``: the
         first-order bound on the error of ``J_m`` per unit relative perturbation of the entries
         of the solved system ``A x = b`` (its backward error and the rates' rounding).
+    source : (n, d, d) complex, optional
+        Solve ``L δρ = −source`` with ``Tr δρ = 0`` instead: the deviation ``δρ`` from a reference
+        state ``ρ_ref`` with ``L ρ_ref = source`` (formed by the caller without cancellation).
 
     Returns
     -------
@@ -225,7 +229,11 @@ def lindblad_steady_state(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
         A[:, r0, :] = 0.0
         A[:, r0, diag] = 1.0
         b = np.zeros((m, D), dtype=complex)
-        b[:, r0] = 1.0
+        if source is None:
+            b[:, r0] = 1.0
+        else:
+            b[:] = -source[sl].transpose(0, 2, 1).reshape(m, d * d)[:, idx]
+            b[:, r0] = 0.0
         with np.errstate(all="ignore"):
             # row equilibration: the elimination's backward error is then relative to each row's scale
             rowmax = np.abs(A).max(axis=2)
@@ -248,7 +256,7 @@ def lindblad_steady_state(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
                 Ax = np.einsum("nab,nb->na", np.abs(A), np.abs(x))
                 # componentwise part plus the pivoting's backward error, |L||U| <= D (row scale) per
                 # row of the equilibrated system (growth ~1 on these diagonally dominant systems)
-                sens[sl] = np.einsum("nam,na->nm", np.abs(w), Ax + D * np.abs(x).sum(axis=1)[:, None])
+                sens[sl] = np.einsum("nam,na->nm", np.abs(w), Ax + D * np.abs(x).sum(axis=1)[:, None] + np.abs(b))
         rho[sl, ii, jj] = x
     rho = 0.5 * (rho + np.conj(np.swapaxes(rho, -1, -2)))
     if sens is not None:

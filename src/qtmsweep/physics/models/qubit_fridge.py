@@ -277,21 +277,44 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         if method != "lindblad":
             raise ValueError(f"method={method!r} is not available for approach='local'; allowed: 'auto', 'lindblad'")
         E_bare = np.stack([np.zeros(n), eps1, eps2, eps_d], axis=-1)
-        jumps = []
+        # deviation from the reference state rho_ref = Gibbs state of the bare H_0 at T_R, which every
+        # local dissipator at T_R leaves invariant: L rho_ref = -i[H_S, rho_ref] + sum_k dr_k D_k(rho_ref)
+        # with dr_k the change of the rate from T_R to its bath's temperature (input differences)
+        logw = -E_bare / T[:, 1:2]
+        p_ref = np.exp(logw - logw.max(axis=1, keepdims=True))
+        p_ref /= p_ref.sum(axis=1, keepdims=True)
+        source = np.zeros((n, 4, 4), dtype=complex)
+        coh = -1j * dx * (p_ref[:, 2] - p_ref[:, 1])  # -i[dx X12, rho_ref]_{12}
+        source[:, 1, 2] = coh
+        source[:, 2, 1] = -coh
+        jumps, J_ref, J_ref_abs = [], np.zeros((n, 3)), np.zeros((n, 3))
         for b, lead in enumerate(LEADS):
+            G_b, O_b = _arr(params, f"Gamma_{lead}", n), _arr(params, f"Omega_{lead}", n)
             for i, j in LOCAL_TRANSITIONS[lead]:
                 omega = E_bare[:, j] - E_bare[:, i]
-                up, down, _ = filtered_rates(omega, T[:, b], _arr(params, f"Gamma_{lead}", n),
-                                             _arr(params, f"Omega_{lead}", n), _arr(params, "eps_c", n))
+                up, down, _ = filtered_rates(omega, T[:, b], G_b, O_b, _arr(params, "eps_c", n))
+                d_up, d_down, _ = filtered_rate_deviation(omega, T[:, b], T[:, 1], G_b, O_b, _arr(params, "eps_c", n))
                 jumps.append((up, _proj(j, i), b))  # i -> j
                 jumps.append((down, _proj(i, j), b))  # j -> i
+                # D_{|j><i|}(diag p) = p_i (|j><j| - |i><i|): the drive and its bare-energy current
+                flow = d_up * p_ref[:, i] - d_down * p_ref[:, j]
+                source[:, j, j] += flow
+                source[:, i, i] -= flow
+                J_ref[:, b] += omega * flow
+                J_ref_abs[:, b] += np.abs(omega) * (np.abs(d_up) * p_ref[:, i] + np.abs(d_down) * p_ref[:, j])
         G = np.concatenate([current_functionals(jumps, H_terms[:3], 3, n, 4),
                             current_functionals(jumps, H_terms, 3, n, 4)], axis=1)
-        rho, sens = lindblad_steady_state(H_terms, jumps, d=4, charges=CHARGES, sensitivity=G)
-        J, gross = lindblad_currents(rho, jumps, H_terms[:3], n_baths=3)  # bare H_0 (003 Eq. A21)
-        J_full, gross_full = lindblad_currents(rho, jumps, H_terms, n_baths=3)
-        err = lindblad_error_bound(sens[:, :3], gross, 6, rate_err)
-        err_full = lindblad_error_bound(sens[:, 3:], gross_full, 6, rate_err)
+        d_rho, sens = lindblad_steady_state(H_terms, jumps, d=4, charges=CHARGES, sensitivity=G, source=source)
+        rho = d_rho + p_ref[:, :, None] * np.eye(4)
+        J, gross = lindblad_currents(d_rho, jumps, H_terms[:3], n_baths=3)  # bare H_0 (003 Eq. A21)
+        J_full, gross_full = lindblad_currents(d_rho, jumps, H_terms, n_baths=3)
+        # the currents of rho_ref: only the rate changes carry any (the exchange term of H_S: none,
+        # <1|rho_ref|2> = 0)
+        J = J + J_ref
+        J_full = J_full + J_ref
+        gross, gross_full = gross + J_ref_abs, gross_full + J_ref_abs
+        err = lindblad_error_bound(sens[:, :3], gross, 6, rate_err) + 8 * rate_err[:, None] * J_ref_abs
+        err_full = lindblad_error_bound(sens[:, 3:], gross_full, 6, rate_err) + 8 * rate_err[:, None] * J_ref_abs
         p = rho[:, range(4), range(4)].real
     else:
         E_p, E_m, c, s = _eigenbasis(eps1, eps2, dx)
