@@ -267,6 +267,8 @@ def lindblad_steady_state(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
 def current_functionals(jumps: Sequence[Jump], observable: Sequence[Term], n_baths: int, n: int, d: int) -> np.ndarray:
     """``G[:, λ]`` with ``J_λ = Re Tr[ρ G_λ]``: ``G_λ = Σ_{k∈λ} r_k Σ_p c_p D_k†(O_p)`` (as in
     :func:`lindblad_currents`); for :func:`lindblad_steady_state`'s ``sensitivity``."""
+    coef: list[list[np.ndarray]] = [[] for _ in range(n_baths)]
+    mats: list[list[np.ndarray]] = [[] for _ in range(n_baths)]
     G = np.zeros((n, n_baths, d, d), dtype=complex)
     for r, Lk, bath in jumps:
         r = _as_cells(r, n)
@@ -277,7 +279,17 @@ def current_functionals(jumps: Sequence[Jump], observable: Sequence[Term], n_bat
             c = _as_cells(c, n)
             O = np.asarray(O, dtype=complex)
             term = Ld @ O @ Lk - 0.5 * (LdL @ O + O @ LdL)
-            G[:, bath] += (r * c)[:, None, None] * term
+            if term.ndim == 2:  # fixed matrices: one matrix product per bath below
+                coef[bath].append(r * c)
+                mats[bath].append(term.reshape(d * d))
+            else:
+                G[:, bath] += (r * c)[:, None, None] * term
+    for bath in range(n_baths):
+        if coef[bath]:
+            M = np.stack(mats[bath])
+            C = np.stack(coef[bath], axis=1)
+            prod = C @ M.real if not np.any(M.imag) else (C @ M.real) + 1j * (C @ M.imag)
+            G[:, bath] += prod.reshape(n, d, d)
     return G
 
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -113,6 +115,64 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
             p[c, i] /= tot
 
 
+@njit(cache=True, parallel=True, error_model="numpy")
+def _edge_currents(I, Jx, LEAD, PART, omega, k_in, k_out, log_ratio, mu, ge, p, x, y, e_rel, rho, floor, deviation,
+                   cur, err, sigma_micro, err_micro):  # pragma: no cover - compiled
+    """Edge fluxes (plain or deviation form, whichever bound is smaller), currents and bounds per cell."""
+    n_edges = I.shape[0]
+    n = p.shape[0]
+    d = p.shape[1]
+    eps = _EPS
+    for c in prange(n):
+        norm = 1.0
+        ysum = 0.0
+        for a in range(d):
+            norm += x[c, a]
+            ysum += y[c, a]
+        for e in range(n_edges):
+            i = I[e]
+            j = Jx[e]
+            kin = k_in[e, c]
+            kout = k_out[e, c]
+            fw = kin * p[c, i]
+            bw = kout * p[c, j]
+            flux = fw - bw
+            ef = (e_rel[c] + 2.0 * rho[c]) * (fw + bw) + eps * abs(flux)
+            if deviation:
+                g = ge[e, c]
+                a1 = kin * x[c, i]
+                b1 = kout * x[c, j]
+                fd = (a1 - b1 + g) / norm
+                ed = ((e_rel[c] + 2.0 * rho[c]) * (kin * y[c, i] + kout * y[c, j]) + 4.0 * rho[c] * abs(g)
+                      + 3.0 * eps * (abs(a1) + abs(b1) + abs(g))) / abs(norm)
+                ed += abs(fd) * (e_rel[c] * ysum + 2.0 * eps) / abs(norm)
+                if ed < ef:
+                    flux = fd
+                    ef = ed
+            ef += floor[c]
+            lead = LEAD[e]
+            w = omega[e, c]
+            q = w - PART[e] * mu[e, c]
+            af = abs(flux)
+            for key in range(3):
+                wt = w if key == 0 else (PART[e] if key == 1 else q)
+                cur[key, c, lead] += wt * flux
+                err[key, c, lead] += abs(wt) * (ef + 2.0 * eps * af) + 2.0 * eps * abs(cur[key, c, lead])
+            if flux != 0.0:
+                ratio = flux / bw if bw > 0.0 else math.inf
+                if abs(ratio) < 0.5:
+                    aff = math.log1p(ratio)
+                    eaff = 2.0 * (ef + (e_rel[c] + rho[c]) * af) / bw
+                else:
+                    lpi = math.log(max(p[c, i], _TINY))
+                    lpj = math.log(max(p[c, j], _TINY))
+                    aff = log_ratio[e, c] + lpi - lpj
+                    eaff = (e_rel[c] + rho[c]) * 4.0 + eps * (abs(log_ratio[e, c]) + abs(lpi) + abs(lpj))
+                term = flux * aff
+                sigma_micro[c] += term
+                err_micro[c] += abs(aff) * ef + af * eaff + 2.0 * eps * abs(term)
+
+
 def solve_rate_equations(model: "RateModel", params: Mapping[str, np.ndarray]) -> SteadyState:
     """Steady state of ``model`` on flat parameter arrays (all of one length ``n`` or scalars)."""
     n = _batch_size(params)
@@ -191,41 +251,25 @@ def solve_edges(n, d, edges, R, g, kref, rho, deviation, n_leads, particle_excha
         suspect |= ((e[5] < 1e-280) & (e[5] != 0)) | ((e[6] < 1e-280) & (e[6] != 0))
     floor = np.where(suspect, 1e-270, 0.0)
     e_rel = gamma + d * rho  # relative error of p, and of x relative to y
-    log_p = np.log(np.maximum(p, _TINY))
-
-    J = {k: np.zeros((n, n_leads)) for k in ("E", "N", "Q")}
-    err = {k: np.zeros((n, n_leads)) for k in ("E", "N", "Q")}
+    n_edges = len(edges)
+    I = np.array([e[0] for e in edges], dtype=np.int64)
+    Jx = np.array([e[1] for e in edges], dtype=np.int64)
+    LEAD = np.array([e[2] for e in edges], dtype=np.int64)
+    PART = np.array([float(e[3]) for e in edges])
+    stack = [np.empty((n_edges, n)) for _ in range(6)]
+    for k, e in enumerate(edges):
+        for a, v in zip(stack, e[4:10]):
+            a[k] = v
+    omega_e, kin_e, kout_e, lr_e, mu_e, ge_e = stack
+    cur = np.zeros((3, n, n_leads))
+    err = np.zeros((3, n, n_leads))
     sigma_micro = np.zeros(n)
     err_micro = np.zeros(n)
-    with np.errstate(all="ignore"):
-        for i, j, lead, particles, omega, k_in, k_out, log_ratio, mu, ge in edges:
-            forward = k_in * p[:, i]
-            backward = k_out * p[:, j]
-            flux = forward - backward
-            e_flux = (e_rel + 2 * rho) * (forward + backward) + _EPS * np.abs(flux)
-            if deviation:
-                a, b = k_in * x[:, i], k_out * x[:, j]
-                f_dev = (a - b + ge) / norm
-                e_dev = ((e_rel + 2 * rho) * (k_in * y[:, i] + k_out * y[:, j]) + 4 * rho * np.abs(ge)
-                         + 3 * _EPS * (np.abs(a) + np.abs(b) + np.abs(ge))) / np.abs(norm)
-                e_dev = e_dev + np.abs(f_dev) * (e_rel * y.sum(axis=1) + 2 * _EPS) / np.abs(norm)
-                use = np.isfinite(e_dev) & (e_dev < e_flux)
-                flux = np.where(use, f_dev, flux)
-                e_flux = np.where(use, e_dev, e_flux)
-            e_flux = e_flux + floor
-            heat = omega - particles * mu
-            for key, wgt in (("E", omega), ("N", float(particles)), ("Q", heat)):
-                J[key][:, lead] += wgt * flux
-                err[key][:, lead] += np.abs(wgt) * (e_flux + 2 * _EPS * np.abs(flux)) + 2 * _EPS * np.abs(J[key][:, lead])
-            # Schnakenberg term flux * ln(k_in p_i/(k_out p_j)), the affinity from the flux when small
-            ratio = flux / backward
-            small = np.abs(ratio) < 0.5
-            affinity = np.where(small, np.log1p(np.where(small, ratio, 0.0)), log_ratio + log_p[:, i] - log_p[:, j])
-            e_aff = np.where(small, 2 * (e_flux + (e_rel + rho) * np.abs(flux)) / backward,
-                             (e_rel + rho) * 4 + _EPS * (np.abs(log_ratio) + np.abs(log_p[:, i]) + np.abs(log_p[:, j])))
-            term = np.where(flux != 0.0, flux * affinity, 0.0)
-            sigma_micro += term
-            err_micro += np.where(flux != 0.0, np.abs(affinity) * e_flux + np.abs(flux) * e_aff + 2 * _EPS * np.abs(term), 0.0)
+    _edge_currents(I, Jx, LEAD, PART, omega_e, kin_e, kout_e, lr_e, mu_e, ge_e, p, x, y,
+                   np.ascontiguousarray(np.broadcast_to(e_rel, (n,))), np.ascontiguousarray(np.broadcast_to(rho, (n,))),
+                   floor, deviation, cur, err, sigma_micro, err_micro)
+    J = {"E": cur[0], "N": cur[1], "Q": cur[2]}
+    err = {"E": err[0], "N": err[1], "Q": err[2]}
 
     abs_err = {"J_E": err["E"], "J_Q": err["Q"], "sigma_micro": err_micro}
     if particle_exchange:
