@@ -129,6 +129,10 @@ def _edge_currents(I, Jx, LEAD, PART, omega, k_in, k_out, log_ratio, mu, ge, p, 
         for a in range(d):
             norm += x[c, a]
             ysum += y[c, a]
+        fl = floor[c]
+        for e in range(n_edges):
+            if (0.0 < k_in[e, c] < 1e-280) or (0.0 < k_out[e, c] < 1e-280):
+                fl = 1e-270
         for e in range(n_edges):
             i = I[e]
             j = Jx[e]
@@ -149,7 +153,7 @@ def _edge_currents(I, Jx, LEAD, PART, omega, k_in, k_out, log_ratio, mu, ge, p, 
                 if ed < ef:
                     flux = fd
                     ef = ed
-            ef += floor[c]
+            ef += fl
             lead = LEAD[e]
             w = omega[e, c]
             q = w - PART[e] * mu[e, c]
@@ -196,7 +200,10 @@ def solve_rate_equations(model: "RateModel", params: Mapping[str, np.ndarray]) -
 
     R = np.zeros((n, d, d))
     g = np.zeros((n, d))
-    rho = np.full(n, 8 * _EPS)  # relative error of the rates
+    # relative error of the rates: x = (omega - mu)/T is rounded, |omega| <= 2 max|E|
+    e_max = np.abs(energies).max(axis=1)
+    x_scale = np.zeros(n)
+    seen: set[str] = set()
     edges = []
     for t in model.transitions:
         i, j = index[t.source], index[t.target]
@@ -210,7 +217,9 @@ def solve_rate_equations(model: "RateModel", params: Mapping[str, np.ndarray]) -
         T_name, mu_name = model.lead_reservoir[t.lead]
         mu = np.broadcast_to(np.asarray(params[mu_name], dtype=float), (n,)) if mu_name else np.zeros(n)
         T = np.broadcast_to(np.asarray(params[T_name], dtype=float), (n,))
-        rho = np.maximum(rho, _EPS * (8 + 3 * (np.abs(omega) + np.abs(energies[:, i]) + np.abs(mu)) / T))
+        if t.lead not in seen:
+            seen.add(t.lead)
+            x_scale = np.maximum(x_scale, (np.abs(mu) + 2 * e_max) / T)
         ge = np.zeros(n)
         if deviation:
             dk_in, dk_out, dk_diff = (np.broadcast_to(w * np.asarray(v, dtype=float), (n,))
@@ -226,7 +235,8 @@ def solve_rate_equations(model: "RateModel", params: Mapping[str, np.ndarray]) -
         edges.append((i, j, lead_index[t.lead], t.particles, omega, k_in, k_out, np.broadcast_to(log_ratio, (n,)),
                       mu, ge))
     if deviation:  # rho also covers the reference rates and p0 (exp of -E/T0)
-        rho = np.maximum(rho, _EPS * (8 + 3 * (np.abs(energies).max(axis=1) + np.abs(mu0) * N_state.max()) / T0))
+        x_scale = np.maximum(x_scale, (2 * e_max + np.abs(mu0) * max(1.0, N_state.max())) / T0)
+    rho = _EPS * (8 + 3 * x_scale)
 
     return solve_edges(n, d, edges, R, g, kref, rho, deviation, len(model.leads), model.particle_exchange)
 
@@ -246,10 +256,7 @@ def solve_edges(n, d, edges, R, g, kref, rho, deviation, n_leads, particle_excha
     gamma = (2 * d * d + 16) * _EPS
     # underflow: a rate or population below ~1e-280 may have lost digits (or become 0); the currents
     # of such cells get an absolute error floor (a current that small is then reported unresolved)
-    suspect = np.any((p < 1e-280) | ~np.isfinite(p), axis=1)
-    for e in edges:
-        suspect |= ((e[5] < 1e-280) & (e[5] != 0)) | ((e[6] < 1e-280) & (e[6] != 0))
-    floor = np.where(suspect, 1e-270, 0.0)
+    floor = np.where(np.any((p < 1e-280) | ~np.isfinite(p), axis=1), 1e-270, 0.0)  # rates: in _edge_currents
     e_rel = gamma + d * rho  # relative error of p, and of x relative to y
     n_edges = len(edges)
     I = np.array([e[0] for e in edges], dtype=np.int64)
