@@ -8,15 +8,27 @@ currents from edge fluxes.  It shares no code with the package.
 
 from __future__ import annotations
 
+import functools
+
 import mpmath as mp
 
 mp.mp.dps = 60
+
+
+def _at_least_60_digits(fn):
+    """Run a reference at >= 60 digits whatever another test left in mpmath's global context."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with mp.workdps(max(60, mp.mp.dps)):
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 def _fermi(x):
     return 1 / (1 + mp.e ** x)
 
 
+@_at_least_60_digits
 def mp_pauli_cqd(p: dict[str, float]):
     """(populations, J_E, J_N) per lead (a, b, r) at 60 digits, from SPEC §2 directly."""
     v = {k: mp.mpf(p[k]) for k in p}
@@ -47,6 +59,7 @@ def mp_pauli_cqd(p: dict[str, float]):
     return [pop[k] for k in range(4)], [JE[k] for k in "abr"], [JN[k] for k in "abr"]
 
 
+@_at_least_60_digits
 def mp_sqd_current(p: dict[str, float]):
     """J_N[l] = γ_l γ_r (f_l − f_r)/(γ_l + γ_r) at 60 digits (SPEC §2 fact)."""
     v = {k: mp.mpf(p[k]) for k in p}
@@ -71,6 +84,7 @@ def mp_filtered_rates(w, T, Gamma, Omega, eps_c):
     return (absorb, emit) if w > 0 else (emit, absorb)
 
 
+@_at_least_60_digits
 def mp_pauli(E, edges, rates):
     """Steady state of a rate equation at 60 digits.
 
@@ -102,6 +116,7 @@ def mp_pauli(E, edges, rates):
     return [pop[k] for k in range(d)], JE, JN
 
 
+@_at_least_60_digits
 def mp_kerr(p: dict, N1: int, N2: int):
     """kerr_fridge (SPEC §2, 003 Eq. 14-17) truncated to N1 x N2 levels: (p, J_Q per lead L, R, C)."""
     v = {k: mp.mpf(p[k]) for k in p}
@@ -123,6 +138,7 @@ def mp_kerr(p: dict, N1: int, N2: int):
     return pop, [JE.get(lead, mp.mpf(0)) for lead in ("L", "R", "C")]
 
 
+@_at_least_60_digits
 def mp_qubit_fridge_global(p: dict):
     """qubit_fridge, global approach (003 App. A1): secular Pauli equation on the eigenbasis 0, +, -, d
     at 60 digits; returns (p_eigen, J_Q per lead L, R, C).  The eigenvectors come from mpmath's own
@@ -162,6 +178,7 @@ def mp_qubit_fridge_global(p: dict):
     return pop, [JE.get(lead, mp.mpf(0)) for lead in ("L", "R", "C")]
 
 
+@_at_least_60_digits
 def mp_lindblad(H, jumps, observable, n_baths):
     """Steady state of ``-i[H, ρ] + Σ r D[L](ρ)`` at 60 digits (dense 16 x 16 for d = 4) and the
     bath currents ``J_λ = Σ_{k∈λ} r Re Tr[O D[L_k](ρ)]``; ``jumps``: ``(r, L, bath)`` (mp matrices)."""
@@ -203,6 +220,7 @@ def mp_lindblad(H, jumps, observable, n_baths):
     return rho, J
 
 
+@_at_least_60_digits
 def mp_qubit_fridge_local(p: dict):
     """qubit_fridge, local approach (003 App. A2) at 60 digits: (rho, J_Q per lead L, R, C) with the
     bare-energy currents Tr[H_0 D_λ ρ] (003 Eq. A21)."""
@@ -226,6 +244,7 @@ def mp_qubit_fridge_local(p: dict):
     return mp_lindblad(H, jumps, H0, 3)
 
 
+@_at_least_60_digits
 def mp_chain(p: dict, stat: str, approach: str):
     """Heat current J_Q[L] of the two-site chain at 60 digits: local, 004 Eq. 5-7 (any N for qubits and
     oscillators); global, the two normal modes omega +- g on both baths with half rates (004 Eq. 20-22)."""

@@ -34,6 +34,13 @@ DELTAS = (1e-6, 1e-8, 1e-10)
 DPS = 320
 
 
+@pytest.fixture(autouse=True)
+def _digits():
+    """Every mpmath operation of these tests (references and error ratios) at DPS digits."""
+    with mp.workdps(DPS):
+        yield
+
+
 def reference(fn, *args):
     with mp.workdps(DPS):
         return fn(*args)
