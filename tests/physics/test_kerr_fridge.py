@@ -82,11 +82,13 @@ def test_two_levels_each_is_the_zz_qubit_fridge():
     k = solve(N1=2, N2=2, **p)
     for approach in ("local", "global"):
         q = qtmsweep.solve("qubit_fridge", approach=approach, delta_x=0.0, **p)
-        scale = np.abs(q.J_Q.values).max(axis=1, keepdims=True)
-        assert np.all(np.abs(k.J_Q.values - q.J_Q.values) <= 1e-11 * scale + 1e-15)
+        # equal within the two solvers' own per-lead bounds (each current, however small)
+        allowed = (k.rel_err * np.abs(k.J_Q) + q.rel_err * np.abs(q.J_Q)).values
+        assert np.all(np.abs(k.J_Q.values - q.J_Q.values) <= allowed)
+        assert float(np.median(k.rel_err)) < 1e-12
         # kerr states (n1, n2) = 00, 01, 10, 11 are qubit_fridge's 0, 2, 1, d
         assert np.allclose(k.p.values, q.p.sel(state=["0", "2", "1", "d"]).values, atol=1e-13)
-        assert np.all(np.abs(k.cooling_power.values - q.cooling_power.values) <= 1e-11 * scale[:, 0] + 1e-15)
+        assert np.all(np.abs(k.cooling_power.values - q.cooling_power.values) <= allowed[:, 2])
 
 
 def test_truncation_estimate_is_the_change_to_n_plus_one():

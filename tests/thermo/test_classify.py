@@ -250,3 +250,20 @@ def test_general_three_terminal_cells_are_not_reduced_and_the_pair_is_not_guesse
     assert regime_name(classify(ds, "I").regime) == "not_reduced"
     with pytest.raises(ValueError, match="reduced_model"):
         classify(ds)
+
+
+def test_each_flux_sign_uses_its_own_leads_bound():
+    """SPEC §5: an unresolved bound on lead b (rel_err[b] >= 1/2) makes J_N[b] undetermined in that cell
+    only; a bound on lead a (not in model II's pair) changes nothing; an old per-cell rel_err still reads."""
+    ds = plane("II", [0.3, 0.6], [1.0, 2.0], kappa=-1.5, mu_r=3.0)
+    base = classify(ds, "II")
+    assert not bool(base.undetermined.any())
+    loose = ds.copy(deep=True)
+    loose["rel_err"].loc[dict(F_E_b=0.3, F_N_b=1.0, lead="b")] = np.inf
+    loose["rel_err"].loc[dict(lead="a")] = np.inf
+    c = classify(loose, "II")
+    assert bool(c.undetermined.sel(F_E_b=0.3, F_N_b=1.0))
+    assert int(c.undetermined.sum()) == 1
+    legacy = ds.copy(deep=True)
+    legacy["rel_err"] = ds.rel_err.max("lead")
+    np.testing.assert_array_equal(classify(legacy, "II").regime, base.regime)

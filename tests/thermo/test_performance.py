@@ -175,3 +175,16 @@ def test_analysis_keeps_what_the_model_itself_outputs():
     assert out["mode"].attrs["source"] == "qtmsweep.analysis"
     again = analyze(out)
     assert float(again.cop.item()) == 0.123 and float(again.cooling_power.item()) == 0.2
+
+
+def test_mode_is_undetermined_where_a_needed_leads_bound_is_unresolved():
+    """The mode needs the signs of P and of the heat groups: an unresolved bound on one lead of a cell
+    makes that cell undetermined, the others keep their mode (SPEC §5)."""
+    ds = plane("II", [0.3, 0.6], [1.0, 2.0], kappa=-1.5, mu_r=3.0)
+    base = performance(ds)
+    assert not bool((base["mode"] == MODE["undetermined"]).any())
+    loose = ds.copy(deep=True)
+    loose["rel_err"].loc[dict(F_E_b=0.6, F_N_b=2.0, lead="r")] = np.inf
+    mode = performance(loose)["mode"]
+    assert int(mode.sel(F_E_b=0.6, F_N_b=2.0)) == MODE["undetermined"]
+    assert int((mode == MODE["undetermined"]).sum()) == 1

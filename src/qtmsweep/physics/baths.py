@@ -108,3 +108,44 @@ def flat_rates(omega: ArrayLike, T: ArrayLike, gamma: ArrayLike):
     n = bose(a, T)
     absorb, emit = g * n, g * (1.0 + n)
     return np.where(w >= 0, absorb, emit), np.where(w >= 0, emit, absorb), -w / np.asarray(T, dtype=float)
+
+
+def bose_difference(omega: ArrayLike, T: ArrayLike, T0: ArrayLike) -> np.ndarray:
+    """``n(ω/T) − n(ω/T0)`` for ω ≥ 0 without cancellation when ``T ≈ T0``.
+
+    ``n(a) − n(b) = expm1(b − a) n(b)/(1 − e^{−a})`` with ``b − a = ω (T − T0)/(T T0)`` formed
+    from the input difference ``T − T0`` (exact 0 at ``T = T0``); the plain difference where
+    ``|b − a| ≥ 1``.  At ``ω = 0`` both occupations diverge: returns 0 there (callers use the
+    finite limit of ``K n``).
+    """
+    w = np.asarray(omega, dtype=float)
+    T = np.asarray(T, dtype=float)
+    T0 = np.asarray(T0, dtype=float)
+    a = w / T
+    d = w * (T - T0) / (T * T0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        near = np.expm1(d) * bose(w, T0) / (-np.expm1(-a))
+        far = bose(w, T) - bose(w, T0)
+    out = np.where(np.abs(d) < 1.0, near, far)
+    return np.where((w > 0) & (T != T0), out, 0.0)
+
+
+def filtered_rate_deviation(omega: ArrayLike, T: ArrayLike, T0: ArrayLike, Gamma: ArrayLike, Omega: ArrayLike,
+                            eps_c: ArrayLike):
+    """``(k_up(T) − k_up(T0), k_down(T) − k_down(T0), difference of the two)`` of :func:`filtered_rates`.
+
+    Both rates change by ``K(|ω|) (n(T) − n(T0))`` (:func:`bose_difference`), so the third value is 0;
+    at ``ω = 0`` by the limit ``Γ (T − T0)/Ω²`` of ``K n``.
+    """
+    w = np.asarray(omega, dtype=float)
+    a = np.abs(w)
+    gam = np.asarray(Gamma, dtype=float)
+    T = np.asarray(T, dtype=float)
+    T0 = np.asarray(T0, dtype=float)
+    on = a <= np.asarray(eps_c, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        K = gam * a / ((a - Omega) ** 2 + (gam * a) ** 2)
+        zero_limit = gam * (T - T0) / ((a - Omega) ** 2 + (gam * a) ** 2)
+    dk = np.where(a > 0, K * bose_difference(a, T, T0), zero_limit)
+    dk = np.where(on, dk, 0.0)
+    return dk, dk, np.zeros_like(dk)

@@ -180,6 +180,11 @@ class RateModel(ParameterLookup):
     particle_exchange: bool = True
     state_particles: tuple[int, ...] | None = None
     closed_form: Callable[[Mapping[str, np.ndarray]], SteadyState] | None = None
+    #: ``(lead, omega, params, T0, mu0) -> (dk_in, dk_out, dk_in - dk_out)``: the change of a lead's
+    #: rates from the reference reservoir ``(T0, mu0)`` to its own, formed from input differences
+    #: (no cancellation near equilibrium).  Lets the generic solver work on the deviation from the
+    #: reference equilibrium state (:mod:`qtmsweep.physics.pauli`).
+    rate_deviation: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
     #: Rewrites alternative parametrisations (e.g. kappa_c/kappa_s -> kappa) before validation.
     normalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     reference: str = ""
@@ -237,6 +242,31 @@ def fermionic_lead_rates(temperature: str, mu: str, gamma: str):
         return g * fermi_np(x), g * fermi_np(-x), -x
 
     return rates
+
+
+def fermionic_rate_deviation(temperature: str, mu: str, gamma: str):
+    """:attr:`RateModel.rate_deviation` of :func:`fermionic_lead_rates`.
+
+    ``f(x) − f(x0)`` with ``x0 − x`` formed from the input differences ``T − T0``, ``mu − mu0``
+    (:func:`~qtmsweep.physics.distributions.reduced_energy_difference_np`) and
+    ``f(x) − f(y) = (1 − f(x)) f(y) expm1(y − x)``; the out-rate changes by the opposite amount.
+    """
+    from .distributions import fermi_np, reduced_energy_difference_np
+
+    def deviation(omega, params, T0, mu0):
+        T, m, g = params[temperature], params[mu], params[gamma]
+        x = (omega - m) / T
+        x0 = (omega - mu0) / T0
+        d = reduced_energy_difference_np(omega, T0, mu0, T, m)  # x0 - x
+        fx, f0 = fermi_np(x), fermi_np(x0)
+        hx, h0 = fermi_np(-x), fermi_np(-x0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            df = np.where(d <= 0, hx * f0 * np.expm1(np.minimum(d, 0.0)), -fx * h0 * np.expm1(-np.maximum(d, 0.0)))
+        df = np.where(d == 0, 0.0, df)
+        dk = g * df
+        return dk, -dk, 2.0 * dk
+
+    return deviation
 
 
 #: Fixed buffers a sub-batched solver may hold whatever the number of cells (the Lindblad

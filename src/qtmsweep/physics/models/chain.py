@@ -61,6 +61,8 @@ import numpy as np
 from ..baths import bose
 from ..lindblad import (
     LindbladModel,
+    current_functionals,
+    lindblad_error_bound,
     lindblad_currents,
     lindblad_steady_state,
     lyapunov_steady_state,
@@ -235,10 +237,12 @@ def _local_lindblad(params, n, N):
     r = _rates(params, n)
     jumps = [(r["L"][0], ops[0], 0), (r["L"][1], ops[0].conj().T, 0),
              (r["R"][0], ops[-1], 1), (r["R"][1], ops[-1].conj().T, 1)]
-    rho = lindblad_steady_state(terms, jumps, d=2**N, charges=charges)
+    G = current_functionals(jumps, terms[:1], 2, n, 2**N)
+    rho, sens = lindblad_steady_state(terms, jumps, d=2**N, charges=charges, sensitivity=G)
     J, gross = lindblad_currents(rho, jumps, terms[:1], n_baths=2)
     J_full, _ = lindblad_currents(rho, jumps, terms, n_baths=2)
-    return _two_point_from_rho(rho, ops), J, J_full, gross
+    D = len([1 for a in charges for b in charges if a == b])
+    return _two_point_from_rho(rho, ops), J, J_full, gross, lindblad_error_bound(sens, 0 * gross, D)
 
 
 def _global_lindblad(params, n):
@@ -267,10 +271,11 @@ def _global_lindblad(params, n):
     jumps = [(rates[b, :, j, i], proj[4 * i + j], b)
              for b in range(2) for i in range(4) for j in range(4) if eig_charges[i] != eig_charges[j]]
     diagE = [(E[:, k], proj[5 * k]) for k in range(4)]
-    rho_eig = lindblad_steady_state(diagE, jumps, d=4, charges=eig_charges)
+    G = current_functionals(jumps, diagE, 2, n, 4)
+    rho_eig, sens = lindblad_steady_state(diagE, jumps, d=4, charges=eig_charges, sensitivity=G)
     J, gross = lindblad_currents(rho_eig, jumps, diagE, n_baths=2)
     rho = V0 @ rho_eig @ V0.T
-    return _two_point_from_rho(rho, ops), J, J.copy(), gross
+    return _two_point_from_rho(rho, ops), J, J.copy(), gross, lindblad_error_bound(sens, 0 * gross, 6)
 
 
 def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
@@ -281,6 +286,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     n = batch_size(numeric)
     _check(numeric, n, N, approach)
     fermionic = stat == "qubit"
+    solve_err = 0.0
     if method == "correlation":
         if approach == "local":
             C, J, J_full, gross = _local_correlation(numeric, n, N, fermionic)
@@ -291,15 +297,22 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
             raise ValueError("method='lindblad' needs a finite Hilbert space: stat='qubit'; "
                              "oscillator chains are solved exactly by method='correlation'")
         if approach == "local":
-            C, J, J_full, gross = _local_lindblad(numeric, n, N)
+            C, J, J_full, gross, solve_err = _local_lindblad(numeric, n, N)
         else:
-            C, J, J_full, gross = _global_lindblad(numeric, n)
+            C, J, J_full, gross, solve_err = _global_lindblad(numeric, n)
     else:
         raise ValueError(f"method={method!r} is not known for chain; allowed: 'auto', 'correlation', 'lindblad'")
     T = np.stack([_arr(numeric, f"T_{lead}", n) for lead in LEADS], axis=-1)
-    err = 16 * _EPS * gross
+    # rounding of the currents' terms, and the rates' relative error (x = omega/T rounded, in n(x))
+    omega = _arr(numeric, "omega", n)
+    rate_err = _EPS * (8 + 3 * (omega + _arr(numeric, "g", n)) / T.min(axis=1))
+    # solve_err is (4 D² + 16) ε times the sensitivity; the rates add 2 ρ times it (γ ≥ 32 ε)
+    err = (16 * _EPS + 6 * rate_err[:, None]) * gross + solve_err * (1 + rate_err[:, None] / (16 * _EPS))
     sigma, sigma_rel_err, bad = heat_entropy_bounds(J, T, err, ref=1)
-    sigma_full, _, bad_full = heat_entropy_bounds(J_full, T, err, ref=1)
+    if J_full is J or np.array_equal(J_full, J):  # global approach: the same currents
+        sigma_full, bad_full = sigma, bad
+    else:
+        sigma_full, _, bad_full = heat_entropy_bounds(J_full, T, err, ref=1)
     if N >= 2:
         coh = C[:, 1, 0]  # <s_1 s_2^dagger> = <s_2^dagger s_1> = C_21 (bosons; qubits after Jordan–Wigner)
     else:

@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..distributions import inverse_temperature_difference_np, scaled_mu_difference_np
-from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates
+from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates, fermionic_rate_deviation
 from ..registry import register
 
 STATES = ("A", "B", "C", "D")
@@ -80,6 +80,7 @@ TRANSITIONS = (
 )
 
 _LEAD_RATES = {lead: fermionic_lead_rates(f"T_{lead}", f"mu_{lead}", f"gamma_{lead}") for lead in LEADS}
+_DEVIATION = {lead: fermionic_rate_deviation(f"T_{lead}", f"mu_{lead}", f"gamma_{lead}") for lead in LEADS}
 
 
 def lead_rates(lead, omega, params):
@@ -148,6 +149,9 @@ _EPS = np.finfo(np.float64).eps
 _TINY = np.finfo(np.float64).tiny
 #: Below this partition sum the tree weights may have lost digits to underflow.
 _Z_SAFE = 1e-250
+#: Below this a cycle's rate product may have lost digits to underflow: such cells are redone in
+#: log space (as are cells with a rate that vanishes, gamma = 0: exact there too, only slower).
+_P_SAFE = 1e-280
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -336,7 +340,8 @@ def _cqd_kernel(prm, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, s
         pB = tB * iZ
         pC = tC * iZ
         pD = tD * iZ
-        if not Z > _Z_SAFE:  # underflowing tree weights (|x| ≳ 700): redo in log space
+        if not Z > _Z_SAFE or min(min(min(pm_aa, pp_aa), min(pm_ab, pp_ab)), min(min(pm_ba, pp_ba), min(pm_bb, pp_bb))) < _P_SAFE:
+            # underflowing tree weights or cycle products (|x| ≳ 150 on four rates): redo in log space
             pA, pB, pC, pD, c_aa, c_ab, c_ba, c_bb, l1, l2 = _cqd_log_domain(
                 ga, gb, gr, xa1, xa2, xb1, xb2, xr1, xr2, A_aa, A_ab, A_ba, A_bb, d1_ba, d2_ba)
             iZ = 0.0  # the affinity part of the error bound below is then not available
@@ -506,6 +511,7 @@ CQD = register(RateModel(
     state_energies=state_energies,
     transitions=TRANSITIONS,
     lead_rates=lead_rates,
+    rate_deviation=lambda lead, omega, params, T0, mu0: _DEVIATION[lead](omega, params, T0, mu0),
     lead_reservoir={lead: (f"T_{lead}", f"mu_{lead}") for lead in LEADS},
     forces=forces,
     force_flux=FORCE_FLUX,

@@ -45,7 +45,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..baths import filtered_rates
+from ..baths import filtered_rate_deviation, filtered_rates
 from ..lindblad import LindbladModel
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition
 from ..pauli import solve_rate_equations
@@ -83,6 +83,11 @@ def _lead_rates(lead: str, omega: np.ndarray, params: Mapping[str, np.ndarray]):
     return filtered_rates(omega, params[f"T_{lead}"], params[f"Gamma_{lead}"], params[f"Omega_{lead}"], params["eps_c"])
 
 
+def _rate_deviation(lead: str, omega: np.ndarray, params: Mapping[str, np.ndarray], T0, mu0):
+    return filtered_rate_deviation(omega, params[f"T_{lead}"], T0, params[f"Gamma_{lead}"], params[f"Omega_{lead}"],
+                                   params["eps_c"])
+
+
 @lru_cache(maxsize=64)
 def truncated_model(N1: int, N2: int) -> RateModel:
     """The :class:`RateModel` of the Kerr pair truncated to ``N1 × N2`` number states."""
@@ -113,6 +118,7 @@ def truncated_model(N1: int, N2: int) -> RateModel:
         state_energies=energies,
         transitions=tuple(transitions),
         lead_rates=_lead_rates,
+        rate_deviation=_rate_deviation,
         lead_reservoir={lead: (f"T_{lead}", None) for lead in LEADS},
         forces=fridge_forces,
         force_flux=FORCE_FLUX,

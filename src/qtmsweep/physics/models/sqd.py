@@ -16,7 +16,7 @@ from ..distributions import (
     reduced_energy_difference_np,
     scaled_mu_difference_np,
 )
-from ..model import Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates
+from ..model import Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates, fermionic_rate_deviation
 from ..precision import relative_bound
 from ..registry import register
 
@@ -40,6 +40,7 @@ def state_energies(params):
 
 
 _RATES = {lead: fermionic_lead_rates(f"T_{lead}", f"mu_{lead}", f"gamma_{lead}") for lead in ("l", "r")}
+_DEVIATION = {lead: fermionic_rate_deviation(f"T_{lead}", f"mu_{lead}", f"gamma_{lead}") for lead in ("l", "r")}
 
 
 def forces(params):
@@ -102,6 +103,7 @@ SQD = register(RateModel(
     state_energies=state_energies,
     transitions=(Transition("0", "1", "l"), Transition("0", "1", "r")),
     lead_rates=lambda lead, omega, params: _RATES[lead](omega, params),
+    rate_deviation=lambda lead, omega, params, T0, mu0: _DEVIATION[lead](omega, params, T0, mu0),
     lead_reservoir={"l": ("T_l", "mu_l"), "r": ("T_r", "mu_r")},
     forces=forces,
     force_flux={"F_E_l": ("J_E", "l"), "F_N_l": ("J_N", "l")},
