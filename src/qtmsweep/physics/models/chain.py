@@ -58,6 +58,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..batch import batch_size
+from ..batch import flat_param as _arr
 from ..baths import bose
 from ..lindblad import (
     LindbladModel,
@@ -69,7 +71,6 @@ from ..lindblad import (
 from ..model import OutputVariable, Parameter, SteadyState
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
-from .qubit_fridge import batch_size
 
 LEADS = ("L", "R")
 _EPS = np.finfo(float).eps
@@ -86,10 +87,6 @@ PARAMETERS = (
     Parameter("approach", "choice", "master equation: local (004 Eq. 2) or global (004 Eq. 20, N = 2)", "local",
               choices=("local", "global")),
 )
-
-
-def _arr(params: Mapping[str, Any], name: str, n: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
 
 
 # -- qubit operators for the density-matrix route ---------------------------------------

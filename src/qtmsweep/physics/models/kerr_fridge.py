@@ -45,22 +45,22 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..batch import batch_size
 from ..baths import filtered_rates
+from ..fridge import (
+    BATH_PARAMETERS,
+    FORCE_FLUX,
+    FRIDGE_OUTPUTS,
+    LEADS,
+    fridge_forces,
+    fridge_performance,
+    normalize,
+)
 from ..lindblad import LindbladModel
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition
 from ..pauli import solve_rate_equations
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
-from .qubit_fridge import (
-    BATH_PARAMETERS,
-    FORCE_FLUX,
-    FRIDGE_OUTPUTS,
-    LEADS,
-    batch_size,
-    fridge_forces,
-    fridge_performance,
-    normalize,
-)
 
 #: 003 Fig. 7's filter positions and cutoff as defaults (eps1 = eps2 = 1, delta_z = 0.05)
 _KERR_DEFAULTS = {"Omega_L": 1.0, "Omega_R": 1.05, "Omega_C": 1.05, "eps_c": 10.0}
