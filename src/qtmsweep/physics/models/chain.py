@@ -32,7 +32,8 @@ Outputs beyond SPEC §4: ``occupation(site)`` ``⟨s_j† s_j⟩`` (the chain ha
 list for oscillators, so it carries no ``p(state)``), ``coherence_re/_im`` of
 ``⟨s_1 s_2†⟩`` (NaN for N = 1), ``J_SS_paper = J_Q[L] − J_Q[R]`` (004's printed
 ``J_SS = Q_L − Q_R``, twice the current from L at steady state), ``J_E_full``, ``sigma_full``,
-``second_law_violated``.  Force: ``F_E_L = 1/T_R − 1/T_L`` conjugate to ``J_Q[L]``
+``second_law_violated``, and in the global approach ``secular_ratio`` (``2g`` over the largest
+rate, :func:`global_secular_ratio`; the global equation needs it ≫ 1).  Force: ``F_E_L = 1/T_R − 1/T_L`` conjugate to ``J_Q[L]``
 (reference bath R).  Paired forward/reverse evaluations give the rectification contrast
 and linear conductance (:mod:`qtmsweep.thermo.pairs`); the alias ``T, dT``
 (``T_L, T_R = T ± dT/2``, :func:`normalize`) puts such pairs on one grid.
@@ -71,6 +72,7 @@ from ..lindblad import (
 from ..model import OutputVariable, Parameter, SteadyState
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
+from ..secular import mode_secular_ratio, secular_ratio
 
 LEADS = ("L", "R")
 _EPS = np.finfo(float).eps
@@ -270,6 +272,30 @@ def _global_lindblad(params, n):
     return _two_point_from_rho(rho, ops), J, J.copy(), gross
 
 
+def global_secular_ratio(params: Mapping[str, Any], n: int, fermionic: bool) -> np.ndarray:
+    """Secular-approximation measure of the global approach (:mod:`qtmsweep.physics.secular`).
+
+    Qubits: the 4 eigenstates ``0, +, −, 2`` with the rates of :func:`_global_lindblad` — the
+    Bohr frequencies are ``ω ± g`` (splitting ``2g``) over the largest escape rate of an
+    eigenstate.  Oscillators: ``2g`` over the largest normal-mode damping
+    ``Σ_λ (γ_λ/2)(1 + 2 n_λ(ω±))`` (loss plus gain, as for the qubit modes).
+    """
+    omega, g = _arr(params, "omega", n), _arr(params, "g", n)
+    w = (omega + g, omega - g)
+    if not fermionic:
+        damping = [tuple(0.5 * _arr(params, f"gamma_{lead}", n) * (1 + 2 * bose(x, _arr(params, f"T_{lead}", n)))
+                         for x in w) for lead in LEADS]
+        return mode_secular_ratio(w[0], w[1], damping)
+    E = np.stack([np.zeros(n), w[0], w[1], 2 * omega], axis=-1)
+    rates = np.zeros((2, n, 4, 4))
+    for b, lead in enumerate(LEADS):  # |<0|s_j|±>|^2 = 1/2 for both sites (and likewise ± <-> 2)
+        gam, T = 0.5 * _arr(params, f"gamma_{lead}", n), _arr(params, f"T_{lead}", n)
+        for lo, hi in ((0, 1), (0, 2), (1, 3), (2, 3)):
+            nb = bose(E[:, hi] - E[:, lo], T)
+            rates[b, :, hi, lo], rates[b, :, lo, hi] = gam * nb, gam * (1 + nb)
+    return secular_ratio(E, rates, charges=(0, 1, 1, 2))
+
+
 def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     N = int(params.get("N", 2))
     stat = params.get("stat", "qubit")
@@ -311,6 +337,8 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         "sigma_full": ((), sigma_full),
         "second_law_violated": ((), bad | bad_full),
     }
+    if approach == "global":
+        extras["secular_ratio"] = ((), global_secular_ratio(numeric, n, fermionic))
     return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, rel_err=rel_err,
                        sigma_rel_err=sigma_rel_err, extras=extras)
 
@@ -352,6 +380,9 @@ EXTRA_OUTPUTS = {
                                               "(equals J_E in the global approach)"),
     "sigma_full": OutputVariable("1/time", "-sum_lambda J_E_full[lambda]/T_lambda"),
     "second_law_violated": OutputVariable("1", "True where sigma or sigma_full < -tolerance (reported, not hidden)"),
+    "secular_ratio": OutputVariable("1", "global approach: Bohr-frequency splitting 2g / largest escape (qubits) or "
+                                         "mode damping (oscillators) rate (qtmsweep.physics.secular); the secular "
+                                         "approximation needs >> 1, the sweep warns below 10"),
 }
 
 CHAIN = register(LindbladModel(

@@ -40,7 +40,10 @@ Outputs beyond SPEC §4: ``cooling_power = J_Q[C]`` (C is cooled when positive),
 bath — otherwise heat leaving C is not refrigeration), ``cop_carnot`` (the
 absorption-fridge bound ``T_C (T_H − T_M)/(T_H (T_M − T_C))``, NaN unless
 ``T_C < T_M < T_H`` with C the coldest bath), ``coherence_re/_im`` of ``ρ_12 = ⟨1|ρ|2⟩``,
-``J_E_full``, ``sigma_full``, ``second_law_violated``.  Forces: reference bath R,
+``J_E_full``, ``sigma_full``, ``second_law_violated``, and in the global approach ``p_eigen`` and
+``secular_ratio`` (:mod:`qtmsweep.physics.secular`: the splitting ``E+ − E−`` of the Bohr
+frequencies ``E±`` (and ``E_d − E±``) where one bath drives both, over the largest escape rate; near
+``eps1 = eps2`` with small ``delta_x ≠ 0`` it is ≪ 1 and the global currents are wrong).  Forces: reference bath R,
 ``F_E_L = 1/T_R − 1/T_L`` (conjugate to ``J_Q[L]``) and ``F_E_C = 1/T_R − 1/T_C``
 (conjugate to ``J_Q[C]``); with energy conservation ``sigma = F_E_L J_Q[L] + F_E_C J_Q[C]``.
 
@@ -89,6 +92,7 @@ from ..fridge import (  # noqa: F401  (re-exported: the helpers lived here befor
 from ..model import OutputVariable, Parameter, SteadyState
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
+from ..secular import secular_ratio
 
 STATES = ("0", "1", "2", "d")
 EIGENSTATES = ("0", "+", "-", "d")
@@ -194,6 +198,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         J_full, gross_full = J, gross
         p = rho[:, range(4), range(4)].real
         extras["p_eigen"] = (("eigenstate",), rho_eig[:, range(4), range(4)].real.copy())
+        extras["secular_ratio"] = ((), secular_ratio(E, rates, CHARGES))
 
     err = 16 * _EPS * gross
     err_full = 16 * _EPS * gross_full
@@ -217,6 +222,9 @@ EXTRA_OUTPUTS = {
                                               "(equals J_E in the global approach)"),
     "sigma_full": OutputVariable("1/time", "-sum_lambda J_E_full[lambda]/T_lambda"),
     "p_eigen": OutputVariable("1", "populations of the eigenstates 0, +, -, d of H_S (global approach)"),
+    "secular_ratio": OutputVariable("1", "global approach: splitting E+ - E- of the Bohr frequencies one bath drives "
+                                         "together / largest escape rate of an eigenstate (qtmsweep.physics.secular); the secular "
+                                         "approximation needs >> 1, the sweep warns below 10"),
 }
 
 QUBIT_FRIDGE = register(LindbladModel(
