@@ -15,12 +15,15 @@ For every model configuration:
   meaningless there);
 * with ``--baseline SRC`` (e.g. ``/work/main/src``): the same cases with the ``qtmsweep``
   found in ``SRC``, in the same run, in processes alternating with ours (``--rounds``), and
-  the ratio of the median throughputs ``ours / baseline`` (< 1: we are slower);
+  the ratios ``ours / baseline`` of the median and of the best throughputs (< 1: we are slower;
+  on a busy machine the best of the repeats is the steadier of the two);
+* ``--clock cpu`` times the process's CPU time instead of the wall clock (on a shared machine
+  the steadier measure of cost; with ``OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1`` a single core's);
 * peak RSS of a fresh process running only that configuration (``ru_maxrss``), and of a
   process that only imports the package (the baseline).
 
 Run: ``python benchmarks/models.py [--cells 1e5] [--qutip-points 30] [--repeats 5]
-[--baseline /path/to/other/src --rounds 2] [--only "kerr_fridge 3x3" ...]``
+[--baseline /path/to/other/src --rounds 2] [--clock cpu] [--only "kerr_fridge 3x3" ...]``
 """
 
 from __future__ import annotations
@@ -131,8 +134,9 @@ def median_range(values) -> tuple[float, float, float]:
     return float(np.median(v)), float(v[0]), float(v[-1])
 
 
-def run_case(name: str, n_cells: int, n_qutip: int, repeats: int, src: str | None, queue) -> None:
+def run_case(name: str, n_cells: int, n_qutip: int, repeats: int, src: str | None, queue, clock: str = "wall") -> None:
     _use_src(src)
+    tick = time.process_time if clock == "cpu" else time.perf_counter
     import qtmsweep
 
     model, structural, method, build, factor, ref = CASES[name]
@@ -141,9 +145,9 @@ def run_case(name: str, n_cells: int, n_qutip: int, repeats: int, src: str | Non
     qtmsweep.solve(model, method=method, **structural, **{k: (v[:4] if np.ndim(v) else v) for k, v in params.items()})
     rates = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = tick()
         ds = qtmsweep.solve(model, method=method, **structural, **params)
-        rates.append(n / (time.perf_counter() - t0))
+        rates.append(n / (tick() - t0))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     q_rate, agree = (float("nan"),) * 3, float("nan")
     if n_qutip:
@@ -154,9 +158,9 @@ def run_case(name: str, n_cells: int, n_qutip: int, repeats: int, src: str | Non
         qutip_reference(ref, points[0], structural)  # imports QuTiP and the builders: outside the timing
         refs, rates_q = [], []
         for pt in points:
-            t0 = time.perf_counter()
+            t0 = tick()
             refs.append(qutip_reference(ref, pt, structural))
-            rates_q.append(1.0 / (time.perf_counter() - t0))
+            rates_q.append(1.0 / (tick() - t0))
         q_rate = median_range(rates_q)
         ours = qtmsweep.solve(model, method=method, **structural,
                               **{k: np.array([pt[k] for pt in points]) for k in points[0]}).J_Q.values
@@ -172,7 +176,7 @@ def baseline(queue) -> None:
 
 
 def _run(ctx, q, name: str, args, src: str | None, n_qutip: int):
-    p = ctx.Process(target=run_case, args=(name, int(args.cells), n_qutip, args.repeats, src, q))
+    p = ctx.Process(target=run_case, args=(name, int(args.cells), n_qutip, args.repeats, src, q, args.clock))
     p.start()
     out = q.get()
     p.join()
@@ -190,6 +194,9 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=5, help="timed solves per process (median and range reported)")
     ap.add_argument("--baseline", default=None, help="a src/ directory with another qtmsweep to compare with")
     ap.add_argument("--rounds", type=int, default=2, help="with --baseline: alternating processes per side")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or the process's CPU time (steadier on a shared machine; with "
+                         "OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 it is the single-core cost)")
     ap.add_argument("--only", nargs="*", default=None, help="case names to run")
     args = ap.parse_args(argv)
     ctx = mp.get_context("spawn")
@@ -199,11 +206,11 @@ def main(argv=None) -> None:
     base = q.get()
     p.join()
     print(f"baseline RSS (import qtmsweep): {base:.0f} MiB")
-    print("throughputs: median [min, max] over the timed repeats")
+    print(f"throughputs ({args.clock} clock): median [min, max] over the timed repeats")
     head = (f"{'case':<32} {'cells':>7} {'qtmsweep cells/s':>28} {'QuTiP pts/s':>26} {'speed-up':>9} "
             f"{'max rel diff':>12} {'RSS MiB':>8}")
     if args.baseline:
-        head += f" {'baseline cells/s':>28} {'ours/baseline':>13}"
+        head += f" {'baseline cells/s':>28} {'ours/baseline median, best':>27}"
     print(head)
     for name in CASES:
         if args.only and name not in args.only:
@@ -220,7 +227,7 @@ def main(argv=None) -> None:
                 f"{agree:>12.1e} {max(o[5] for o in ours):>8.0f}")
         if args.baseline:
             b = median_range([x for t in theirs for x in t[2]])
-            line += f" {_fmt(b):>28} {rate[0] / b[0]:>13.2f}"
+            line += f" {_fmt(b):>28} {rate[0] / b[0]:>18.2f}, {rate[2] / b[2]:.2f}"
         print(line + ("" if finite else "  (non-finite cells!)"), flush=True)
 
 
