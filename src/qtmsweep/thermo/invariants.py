@@ -18,8 +18,9 @@ never counts as a violation and a real violation never hides:
 ``nonfinite``
     any NaN or infinity among the populations, currents, σ or σ_micro.
 ``truncation`` (models with ``truncation_err``, e.g. ``kerr_fridge``)
-    some lead's ``truncation_err > TRUNCATION_LIMIT · |J_Q|`` (or an infinite estimate): the
-    truncated Hilbert space cannot vouch for that current to three digits (a numerics flag).
+    some lead's ``truncation_err > max(TRUNCATION_LIMIT · |J_Q|, rounding bound)`` (or an infinite
+    estimate): the truncated Hilbert space cannot vouch for that current to three digits (a
+    numerics flag; a truncation error below the rounding bound is left to ``precision``).
 ``secular`` (models with ``secular_ratio``: the global approaches)
     ``secular_ratio < SECULAR_LIMIT`` (10): the Bohr-frequency splitting is not large against
     the rates, so the secular (global) master equation is not valid there (a flag).
@@ -131,8 +132,11 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
         if name in ds:
             _mark_nonfinite_rows(_cells(ds, name, dims, shape), masks[CHECKS.index("nonfinite")])
     if "truncation_err" in ds and "J_Q" in ds:
-        err, J = _cells(ds, "truncation_err", dims, shape), _cells(ds, "J_Q", dims, shape)
-        masks[CHECKS.index("truncation")] = np.any(~(err <= TRUNCATION_LIMIT * np.abs(J)), axis=1)
+        err, J = _cells(ds, "truncation_err", dims, shape), np.abs(_cells(ds, "J_Q", dims, shape))
+        r = np.where(np.isfinite(rel), rel, 0.0)  # (cells, 1) scalar form or (cells, leads) per lead
+        rounding = r * (J.max(axis=1, keepdims=True) if r.shape[1] == 1 else J)
+        # a truncation error below the rounding bound is the precision check's business, not this one's
+        masks[CHECKS.index("truncation")] = np.any(~(err <= np.maximum(TRUNCATION_LIMIT * J, rounding)), axis=1)
     if "secular_ratio" in ds:
         masks[CHECKS.index("secular")] = _cells(ds, "secular_ratio", dims, shape)[:, 0] < SECULAR_LIMIT
     out = {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
