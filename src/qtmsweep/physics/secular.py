@@ -56,14 +56,16 @@ def secular_ratio(E: np.ndarray, rates: np.ndarray, charges: Sequence[int]) -> n
     E = np.asarray(E, dtype=float)
     rates = np.asarray(rates, dtype=float)
     d = E.shape[1]
-    floor = DRIVEN_FLOOR * rates.max(axis=(0, 2, 3))[None, :, None, None]
-    linked = (rates > floor) | (np.swapaxes(rates, -1, -2) > floor)  # [λ, n, j, i]: bath λ couples i and j
+    floor = DRIVEN_FLOOR * rates.max(axis=(0, 2, 3))[None, :, None]
     split = np.full(E.shape[0], np.inf)
     for j in range(d):
         for k in range(j + 1, d):
             if charges[j] != charges[k]:
                 continue
-            shared = np.any(linked[:, :, j, :] & linked[:, :, k, :], axis=(0, 2))  # one bath, one common i
+            # bath λ couples j (and k) with i: a rate of i -> j or j -> i above the floor, [λ, n, i]
+            lj = (rates[:, :, j, :] > floor) | (rates[:, :, :, j] > floor)
+            lk = (rates[:, :, k, :] > floor) | (rates[:, :, :, k] > floor)
+            shared = np.any(lj & lk, axis=(0, 2))  # one bath, one common state i
             split = np.where(shared, np.minimum(split, np.abs(E[:, j] - E[:, k])), split)
     width = rates.sum(axis=(0, 2)).max(axis=1)  # max_i Σ_{λ, j} k_λ(i -> j)
     with np.errstate(divide="ignore", invalid="ignore"):
