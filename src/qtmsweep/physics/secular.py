@@ -55,9 +55,11 @@ def secular_ratio(E: np.ndarray, rates: np.ndarray, charges: Sequence[int]) -> n
     """
     E = np.asarray(E, dtype=float)
     rates = np.asarray(rates, dtype=float)
-    d = E.shape[1]
-    floor = DRIVEN_FLOOR * rates.max(axis=(0, 2, 3))[None, :, None]
-    split = np.full(E.shape[0], np.inf)
+    n, d = E.shape
+    total = rates[0] if rates.shape[0] == 1 else rates.sum(axis=0)  # (n, j, i)
+    flat = total.reshape(n, d * d)
+    floor = DRIVEN_FLOOR * np.max(flat, axis=1)[None, :, None]
+    split = np.full(n, np.inf)
     for j in range(d):
         for k in range(j + 1, d):
             if charges[j] != charges[k]:
@@ -65,9 +67,9 @@ def secular_ratio(E: np.ndarray, rates: np.ndarray, charges: Sequence[int]) -> n
             # bath λ couples j (and k) with i: a rate of i -> j or j -> i above the floor, [λ, n, i]
             lj = (rates[:, :, j, :] > floor) | (rates[:, :, :, j] > floor)
             lk = (rates[:, :, k, :] > floor) | (rates[:, :, :, k] > floor)
-            shared = np.any(lj & lk, axis=(0, 2))  # one bath, one common state i
+            shared = (lj & lk).any(axis=2).any(axis=0)  # one bath, one common state i
             split = np.where(shared, np.minimum(split, np.abs(E[:, j] - E[:, k])), split)
-    width = rates.sum(axis=(0, 2)).max(axis=1)  # max_i Σ_{λ, j} k_λ(i -> j)
+    width = np.max(total.sum(axis=1), axis=1)  # max_i Σ_{λ, j} k_λ(i -> j)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.isinf(split), np.inf, np.where(width > 0, split / width, np.inf))
 
