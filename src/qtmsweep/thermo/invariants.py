@@ -133,8 +133,11 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
             _mark_nonfinite_rows(_cells(ds, name, dims, shape), masks[CHECKS.index("nonfinite")])
     if "truncation_err" in ds and "J_Q" in ds:
         err, J = _cells(ds, "truncation_err", dims, shape), np.abs(_cells(ds, "J_Q", dims, shape))
-        r = np.where(np.isfinite(rel), rel, 0.0)  # (cells, 1) scalar form or (cells, leads) per lead
-        rounding = r * (J.max(axis=1, keepdims=True) if r.shape[1] == 1 else J)
+        # rounding bound of each current: rel_err (cells, 1) scalar form or (cells, leads) per lead;
+        # rel_err = inf (the current is below its own error bound) leaves the cell to ``precision``
+        with np.errstate(invalid="ignore"):
+            rounding = rel * (J.max(axis=1, keepdims=True) if rel.shape[1] == 1 else J)
+        rounding = np.where(np.isinf(rel), np.inf, np.nan_to_num(rounding, nan=0.0))
         # a truncation error below the rounding bound is the precision check's business, not this one's
         masks[CHECKS.index("truncation")] = np.any(~(err <= np.maximum(TRUNCATION_LIMIT * J, rounding)), axis=1)
     if "secular_ratio" in ds:

@@ -149,8 +149,10 @@ def _solve_batched(model: RateModel, params: Mapping[str, Any], n: int):
 
 
 def rounding_error(state: SteadyState) -> np.ndarray:
-    """Absolute rounding bound ``(n, leads)`` of a solve's currents from its ``rel_err``: the scalar
-    form (relative to the cell's largest current) or the per-lead form (relative to each lead's)."""
+    """Absolute rounding bound ``(n, leads)`` of a solve's currents: its ``abs_err["J_E"]`` (the
+    solver's own bound), or, for a state that carries only ``rel_err``, that times ``|J|``."""
+    if state.abs_err and "J_E" in state.abs_err:
+        return np.asarray(state.abs_err["J_E"], dtype=float)
     rel = np.nan_to_num(np.asarray(state.rel_err, dtype=float), nan=0.0, posinf=0.0)
     J = np.abs(state.J_E)
     return rel[:, None] * J.max(axis=1, keepdims=True) if rel.ndim == 1 else rel * J
@@ -217,7 +219,6 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     noise = np.maximum.reduce([rounding_error(s) for s in (base, *along_1, *along_2)])
     tail_1, rate_1 = truncation_error(J, along_1[0].J_E, along_1[1].J_E, noise)
     tail_2, rate_2 = truncation_error(J, along_2[0].J_E, along_2[1].J_E, noise)
-    scale = np.abs(J).max(axis=1)
     p = base.p.reshape(n, N1, N2)
     T = np.stack([np.broadcast_to(np.asarray(params[f"T_{lead}"], dtype=float), (n,)) for lead in LEADS], axis=-1)
     err = base.abs_err["J_E"]
