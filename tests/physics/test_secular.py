@@ -101,6 +101,14 @@ def test_chain_global_ratio_is_2g_over_the_rates():
         if stat == "boson":
             width = np.maximum(*(sum(0.5 * p[f"gamma_{x}"] * (1 + 2 * nb[x][k]) for x in "LR") for k in (0, 1)))
             assert np.allclose(r, 2 * g / width, rtol=1e-12)
+        else:  # the generic definition on the 4 eigenstates 0, +, -, 2 with 004 Eq. 20's rates
+            E = np.stack([0 * g, 1 + g, 1 - g, 2 + 0 * g], axis=-1)
+            rates = np.zeros((2, g.size, 4, 4))
+            for b, x in enumerate("LR"):
+                for lo, hi in ((0, 1), (0, 2), (1, 3), (2, 3)):
+                    occ = 1 / np.expm1((E[:, hi] - E[:, lo]) / p[f"T_{x}"])
+                    rates[b, :, hi, lo], rates[b, :, lo, hi] = 0.5 * p[f"gamma_{x}"] * occ, 0.5 * p[f"gamma_{x}"] * (1 + occ)
+            assert np.allclose(r, secular_ratio(E, rates, charges=(0, 1, 1, 2)), rtol=1e-12)
     lind = qtmsweep.solve("chain", N=2, stat="qubit", approach="global", method="lindblad", g=g, **p)
     assert np.allclose(lind.secular_ratio, qtmsweep.solve("chain", N=2, stat="qubit", approach="global", g=g,
                                                           **p).secular_ratio, rtol=1e-14)

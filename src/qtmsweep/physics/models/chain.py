@@ -72,7 +72,7 @@ from ..lindblad import (
 from ..model import OutputVariable, Parameter, SteadyState
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
-from ..secular import mode_secular_ratio, secular_ratio
+from ..secular import mode_secular_ratio
 
 LEADS = ("L", "R")
 _EPS = np.finfo(float).eps
@@ -275,25 +275,21 @@ def _global_lindblad(params, n):
 def global_secular_ratio(params: Mapping[str, Any], n: int, fermionic: bool) -> np.ndarray:
     """Secular-approximation measure of the global approach (:mod:`qtmsweep.physics.secular`).
 
-    Qubits: the 4 eigenstates ``0, +, −, 2`` with the rates of :func:`_global_lindblad` — the
-    Bohr frequencies are ``ω ± g`` (splitting ``2g``) over the largest escape rate of an
-    eigenstate.  Oscillators: ``2g`` over the largest normal-mode damping
-    ``Σ_λ (γ_λ/2)(1 + 2 n_λ(ω±))`` (loss plus gain, as for the qubit modes).
+    The Bohr frequencies are ``ω ± g``: both baths drive ``0 → ±`` (and ``± → 2``), so the
+    splitting is ``2g``.  Qubits: over the largest escape rate of the eigenstates ``0, +, −, 2``,
+    that of ``|2⟩``, ``Σ_λ (γ_λ/2)(2 + n_λ(ω+) + n_λ(ω−))`` (the rates of :func:`_global_lindblad`).
+    Oscillators: over the largest normal-mode damping ``Σ_λ (γ_λ/2)(1 + 2 n_λ(ω±))`` (loss plus
+    gain, as for the qubit modes).
     """
     omega, g = _arr(params, "omega", n), _arr(params, "g", n)
     w = (omega + g, omega - g)
+    occ = {lead: tuple(bose(x, _arr(params, f"T_{lead}", n)) for x in w) for lead in LEADS}
+    half = {lead: 0.5 * _arr(params, f"gamma_{lead}", n) for lead in LEADS}
     if not fermionic:
-        damping = [tuple(0.5 * _arr(params, f"gamma_{lead}", n) * (1 + 2 * bose(x, _arr(params, f"T_{lead}", n)))
-                         for x in w) for lead in LEADS]
-        return mode_secular_ratio(w[0], w[1], damping)
-    E = np.stack([np.zeros(n), w[0], w[1], 2 * omega], axis=-1)
-    rates = np.zeros((2, n, 4, 4))
-    for b, lead in enumerate(LEADS):  # |<0|s_j|±>|^2 = 1/2 for both sites (and likewise ± <-> 2)
-        gam, T = 0.5 * _arr(params, f"gamma_{lead}", n), _arr(params, f"T_{lead}", n)
-        for lo, hi in ((0, 1), (0, 2), (1, 3), (2, 3)):
-            nb = bose(E[:, hi] - E[:, lo], T)
-            rates[b, :, hi, lo], rates[b, :, lo, hi] = gam * nb, gam * (1 + nb)
-    return secular_ratio(E, rates, charges=(0, 1, 1, 2))
+        return mode_secular_ratio(w[0], w[1], [tuple(half[lead] * (1 + 2 * nb) for nb in occ[lead]) for lead in LEADS])
+    width = sum(half[lead] * (2 + occ[lead][0] + occ[lead][1]) for lead in LEADS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((g > 0) & (width > 0), 2 * g / width, np.inf)
 
 
 def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
