@@ -3,16 +3,27 @@
 For every model configuration:
 
 * qtmsweep — ``qtmsweep.solve`` on a grid shaped like a paper figure sweep (all outputs:
-  currents, σ, forces, extras), cells per second;
+  currents, σ, forces, extras), cells per second: the median of ``--repeats`` timed solves
+  (after an untimed warm-up solve) with their range;
 * QuTiP 5 — ``qutip.steadystate`` of the explicit Lindblad problem on a sample of the same
   points (the builders of the test suite: H and jump operators written from SPEC/003/004,
-  currents ``Tr[H D_λ(ρ)]``), points per second, and the largest difference of the currents
-  between the two relative to the sample's largest current (cells at equilibrium carry
-  currents at round-off, so a per-cell relative difference would be meaningless there);
+  currents ``Tr[H D_λ(ρ)]``), points per second: QuTiP and the builders are imported and one
+  point is solved before the clock starts (an import inside the timing overstated our lead
+  ~2×), then each point is timed and the median reported, with its range; and the largest
+  difference of the currents between the two relative to the sample's largest current (cells
+  at equilibrium carry currents at round-off, so a per-cell relative difference would be
+  meaningless there);
+* with ``--baseline SRC`` (e.g. ``/work/main/src``): the same cases with the ``qtmsweep``
+  found in ``SRC``, in the same run, in processes alternating with ours (``--rounds``), and
+  the ratios ``ours / baseline`` of the median and of the best throughputs (< 1: we are slower;
+  on a busy machine the best of the repeats is the steadier of the two);
+* ``--clock cpu`` times the process's CPU time instead of the wall clock (on a shared machine
+  the steadier measure of cost; with ``OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1`` a single core's);
 * peak RSS of a fresh process running only that configuration (``ru_maxrss``), and of a
   process that only imports the package (the baseline).
 
-Run: ``python benchmarks/models.py [--cells 1e5] [--qutip-points 30]``
+Run: ``python benchmarks/models.py [--cells 1e5] [--qutip-points 30] [--repeats 5]
+[--baseline /path/to/other/src --rounds 2] [--clock cpu] [--only "kerr_fridge 3x3" ...]``
 """
 
 from __future__ import annotations
@@ -107,31 +118,55 @@ def qutip_reference(kind: str, p: dict, structural: dict):
     raise KeyError(kind)
 
 
-def run_case(name: str, n_cells: int, n_qutip: int, queue) -> None:
+def _use_src(src: str | None) -> None:
+    """Import ``qtmsweep`` from ``src`` (a ``src/`` directory) in this (spawned) process."""
+    if src:
+        sys.path.insert(0, str(Path(src).resolve()))
+    import qtmsweep
+
+    if src and not Path(qtmsweep.__file__).resolve().is_relative_to(Path(src).resolve()):
+        raise RuntimeError(f"qtmsweep came from {qtmsweep.__file__}, not from {src}")
+
+
+def median_range(values) -> tuple[float, float, float]:
+    """``(median, min, max)`` of ``values``."""
+    v = np.sort(np.asarray(values, dtype=float))
+    return float(np.median(v)), float(v[0]), float(v[-1])
+
+
+def run_case(name: str, n_cells: int, n_qutip: int, repeats: int, src: str | None, queue, clock: str = "wall") -> None:
+    _use_src(src)
+    tick = time.process_time if clock == "cpu" else time.perf_counter
     import qtmsweep
 
     model, structural, method, build, factor, ref = CASES[name]
     params = build(max(8, int(n_cells * factor)))
     n = int(np.size(next(v for v in params.values() if np.ndim(v))))
     qtmsweep.solve(model, method=method, **structural, **{k: (v[:4] if np.ndim(v) else v) for k, v in params.items()})
-    t0 = time.perf_counter()
-    ds = qtmsweep.solve(model, method=method, **structural, **params)
-    rate = n / (time.perf_counter() - t0)
+    rates = []
+    for _ in range(repeats):
+        t0 = tick()
+        ds = qtmsweep.solve(model, method=method, **structural, **params)
+        rates.append(n / (tick() - t0))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    q_rate, agree = float("nan"), float("nan")
+    q_rate, agree = (float("nan"),) * 3, float("nan")
     if n_qutip:
         idx = np.random.default_rng(1).choice(n, size=min(n_qutip, n), replace=False)
         points = [{k: float(v[i]) if np.ndim(v) else float(v) for k, v in params.items()} for i in idx]
         if ref == "chain_boson":  # truncated Fock needs low occupations: take cold points only
             points = [{**pt, "T_L": min(pt["T_L"], 0.35), "T_R": min(pt["T_R"], 0.3)} for pt in points]
-        t0 = time.perf_counter()
-        refs = [qutip_reference(ref, pt, structural) for pt in points]
-        q_rate = len(points) / (time.perf_counter() - t0)
+        qutip_reference(ref, points[0], structural)  # imports QuTiP and the builders: outside the timing
+        refs, rates_q = [], []
+        for pt in points:
+            t0 = tick()
+            refs.append(qutip_reference(ref, pt, structural))
+            rates_q.append(1.0 / (tick() - t0))
+        q_rate = median_range(rates_q)
         ours = qtmsweep.solve(model, method=method, **structural,
                               **{k: np.array([pt[k] for pt in points]) for k in points[0]}).J_Q.values
         refs = np.array(refs)  # difference relative to the sample's current scale (equilibrium cells have J ~ 1e-17)
         agree = float(np.max(np.abs(ours - refs)) / np.max(np.abs(refs)))
-    queue.put((name, n, rate, q_rate, agree, rss, bool(np.isfinite(ds.J_Q.values).all())))
+    queue.put((name, n, median_range(rates), q_rate, agree, rss, bool(np.isfinite(ds.J_Q.values).all())))
 
 
 def baseline(queue) -> None:
@@ -140,10 +175,28 @@ def baseline(queue) -> None:
     queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def _run(ctx, q, name: str, args, src: str | None, n_qutip: int):
+    p = ctx.Process(target=run_case, args=(name, int(args.cells), n_qutip, args.repeats, src, q, args.clock))
+    p.start()
+    out = q.get()
+    p.join()
+    return out
+
+
+def _fmt(r: tuple[float, float, float]) -> str:
+    return f"{r[0]:.3g} [{r[1]:.3g}, {r[2]:.3g}]"
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=float, default=1e5)
     ap.add_argument("--qutip-points", type=int, default=30)
+    ap.add_argument("--repeats", type=int, default=5, help="timed solves per process (median and range reported)")
+    ap.add_argument("--baseline", default=None, help="a src/ directory with another qtmsweep to compare with")
+    ap.add_argument("--rounds", type=int, default=2, help="with --baseline: alternating processes per side")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time, or the process's CPU time (steadier on a shared machine; with "
+                         "OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 it is the single-core cost)")
     ap.add_argument("--only", nargs="*", default=None, help="case names to run")
     args = ap.parse_args(argv)
     ctx = mp.get_context("spawn")
@@ -153,17 +206,29 @@ def main(argv=None) -> None:
     base = q.get()
     p.join()
     print(f"baseline RSS (import qtmsweep): {base:.0f} MiB")
-    print(f"{'case':<32} {'cells':>8} {'qtmsweep cells/s':>17} {'QuTiP pts/s':>12} {'speed-up':>9} "
-          f"{'max rel diff':>13} {'peak RSS MiB':>13}")
+    print(f"throughputs ({args.clock} clock): median [min, max] over the timed repeats")
+    head = (f"{'case':<32} {'cells':>7} {'qtmsweep cells/s':>28} {'QuTiP pts/s':>26} {'speed-up':>9} "
+            f"{'max rel diff':>12} {'RSS MiB':>8}")
+    if args.baseline:
+        head += f" {'baseline cells/s':>28} {'ours/baseline median, best':>27}"
+    print(head)
     for name in CASES:
         if args.only and name not in args.only:
             continue
-        p = ctx.Process(target=run_case, args=(name, int(args.cells), args.qutip_points, q))
-        p.start()
-        name, n, rate, q_rate, agree, rss, finite = q.get()
-        p.join()
-        print(f"{name:<32} {n:>8d} {rate:>17.3g} {q_rate:>12.3g} {rate / q_rate:>9.0f} {agree:>13.1e} {rss:>13.0f}"
-              + ("" if finite else "  (non-finite cells!)"))
+        ours, theirs = [], []
+        for k in range(args.rounds if args.baseline else 1):
+            if args.baseline:
+                theirs.append(_run(ctx, q, name, args, args.baseline, 0))
+            ours.append(_run(ctx, q, name, args, None, args.qutip_points if k == 0 else 0))
+        _, n, _, q_rate, agree, _, _ = ours[0]
+        rate = median_range([x for o in ours for x in o[2]])
+        finite = all(o[6] for o in ours)
+        line = (f"{name:<32} {n:>7d} {_fmt(rate):>28} {_fmt(q_rate):>26} {rate[0] / q_rate[0]:>9.0f} "
+                f"{agree:>12.1e} {max(o[5] for o in ours):>8.0f}")
+        if args.baseline:
+            b = median_range([x for t in theirs for x in t[2]])
+            line += f" {_fmt(b):>28} {rate[0] / b[0]:>18.2f}, {rate[2] / b[2]:.2f}"
+        print(line + ("" if finite else "  (non-finite cells!)"), flush=True)
 
 
 if __name__ == "__main__":

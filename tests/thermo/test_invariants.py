@@ -12,7 +12,7 @@ from tests.conftest import random_cqd
 def test_a_correct_solution_has_no_violations(cqd_cells):
     counts = count_violations(qtmsweep.solve("cqd", **cqd_cells))
     assert counts == {"second_law": 0, "energy_conservation": 0, "particle_conservation": 0,
-                      "precision": 0, "nonfinite": 0, "cells": 400}
+                      "precision": 0, "nonfinite": 0, "truncation": 0, "secular": 0, "cells": 400}
 
 
 def test_a_negative_entropy_production_is_counted(cqd_cells):
@@ -38,3 +38,29 @@ def test_cells_the_kernel_cannot_vouch_for_are_counted_as_precision_loss():
     generic = qtmsweep.solve("cqd", method="linear", **cells)
     assert count_violations(exact)["precision"] == 0
     assert count_violations(generic)["precision"] == 1
+
+
+FIG7 = dict(eps1=1.0, eps2=1.0, delta_z=0.05, T_R=1.0, Gamma_L=0.02, Gamma_R=0.08, Gamma_C=0.06,
+            Omega_L=1.0, Omega_R=1.05, Omega_C=1.05, eps_c=10.0)
+
+
+def test_truncation_errors_above_the_tolerance_are_counted():
+    """003 Fig. 7 at dT = 0.3: N = 3 is far from converged (truncation errors ~20-35 %), N = 20 is not."""
+    from qtmsweep.thermo.invariants import TRUNCATION_LIMIT
+
+    dT = np.array([0.1, 0.3, 0.6])
+    coarse = qtmsweep.solve("kerr_fridge", N1=3, N2=3, T_L=1 + dT, T_C=1 - dT, **FIG7)
+    fine = qtmsweep.solve("kerr_fridge", N1=20, N2=12, T_L=1 + dT, T_C=1 - dT, **FIG7)
+    over = (fine.truncation_err > TRUNCATION_LIMIT * abs(fine.J_Q)).any("lead")
+    assert count_violations(coarse)["truncation"] == 3
+    assert count_violations(fine)["truncation"] == int(over.sum()) < 3
+    assert count_violations(qtmsweep.solve("cqd", **random_cqd(5, 1)))["truncation"] == 0  # no truncation
+
+
+def test_cells_outside_the_secular_regime_are_counted():
+    p = dict(eps1=2.0, eps2=2.0, delta_z=0.1, T_L=1.3, T_R=1.0, T_C=0.7, Gamma_L=0.02, Gamma_R=0.08,
+             Gamma_C=0.06, Omega_L=2.0, Omega_R=2.1, Omega_C=2.1, eps_c=20.0)
+    ds = qtmsweep.solve("qubit_fridge", approach="global", delta_x=np.array([0.0, 0.0, 1e-3, 1e-2]), **p)
+    assert count_violations(ds)["secular"] == 2  # delta_x = 1e-3, 1e-2 (next to the eps1 = eps2 degeneracy)
+    local = qtmsweep.solve("qubit_fridge", approach="local", delta_x=np.array([0.0, 1e-3]), **p)
+    assert count_violations(local)["secular"] == 0  # the local approach makes no secular approximation

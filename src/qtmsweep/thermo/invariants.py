@@ -17,6 +17,13 @@ never counts as a violation and a real violation never hides:
     (a flag for precision loss, not a violation of physics).  An exact zero has bound 0.
 ``nonfinite``
     any NaN or infinity among the populations, currents, σ or σ_micro.
+``truncation`` (models with ``truncation_err``, e.g. ``kerr_fridge``)
+    some lead's ``truncation_err > max(TRUNCATION_LIMIT · |J_Q|, rounding bound)`` (or an infinite
+    estimate): the truncated Hilbert space cannot vouch for that current to three digits (a
+    numerics flag; a truncation error below the rounding bound is left to ``precision``).
+``secular`` (models with ``secular_ratio``: the global approaches)
+    ``secular_ratio < SECULAR_LIMIT`` (10): the Bohr-frequency splitting is not large against
+    the rates, so the secular (global) master equation is not valid there (a flag).
 
 With counting statistics in the dataset (``tur``, ``tur_rel_err``, ``classical_dynamics``;
 :mod:`qtmsweep.thermo.noise`) two more checks (:data:`NOISE_CHECKS`) are counted:
@@ -43,11 +50,14 @@ import xarray as xr
 from numba import njit, prange
 
 from ..physics.registry import get_model
+from ..physics.secular import SECULAR_LIMIT
 
 PRECISION_LIMIT = 1e-6
 CONSERVATION_LIMIT = 1e-10
 SECOND_LAW_FLOOR = 1e-12
-CHECKS = ("second_law", "energy_conservation", "particle_conservation", "precision", "nonfinite")
+TRUNCATION_LIMIT = 1e-3
+CHECKS = ("second_law", "energy_conservation", "particle_conservation", "precision", "nonfinite",
+          "truncation", "secular")
 #: The checks that are violations of physics (``precision`` is a flag on the numerics).
 VIOLATIONS = ("second_law", "energy_conservation", "particle_conservation", "nonfinite")
 CHECK_DOC = {
@@ -57,6 +67,8 @@ CHECK_DOC = {
     "precision": f"cells with rel_err (some lead) or sigma_rel_err > {PRECISION_LIMIT:g} "
                  "(precision loss flagged by the kernel)",
     "nonfinite": "cells with a NaN or infinite p, J_E, J_N, J_Q, sigma or sigma_micro",
+    "truncation": f"cells with truncation_err > {TRUNCATION_LIMIT:g} * |J_Q| for some lead (truncation error)",
+    "secular": f"cells with secular_ratio < {SECULAR_LIMIT:g} (secular approximation not valid)",
 }
 #: Checks counted when the dataset has counting statistics (not part of the store's counters yet).
 NOISE_CHECKS = ("tur", "tur_classical_violations")
@@ -119,6 +131,17 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
     for name in FINITE_OUTPUTS:
         if name in ds:
             _mark_nonfinite_rows(_cells(ds, name, dims, shape), masks[CHECKS.index("nonfinite")])
+    if "truncation_err" in ds and "J_Q" in ds:
+        err, J = _cells(ds, "truncation_err", dims, shape), np.abs(_cells(ds, "J_Q", dims, shape))
+        # rounding bound of each current: rel_err (cells, 1) scalar form or (cells, leads) per lead;
+        # rel_err = inf (the current is below its own error bound) leaves the cell to ``precision``
+        with np.errstate(invalid="ignore"):
+            rounding = rel * (J.max(axis=1, keepdims=True) if rel.shape[1] == 1 else J)
+        rounding = np.where(np.isinf(rel), np.inf, np.nan_to_num(rounding, nan=0.0))
+        # a truncation error below the rounding bound is the precision check's business, not this one's
+        masks[CHECKS.index("truncation")] = np.any(~(err <= np.maximum(TRUNCATION_LIMIT * J, rounding)), axis=1)
+    if "secular_ratio" in ds:
+        masks[CHECKS.index("secular")] = _cells(ds, "secular_ratio", dims, shape)[:, 0] < SECULAR_LIMIT
     out = {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
     if "tur" in ds and "flux" in ds["tur"].dims:
         out.update({k: v.reshape(shape) for k, v in tur_violation_arrays(ds, dims, shape).items()})

@@ -32,7 +32,8 @@ Outputs beyond SPEC §4: ``occupation(site)`` ``⟨s_j† s_j⟩`` (the chain ha
 list for oscillators, so it carries no ``p(state)``), ``coherence_re/_im`` of
 ``⟨s_1 s_2†⟩`` (NaN for N = 1), ``J_SS_paper = J_Q[L] − J_Q[R]`` (004's printed
 ``J_SS = Q_L − Q_R``, twice the current from L at steady state), ``J_E_full``, ``sigma_full``,
-``second_law_violated``.  Force: ``F_E_L = 1/T_R − 1/T_L`` conjugate to ``J_Q[L]``
+``second_law_violated``, and in the global approach ``secular_ratio`` (``2g`` over the largest
+rate, :func:`global_secular_ratio`; the global equation needs it ≫ 1).  Force: ``F_E_L = 1/T_R − 1/T_L`` conjugate to ``J_Q[L]``
 (reference bath R).  Paired forward/reverse evaluations give the rectification contrast
 and linear conductance (:mod:`qtmsweep.thermo.pairs`); the alias ``T, dT``
 (``T_L, T_R = T ± dT/2``, :func:`normalize`) puts such pairs on one grid.
@@ -58,6 +59,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..batch import batch_size
+from ..batch import flat_param as _arr
 from ..baths import bose
 from ..lindblad import (
     LindbladModel,
@@ -71,7 +74,7 @@ from ..lindblad import (
 from ..model import OutputVariable, Parameter, SteadyState
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
-from .qubit_fridge import batch_size
+from ..secular import mode_secular_ratio
 
 LEADS = ("L", "R")
 _EPS = np.finfo(float).eps
@@ -88,10 +91,6 @@ PARAMETERS = (
     Parameter("approach", "choice", "master equation: local (004 Eq. 2) or global (004 Eq. 20, N = 2)", "local",
               choices=("local", "global")),
 )
-
-
-def _arr(params: Mapping[str, Any], name: str, n: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
 
 
 # -- qubit operators for the density-matrix route ---------------------------------------
@@ -278,6 +277,26 @@ def _global_lindblad(params, n):
     return _two_point_from_rho(rho, ops), J, J.copy(), gross, lindblad_error_bound(sens, 0 * gross, 6)
 
 
+def global_secular_ratio(params: Mapping[str, Any], n: int, fermionic: bool) -> np.ndarray:
+    """Secular-approximation measure of the global approach (:mod:`qtmsweep.physics.secular`).
+
+    The Bohr frequencies are ``ω ± g``: both baths drive ``0 → ±`` (and ``± → 2``), so the
+    splitting is ``2g``.  Qubits: over the largest escape rate of the eigenstates ``0, +, −, 2``,
+    that of ``|2⟩``, ``Σ_λ (γ_λ/2)(2 + n_λ(ω+) + n_λ(ω−))`` (the rates of :func:`_global_lindblad`).
+    Oscillators: over the largest normal-mode damping ``Σ_λ (γ_λ/2)(1 + 2 n_λ(ω±))`` (loss plus
+    gain, as for the qubit modes).
+    """
+    omega, g = _arr(params, "omega", n), _arr(params, "g", n)
+    w = (omega + g, omega - g)
+    occ = {lead: tuple(bose(x, _arr(params, f"T_{lead}", n)) for x in w) for lead in LEADS}
+    half = {lead: 0.5 * _arr(params, f"gamma_{lead}", n) for lead in LEADS}
+    if not fermionic:
+        return mode_secular_ratio(w[0], w[1], [tuple(half[lead] * (1 + 2 * nb) for nb in occ[lead]) for lead in LEADS])
+    width = sum(half[lead] * (2 + occ[lead][0] + occ[lead][1]) for lead in LEADS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((g > 0) & (width > 0), 2 * g / width, np.inf)
+
+
 def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     N = int(params.get("N", 2))
     stat = params.get("stat", "qubit")
@@ -327,6 +346,8 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         "sigma_full": ((), sigma_full),
         "second_law_violated": ((), bad | bad_full),
     }
+    if approach == "global":
+        extras["secular_ratio"] = ((), global_secular_ratio(numeric, n, fermionic))
     return SteadyState(p=None, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, rel_err=rel_err,
                        sigma_rel_err=sigma_rel_err, extras=extras)
 
@@ -368,6 +389,9 @@ EXTRA_OUTPUTS = {
                                               "(equals J_E in the global approach)"),
     "sigma_full": OutputVariable("1/time", "-sum_lambda J_E_full[lambda]/T_lambda"),
     "second_law_violated": OutputVariable("1", "True where sigma or sigma_full < -tolerance (reported, not hidden)"),
+    "secular_ratio": OutputVariable("1", "global approach: Bohr-frequency splitting 2g / largest escape (qubits) or "
+                                         "mode damping (oscillators) rate (qtmsweep.physics.secular); the secular "
+                                         "approximation needs >> 1, the sweep warns below 10"),
 }
 
 CHAIN = register(LindbladModel(

@@ -16,11 +16,17 @@ The master equation is 003 Eq. 14–17 (App. B13): ``(n1, n2) → (n1 + 1, n2)``
 ``(N1, N2)`` and solved by the generic Pauli solver.  The heat currents are
 ``J_Q[λ] = Tr[H_S L_λ ρ]`` (003 Eq. 18; ``J_Q[C]`` is 003's ``J_C``, heat out of C).
 
-Truncation convergence (reported with every result): the currents are also computed with
-``(N1 + 1, N2)`` and ``(N1, N2 + 1)``; ``truncation_change(lead)`` is the larger change of
-``J_Q[lead]``, ``truncation_rel_change`` the largest over leads relative to
-``max |J_Q|``, and ``p_top_1``/``p_top_2`` the populations of the highest kept level of
-each resonator.  A result is converged when these are small.
+Truncation error (reported with every result, :func:`truncation_error`): the currents are
+also computed with ``N1 + 1``, ``N1 + 2`` levels of resonator 1 (``N2`` kept) and with
+``N2 + 1``, ``N2 + 2`` of resonator 2 (``N1`` kept), and the two tails are extrapolated
+geometrically.  ``truncation_err(lead)`` is a conservative estimate of the **absolute** error
+``|J_Q[lead](N1, N2) − J_Q[lead](∞, ∞)|`` in the units of ``J_Q`` (it adds to the rounding
+bound: the error of ``J_Q[lead]`` is at most ``rel_err · |J_Q[lead]| + truncation_err[lead]``,
+and a sign of ``J_Q[lead]`` is resolved only where ``|J_Q[lead]|`` exceeds that sum);
+``inf`` where the differences do not yet shrink (N far too small to estimate anything).
+``truncation_rate_1``/``_2`` are the measured convergence ratios of the two directions
+(the factor by which one more level shrinks the change; ``≥ 1``: not converging yet), and
+``p_top_1``/``p_top_2`` the populations of the highest kept level of each resonator.
 
 The aliases ``T, dT`` and ``filters="resonant"`` of ``qubit_fridge`` apply (003's symmetric
 bias and filter positions).
@@ -33,7 +39,8 @@ Examples
 ...                     Omega_C=1.05, eps_c=10.0)
 >>> [str(s) for s in ds.state.values[:3]], float(ds.cooling_power) > 0
 (['0,0', '0,1', '0,2'], True)
->>> float(ds.truncation_rel_change) < 0.5
+>>> err = ds.truncation_err.sel(lead="C")  # absolute, in the units of J_Q
+>>> bool(0 < err < 0.5 * abs(ds.cooling_power))  # the cooling power is known to better than 50 %
 True
 """
 
@@ -45,22 +52,22 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..batch import batch_size
 from ..baths import filtered_rate_deviation, filtered_rates
+from ..fridge import (
+    BATH_PARAMETERS,
+    FORCE_FLUX,
+    FRIDGE_OUTPUTS,
+    LEADS,
+    fridge_forces,
+    fridge_performance,
+    normalize,
+)
 from ..lindblad import LindbladModel
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition
 from ..pauli import solve_rate_equations
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
-from .qubit_fridge import (
-    BATH_PARAMETERS,
-    FORCE_FLUX,
-    FRIDGE_OUTPUTS,
-    LEADS,
-    batch_size,
-    fridge_forces,
-    fridge_performance,
-    normalize,
-)
 
 #: 003 Fig. 7's filter positions and cutoff as defaults (eps1 = eps2 = 1, delta_z = 0.05)
 _KERR_DEFAULTS = {"Omega_L": 1.0, "Omega_R": 1.05, "Omega_C": 1.05, "eps_c": 10.0}
@@ -147,6 +154,64 @@ def _solve_batched(model: RateModel, params: Mapping[str, Any], n: int):
     return SteadyState(J_N=None, abs_err=abs_err, **cat)
 
 
+def rounding_error(state: SteadyState) -> np.ndarray:
+    """Absolute rounding bound ``(n, leads)`` of a solve's currents: its ``abs_err["J_E"]`` (the
+    solver's own bound), or, for a state that carries only ``rel_err``, that times ``|J|``."""
+    if state.abs_err and "J_E" in state.abs_err:
+        return np.asarray(state.abs_err["J_E"], dtype=float)
+    rel = np.nan_to_num(np.asarray(state.rel_err, dtype=float), nan=0.0, posinf=0.0)
+    J = np.abs(state.J_E)
+    return rel[:, None] * J.max(axis=1, keepdims=True) if rel.ndim == 1 else rel * J
+
+
+#: Margin on the geometric tail (for the small-N cells where the changes are not yet geometric).
+TRUNCATION_SAFETY = 1.25
+
+
+def truncation_error(J0: np.ndarray, J1: np.ndarray, J2: np.ndarray, noise: np.ndarray | None = None):
+    """Tail estimate of a truncation sequence ``J(N), J(N+1), J(N+2)`` (arrays ``(n, leads)``).
+
+    With the changes ``d1 = J(N+1) − J(N)``, ``d2 = J(N+2) − J(N+1)`` and the ratio
+    ``r = |d2/d1|`` of the *dominant* lead (largest ``|d1| + |d2|``: its sequence is the clean
+    geometric one that the level populations impose, ``p(n) ~ r^n``; a small current such as
+    ``J_Q[C]`` can mix two decay rates and even change the sign of its changes), the
+    remaining change after ``N`` is bounded by the geometric series
+
+    ``tail = |d1| + |d2| / (1 − r)``   (that is ``|d1| (1 + r/(1 − r))`` for a geometric lead),
+
+    which is conservative as long as the ratios of later changes do not exceed ``r`` (they
+    decrease towards the population ratio from above, for the dominant lead).  A lead whose own
+    changes change sign or shrink more slowly than the dominant lead's is not yet in the
+    asymptotic regime; its tail is taken as at least the dominant lead's *relative* tail times its
+    own ``|J(N)|``.  The tail carries a margin :data:`TRUNCATION_SAFETY`.  Changes below the rounding noise (``noise``: absolute bound of one solve,
+    ``(n, leads)``) count as converged.  Returns ``(tail, r)``: ``tail`` ``(n, leads)``
+    (``inf`` where ``r >= 1``: the changes do not shrink yet) and ``r`` ``(n,)``.
+
+    >>> J0, J1, J2 = (np.array([[1.0 - 0.5 ** k]]) for k in (3, 4, 5))  # one cell, one lead; limit 1
+    >>> tail, r = truncation_error(J0, J1, J2)
+    >>> float(tail[0, 0]), float(r[0])  # exact error: 1 - J0 = 0.125
+    (0.15625, 0.5)
+    """
+    d1, d2 = J1 - J0, J2 - J1
+    if noise is None:
+        noise = np.zeros_like(J0)
+    a1, a2 = np.abs(d1), np.abs(d2)
+    converged = (a1 <= 2 * noise) & (a2 <= 2 * noise)  # both changes at rounding level
+    size = np.where(converged, 0.0, a1 + a2)
+    dom = np.argmax(size, axis=1)[:, None]
+    a1d, a2d = np.take_along_axis(a1, dom, 1)[:, 0], np.take_along_axis(a2, dom, 1)[:, 0]
+    none = np.take_along_axis(size, dom, 1)[:, 0] == 0.0  # every lead converged to rounding
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(none, 0.0, np.where(a1d > 0, a2d / a1d, np.inf))
+        geo = np.where(r[:, None] < 1.0, a1 + a2 / (1.0 - r[:, None]), np.inf)
+        J_dom = np.abs(np.take_along_axis(J0, dom, 1))
+        rel_dom = np.take_along_axis(geo, dom, 1) / J_dom
+        odd = ((d1 * d2) < 0) | (a2 > r[:, None] * a1)
+        tail = np.where(odd & ~converged, np.maximum(geo, rel_dom * np.abs(J0)), geo)
+    tail = np.where(converged, a1 + a2, TRUNCATION_SAFETY * tail)
+    return np.where(none[:, None], a1 + a2, tail), r
+
+
 def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     if method != "linear":
         raise ValueError(f"method={method!r} is not available for kerr_fridge; allowed: 'auto', 'linear'")
@@ -154,13 +219,12 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     numeric = {k: v for k, v in params.items() if k not in ("N1", "N2")}
     n = batch_size(numeric)
     base = _solve_batched(truncated_model(N1, N2), numeric, n)
-    up1 = _solve_batched(truncated_model(N1 + 1, N2), numeric, n)
-    up2 = _solve_batched(truncated_model(N1, N2 + 1), numeric, n)
+    along_1 = [_solve_batched(truncated_model(N1 + k, N2), numeric, n) for k in (1, 2)]
+    along_2 = [_solve_batched(truncated_model(N1, N2 + k), numeric, n) for k in (1, 2)]
     J = base.J_E
-    change = np.maximum(np.abs(up1.J_E - J), np.abs(up2.J_E - J))
-    scale = np.abs(J).max(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel_change = np.where(scale > 0, change.max(axis=1) / scale, 0.0)
+    noise = np.maximum.reduce([rounding_error(s) for s in (base, *along_1, *along_2)])
+    tail_1, rate_1 = truncation_error(J, along_1[0].J_E, along_1[1].J_E, noise)
+    tail_2, rate_2 = truncation_error(J, along_2[0].J_E, along_2[1].J_E, noise)
     p = base.p.reshape(n, N1, N2)
     T = np.stack([np.broadcast_to(np.asarray(params[f"T_{lead}"], dtype=float), (n,)) for lead in LEADS], axis=-1)
     err = base.abs_err["J_E"]
@@ -168,8 +232,9 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     micro_bad = (base.sigma_micro < 0) & (relative_bound(base.abs_err["sigma_micro"], base.sigma_micro) < 1.0)
     extras = fridge_performance(J, numeric, n)
     extras.update({
-        "truncation_change": (("lead",), change),
-        "truncation_rel_change": ((), rel_change),
+        "truncation_err": (("lead",), tail_1 + tail_2),
+        "truncation_rate_1": ((), rate_1),
+        "truncation_rate_2": ((), rate_2),
         "p_top_1": ((), p[:, -1, :].sum(axis=1)),
         "p_top_2": ((), p[:, :, -1].sum(axis=1)),
         "second_law_violated": ((), bad | micro_bad),
@@ -181,8 +246,13 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
 
 EXTRA_OUTPUTS = {
     **FRIDGE_OUTPUTS,
-    "truncation_change": OutputVariable("energy/time", "max(|J_Q(N1+1,N2) - J_Q|, |J_Q(N1,N2+1) - J_Q|) per lead"),
-    "truncation_rel_change": OutputVariable("1", "largest truncation_change relative to max_lead |J_Q|"),
+    "truncation_err": OutputVariable("energy/time", "conservative estimate of the absolute truncation error "
+                                     "|J_Q(N1,N2) - J_Q(inf,inf)| per lead, from N+1 and N+2 solves in each direction "
+                                     "(geometric tails; inf: not converging yet). The error of J_Q is at most "
+                                     "rel_err*|J_Q| + truncation_err"),
+    "truncation_rate_1": OutputVariable("1", "convergence ratio of the currents per level of resonator 1 "
+                                        "(|change N1+1 -> N1+2| / |change N1 -> N1+1|, dominant lead; >= 1: not converging)"),
+    "truncation_rate_2": OutputVariable("1", "the same for resonator 2"),
     "p_top_1": OutputVariable("1", "population of the highest kept level of resonator 1 (n1 = N1-1)"),
     "p_top_2": OutputVariable("1", "population of the highest kept level of resonator 2 (n2 = N2-1)"),
 }
@@ -205,6 +275,7 @@ KERR_FRIDGE = register(LindbladModel(
     normalize=normalize,
     reference="003 (Bhandari, Jordan) §IV A, App. B",
     kind="pauli",
-    # measured ~1.4, 3.9 and 4.9 kB/cell at N1 x N2 = 4, 9 and 25 levels (4e4 cells, N and N+1 solves)
+    # measured ~1.4, 3.9 and 4.9 kB/cell at N1 x N2 = 4, 9 and 25 levels (4e4 cells, N and N+1 solves;
+    # the N+2 solves run after them, one at a time, with the same sub-batching)
     cell_bytes=lambda p: 1024 + 512 * int(p.get("N1", 3)) * int(p.get("N2", 3)),
 ))

@@ -101,19 +101,19 @@ from typing import Any, Mapping
 import numpy as np
 import scipy.fft as sfft
 
+from ..batch import batch_size
 from ..baths import bose, filtered_spectral_density
+from ..fridge import (
+    FORCE_FLUX,
+    FRIDGE_OUTPUTS,
+    LEADS,
+    fridge_forces,
+    fridge_performance,
+)
 from ..lindblad import LindbladModel, heat_entropy_production
 from ..model import OutputVariable, Parameter, SteadyState
 from ..precision import relative_bound
 from ..registry import register
-from .qubit_fridge import (
-    FORCE_FLUX,
-    FRIDGE_OUTPUTS,
-    LEADS,
-    batch_size,
-    fridge_forces,
-    fridge_performance,
-)
 
 _EPS = np.finfo(float).eps
 _TWO_PI = 2.0 * np.pi
@@ -171,7 +171,7 @@ def normalize(params: dict) -> dict:
     >>> sorted(normalize({"T": 1.0, "dT": 0.5}).items())
     [('T_C', 1.0), ('T_L', 1.5), ('T_R', 1.0)]
     """
-    from .qubit_fridge import normalize as fridge_normalize
+    from ..fridge import normalize as fridge_normalize
 
     params = dict(params)
     if "T" in params or "dT" in params:

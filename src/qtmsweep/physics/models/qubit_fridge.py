@@ -40,7 +40,10 @@ Outputs beyond SPEC §4: ``cooling_power = J_Q[C]`` (C is cooled when positive),
 bath — otherwise heat leaving C is not refrigeration), ``cop_carnot`` (the
 absorption-fridge bound ``T_C (T_H − T_M)/(T_H (T_M − T_C))``, NaN unless
 ``T_C < T_M < T_H`` with C the coldest bath), ``coherence_re/_im`` of ``ρ_12 = ⟨1|ρ|2⟩``,
-``J_E_full``, ``sigma_full``, ``second_law_violated``.  Forces: reference bath R,
+``J_E_full``, ``sigma_full``, ``second_law_violated``, and in the global approach ``p_eigen`` and
+``secular_ratio`` (:mod:`qtmsweep.physics.secular`: the splitting ``E+ − E−`` of the Bohr
+frequencies ``E±`` (and ``E_d − E±``) where one bath drives both, over the largest escape rate; near
+``eps1 = eps2`` with small ``delta_x ≠ 0`` it is ≪ 1 and the global currents are wrong).  Forces: reference bath R,
 ``F_E_L = 1/T_R − 1/T_L`` (conjugate to ``J_Q[L]``) and ``F_E_C = 1/T_R − 1/T_C``
 (conjugate to ``J_Q[C]``); with energy conservation ``sigma = F_E_L J_Q[L] + F_E_C J_Q[C]``.
 
@@ -66,6 +69,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..batch import batch_size
+from ..batch import flat_param as _arr
 from ..baths import filtered_rate_deviation, filtered_rates
 from ..lindblad import (
     LindbladModel,
@@ -75,29 +80,26 @@ from ..lindblad import (
     lindblad_steady_state,
     secular_rates,
 )
+from ..fridge import (  # noqa: F401  (re-exported: the helpers lived here before physics/fridge.py)
+    BATH_PARAMETERS,
+    FORCE_FLUX,
+    FRIDGE_OUTPUTS,
+    LEADS,
+    bath_spectrum,
+    fridge_forces,
+    fridge_performance,
+    normalize,
+)
 from ..model import OutputVariable, Parameter, SteadyState
 from ..pauli import secular_pauli
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
+from ..secular import secular_ratio
 
 STATES = ("0", "1", "2", "d")
 EIGENSTATES = ("0", "+", "-", "d")
-LEADS = ("L", "R", "C")
 CHARGES = (0, 1, 1, 2)
 _EPS = np.finfo(float).eps
-
-BATH_PARAMETERS = (
-    Parameter("T_L", "temperature", "temperature of bath L (hot)", 1.3),
-    Parameter("T_R", "temperature", "temperature of bath R (reference, T)", 1.0),
-    Parameter("T_C", "temperature", "temperature of bath C (cold, the one refrigerated)", 0.7),
-    Parameter("Gamma_L", "dimensionless", "filter width of bath L: Gamma_L(w) = Gamma_L w (003 Eq. 3)", 0.02, minimum=0.0),
-    Parameter("Gamma_R", "dimensionless", "filter width of bath R", 0.08, minimum=0.0),
-    Parameter("Gamma_C", "dimensionless", "filter width of bath C", 0.06, minimum=0.0),
-    Parameter("Omega_L", "energy", "filter resonance of bath L (003: eps1)", 2.0),
-    Parameter("Omega_R", "energy", "filter resonance of bath R (003: eps1 + delta_z)", 2.1),
-    Parameter("Omega_C", "energy", "filter resonance of bath C (003: eps2 + delta_z)", 2.1),
-    Parameter("eps_c", "energy", "high-energy cutoff of the filters, Theta(eps_c - w) (SPEC §2 reading of 003 Eq. 3)", 20.0),
-)
 
 PARAMETERS = (
     Parameter("eps1", "energy", "excitation energy of qubit 1 (baths L, R)", 2.0),
@@ -108,43 +110,6 @@ PARAMETERS = (
     Parameter("approach", "choice", "master equation: local (003 App. A2) or global (App. A1)", "local",
               choices=("local", "global")),
 )
-
-
-def normalize(params: dict) -> dict:
-    """003's parametrisations of its figures, as aliases (resolved before validation).
-
-    * ``T`` and ``dT`` (both or neither, instead of ``T_L, T_R, T_C``): the symmetric bias of
-      003 Figs. 3–5, 7, 8: ``T_L = T + dT``, ``T_R = T``, ``T_C = T − dT``.
-    * ``filters="resonant"`` (instead of ``Omega_L, Omega_R, Omega_C``): the filter positions
-      003 uses throughout, ``Omega_L = eps1``, ``Omega_R = eps1 + delta_z``,
-      ``Omega_C = eps2 + delta_z``.
-
-    >>> sorted(normalize({"T": 1.0, "dT": 0.3, "eps1": 2.0, "eps2": 2.1, "delta_z": 0.1, "filters": "resonant"}).items())
-    [('Omega_C', 2.2), ('Omega_L', 2.0), ('Omega_R', 2.1), ('T_C', 0.7), ('T_L', 1.3), ('T_R', 1.0), ('delta_z', 0.1), ('eps1', 2.0), ('eps2', 2.1)]
-    """
-    params = dict(params)
-    if "T" in params or "dT" in params:
-        clash = [k for k in ("T_L", "T_R", "T_C") if k in params]
-        if clash:
-            raise ValueError(f"give either T, dT or the temperatures T_L, T_R, T_C, not both ({clash[0]} given)")
-        if "T" not in params or "dT" not in params:
-            raise ValueError("T and dT must be given together (T_L = T + dT, T_R = T, T_C = T - dT)")
-        T, dT = params.pop("T"), params.pop("dT")
-        params.update(T_L=T + dT, T_R=T, T_C=T - dT)
-    if "filters" in params:
-        if params["filters"] != "resonant":
-            raise ValueError(f"filters={params['filters']!r} is not allowed; allowed: 'resonant' "
-                             "(Omega_L = eps1, Omega_R = eps1 + delta_z, Omega_C = eps2 + delta_z)")
-        clash = [k for k in ("Omega_L", "Omega_R", "Omega_C") if k in params]
-        if clash:
-            raise ValueError(f"give either filters='resonant' or the filter positions, not both ({clash[0]} given)")
-        missing = [k for k in ("eps1", "eps2", "delta_z") if k not in params]
-        if missing:
-            raise ValueError(f"filters='resonant' needs {missing[0]}")
-        del params["filters"]
-        params.update(Omega_L=params["eps1"], Omega_R=params["eps1"] + params["delta_z"],
-                      Omega_C=params["eps2"] + params["delta_z"])
-    return params
 
 
 def _proj(i: int, j: int, d: int = 4) -> np.ndarray:
@@ -164,66 +129,6 @@ LOCAL_TRANSITIONS = {
     "L": ((0, 1), (2, 3)),
     "R": ((0, 1), (2, 3)),
     "C": ((0, 2), (1, 3)),
-}
-
-
-def _arr(params: Mapping[str, Any], name: str, n: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(params[name], dtype=float), (n,))
-
-
-def batch_size(params: Mapping[str, Any]) -> int:
-    sizes = {np.size(v) for v in params.values() if not isinstance(v, str) and np.ndim(v) >= 1}
-    sizes.discard(1)
-    if len(sizes) > 1:
-        raise ValueError(f"parameter arrays must be flat and of one length; got lengths {sorted(sizes)}")
-    return sizes.pop() if sizes else 1
-
-
-def bath_spectrum(params: Mapping[str, Any], lead: str, n: int):
-    """``ω -> (K n, K (1+n))`` of bath ``lead`` for ω > 0 of shape ``(n, ...)``."""
-    T, G, Om, ec = (_arr(params, k, n) for k in (f"T_{lead}", f"Gamma_{lead}", f"Omega_{lead}", "eps_c"))
-
-    def spectrum(omega: np.ndarray):
-        shape = (n,) + (1,) * (np.ndim(omega) - 1)
-        up, down, _ = filtered_rates(omega, T.reshape(shape), G.reshape(shape), Om.reshape(shape), ec.reshape(shape))
-        return up, down
-
-    return spectrum
-
-
-def fridge_forces(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Reference bath R: ``F_E_L = 1/T_R − 1/T_L``, ``F_E_C = 1/T_R − 1/T_C`` (no cancellation)."""
-    T_L, T_R, T_C = (np.asarray(params[k], dtype=float) for k in ("T_L", "T_R", "T_C"))
-    return {"F_E_L": (T_L - T_R) / (T_L * T_R), "F_E_C": (T_C - T_R) / (T_C * T_R)}
-
-
-FORCE_FLUX = {"F_E_L": ("J_Q", "L"), "F_E_C": ("J_Q", "C")}
-
-
-def fridge_performance(J_Q: np.ndarray, params: Mapping[str, Any], n: int) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
-    """``cooling_power``, ``cop`` and ``cop_carnot`` of the absorption fridge (leads L, R, C)."""
-    T = np.stack([_arr(params, f"T_{lead}", n) for lead in LEADS], axis=-1)
-    hot = np.argmax(T, axis=-1)
-    J_hot = np.take_along_axis(J_Q, hot[:, None], axis=-1)[:, 0]
-    J_C = J_Q[:, 2]
-    T_H = T.max(axis=-1)
-    T_M = np.where(hot == 0, T[:, 1], T[:, 0])  # the bath that is neither hottest nor C
-    T_C = T[:, 2]
-    fridge = (T_C < T_M) & (T_M < T_H)  # C is the coldest bath: drawing heat from it is refrigeration
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cop = np.where(fridge & (J_C > 0) & (J_hot > 0), J_C / J_hot, np.nan)
-        carnot = np.where(fridge, T_C * (T_H - T_M) / (T_H * (T_M - T_C)), np.nan)
-    return {"cooling_power": ((), J_C.copy()), "cop": ((), cop), "cop_carnot": ((), carnot)}
-
-
-FRIDGE_OUTPUTS = {
-    "cooling_power": OutputVariable("energy/time", "heat drawn out of bath C, J_Q[C] (C is cooled when > 0)"),
-    "cop": OutputVariable("1", "coefficient of performance J_Q[C]/J_Q[hottest bath] (NaN unless both > 0 "
-                               "and C is the coldest bath, T_C < T_M < T_H)"),
-    "cop_carnot": OutputVariable("1", "Carnot bound of the absorption fridge T_C (T_H - T_M)/(T_H (T_M - T_C)) "
-                                      "(NaN unless T_C < T_M < T_H)"),
-    "second_law_violated": OutputVariable("1", "True where sigma or sigma_full < -tolerance (a second-law "
-                                               "violation of the master equation, reported not hidden)"),
 }
 
 
@@ -344,6 +249,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         J_full, err_full = J, err
         p = rho[:, range(4), range(4)].real
         extras["p_eigen"] = (("eigenstate",), rho_eig[:, range(4), range(4)].real.copy())
+        extras["secular_ratio"] = ((), secular_ratio(E, rates, CHARGES))
 
     sigma, sigma_rel_err, bad = heat_entropy_bounds(J, T, err, ref=1)
     if J_full is J:  # global approach
@@ -368,6 +274,9 @@ EXTRA_OUTPUTS = {
                                               "(equals J_E in the global approach)"),
     "sigma_full": OutputVariable("1/time", "-sum_lambda J_E_full[lambda]/T_lambda"),
     "p_eigen": OutputVariable("1", "populations of the eigenstates 0, +, -, d of H_S (global approach)"),
+    "secular_ratio": OutputVariable("1", "global approach: splitting E+ - E- of the Bohr frequencies one bath drives "
+                                         "together / largest escape rate of an eigenstate (qtmsweep.physics.secular); the secular "
+                                         "approximation needs >> 1, the sweep warns below 10"),
 }
 
 QUBIT_FRIDGE = register(LindbladModel(
