@@ -83,15 +83,20 @@ def _load_plugins(*, force: bool = False) -> None:
         return
     _PLUGINS_LOADED = True
     _load_builtin_models()
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in _entry_points():
         dist = getattr(getattr(ep, "dist", None), "name", None) or "?"
         origin = f"plugin {dist}:{ep.name} ({ep.value})"
         try:
             _register_plugin(ep.load(), origin)
         except Exception as err:  # a broken plug-in must not break the package; it is reported
             PLUGIN_ERRORS[f"{dist}:{ep.name}"] = f"{type(err).__name__}: {err}"
+
+
+def _entry_points():
+    """The installed ``qtmsweep.models`` entry points (one seam, so tests can stand in a distribution)."""
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def _register_plugin(obj: Any, origin: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
-from importlib import metadata
-
 import numpy as np
 import pytest
 import yaml
@@ -37,10 +35,7 @@ class _EntryPoint:
 @pytest.fixture
 def plugins(monkeypatch):
     def install(*eps):
-        def entry_points(group=None, **kw):
-            return list(eps) if group == registry.ENTRY_POINT_GROUP else []
-
-        monkeypatch.setattr(metadata, "entry_points", entry_points)
+        monkeypatch.setattr(registry, "_entry_points", lambda: list(eps))
         monkeypatch.setattr(registry, "_PLUGINS_LOADED", False)
         monkeypatch.setattr(registry, "PLUGIN_ERRORS", {})
         for name in ("plug_dot", "plug_obj"):
@@ -91,12 +86,12 @@ def test_sweep_of_a_config_declared_model_is_self_describing_and_resumable(tmp_p
     import xarray as xr
 
     from qtmsweep.physics.declared import register_from_dataset
-    from qtmsweep.sweep import load_config, run_sweep
+    from qtmsweep.sweep import RunOptions, load_config, run_sweep
 
     cfg, path = _config(tmp_path)
     config = load_config(path)
     store = tmp_path / "s.zarr"
-    r1 = run_sweep(config, "s", store, cluster="inline", progress=False)
+    r1 = run_sweep(config, "s", store, RunOptions(cluster="inline", progress=False))
     assert r1.complete
     ds = xr.open_zarr(store)
     doc = yaml.safe_load(ds.attrs["config"])
@@ -104,14 +99,14 @@ def test_sweep_of_a_config_declared_model_is_self_describing_and_resumable(tmp_p
     ref = qtmsweep.solve("sqd", **qtmsweep.grid(T_l=np.linspace(0.5, 2.0, 8)), eps=1.0, T_r=1.0, mu_l=0.0,
                          mu_r=0.0, gamma_l=1.0, gamma_r=0.5)
     np.testing.assert_allclose(ds["J_N"].values, ref["J_N"].values, rtol=1e-12)
-    r2 = run_sweep(load_config(path), "s", store, cluster="inline", progress=False)
+    r2 = run_sweep(load_config(path), "s", store, RunOptions(cluster="inline", progress=False))
     assert r2.chunks_computed == 0  # same spec: resumed, nothing to do
     changed = dict(SQD_SPEC, reference_lead="l")
     cfg2, path2 = _config(tmp_path, changed)
     from qtmsweep.sweep import StoreError
 
     with pytest.raises(StoreError, match="different config"):
-        run_sweep(load_config(path2), "s", store, cluster="inline", progress=False)
+        run_sweep(load_config(path2), "s", store, RunOptions(cluster="inline", progress=False))
     assert qtmsweep.get_model("cfg_dot").spec == changed  # the last config loaded replaced it
     registry._MODELS.pop("cfg_dot")
     assert register_from_dataset(ds) == "cfg_dot"
