@@ -41,7 +41,8 @@ def test_declared_qubit_fridge_reproduces_the_builtin_to_1e10(approach):
         np.testing.assert_allclose(got[f], ref[f], rtol=1e-15)
 
 
-@pytest.mark.parametrize("N,approach", [(1, "local"), (2, "local"), (3, "local"), (5, "local"), (2, "global")])
+@pytest.mark.parametrize("N,approach", [(1, "local"), (2, "local"), (3, "local"),
+                                        pytest.param(5, "local", marks=pytest.mark.slow), (2, "global")])
 def test_declared_qubit_chain_reproduces_the_builtin_to_1e10(N, approach):
     m = _register(f"chain_{N}_{approach}", chain_spec(N, approach))
     rng = np.random.default_rng(N)
@@ -149,6 +150,7 @@ def _qutip_reference(spec, values, names):
     return J
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_random_declared_systems_against_qutip(seed):
     spec, values, names = _random_system(seed)

@@ -68,7 +68,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..baths import filtered_rates, flat_rates, x_over_expm1
-from ..lindblad import LindbladModel, heat_entropy_production, lindblad_currents, lindblad_steady_state
+from ..lindblad import LindbladModel, heat_entropy_production, lindblad_currents
 from ..model import SteadyState
 from .spec import ParameterCollector, SpecError, as_mapping, check_keys, check_name
 
@@ -330,7 +330,7 @@ def _evaluate(params, d, H0, HI, baths, approach, jumps_mode, tol_name, ref_inde
                     jumps.append((w[:, k], Lk, b))
         else:
             jumps.extend(_bohr_jumps(delta, r, amp, iu, ju, d, b, params, tol_name, scale, on))
-    rho = lindblad_steady_state([(np.ones(n), H_eig)], jumps, d=d)
+    rho = _steady_state(H_eig, jumps, n, d)
     obs = [(np.ones(n), np.broadcast_to(np.eye(d), (n, d, d)) * E[:, None, :])]
     J, gross = lindblad_currents(rho, jumps, obs, n_baths=len(baths))
     Tm = np.stack([np.broadcast_to(np.asarray(params[T], dtype=float), (n,)) for _, T, _, _ in baths], axis=-1)
@@ -342,6 +342,40 @@ def _evaluate(params, d, H0, HI, baths, approach, jumps_mode, tol_name, ref_inde
         rel_err = np.where(scale_J > 0, 16 * _EPS * gross.max(axis=1) / scale_J, 0.0)
     extras = {"second_law_violated": ((), bad)}
     return SteadyState(p=p, J_E=J, J_N=None, J_Q=J.copy(), sigma=sigma, rel_err=rel_err, extras=extras)
+
+
+def _steady_state(H: np.ndarray, jumps, n: int, d: int) -> np.ndarray:
+    """Steady state of ``−i[H, ρ] + Σ_k r_k D[L_k]ρ`` (column stacking, as :mod:`..lindblad`).
+
+    The jump parts ``Σ_k r_k L̄_k ⊗ L_k`` are summed in one contraction over k (no
+    superoperator per jump) and the anticommutators from ``Σ_k r_k L_k†L_k``; cells are
+    processed in sub-batches of bounded memory."""
+    D = d * d
+    K = len(jumps)
+    step = max(1, int(2**26 // (16 * (D * D + max(K, 1) * d * d) * 3)))
+    eye = np.eye(d)
+    diag = np.arange(d) * (d + 1)
+    rho = np.zeros((n, d, d), dtype=complex)
+    for a in range(0, n, step):
+        sl = slice(a, min(n, a + step))
+        m = sl.stop - sl.start
+        A = np.stack([np.sqrt(np.broadcast_to(np.asarray(r, dtype=float), (n,))[sl])[:, None, None]
+                      * (L[sl] if np.ndim(L) == 3 else L) for r, L, _ in jumps]) if K else np.zeros((1, m, d, d))
+        G = H[sl] * -1j - 0.5 * np.einsum("qnji,qnjl->nil", A.conj(), A)  # −iH − ½ Σ L†L
+        # L = I ⊗ G + Ḡ ⊗ I + Σ_k Ā_k ⊗ A_k   ((A ⊗ B)[j d + i, l d + k] = A[j, l] B[i, k])
+        Lv = (np.einsum("jl,nik->njilk", eye, G) + np.einsum("njl,ik->njilk", G.conj(), eye)
+              + np.einsum("qnjl,qnik->njilk", A.conj(), A)).reshape(m, D, D)
+        Lv[:, 0, :] = 0.0
+        Lv[:, 0, diag] = 1.0
+        b = np.zeros((m, D), dtype=complex)
+        b[:, 0] = 1.0
+        with np.errstate(all="ignore"):
+            try:
+                x = np.linalg.solve(Lv, b[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                x = np.full((m, D), np.nan, dtype=complex)
+        rho[sl] = np.swapaxes(x.reshape(m, d, d), -1, -2)  # vec index i + d j -> rho[i, j]
+    return 0.5 * (rho + np.conj(np.swapaxes(rho, -1, -2)))
 
 
 def _bohr_jumps(delta, r, amp, iu, ju, d, bath, params, tol_name, scale, on):
