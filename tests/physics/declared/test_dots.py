@@ -121,7 +121,9 @@ def test_near_equilibrium_declared_cqd_within_its_bound_of_the_closed_form(decla
     for var in ("J_E", "J_Q", "J_N"):
         r, g = ref[var].values, got[var].values
         assert np.all(np.abs(g - r) <= 1e-13 * np.abs(r) + 4096 * _EPS * G[var]), var
-        assert np.all(np.abs(g - r) <= bound * np.abs(r) + 4096 * _EPS * G[var]), var
+        # an infinite bound claims nothing (the sign is not guaranteed: e.g. J_N[r], identically 0 in cqd)
+        ok = np.isinf(bound) | (np.abs(g - r) <= np.where(np.isinf(bound), 0.0, bound) * np.abs(r) + 4096 * _EPS * G[var])
+        assert np.all(ok), var
 
 
 @pytest.mark.xfail(reason="needs the near-equilibrium-accurate generic Pauli solver (helper 'numerics')",
