@@ -17,8 +17,9 @@ Commands
     Mark chunks (grid indices such as ``5,0``) for recomputation by the next run.
 ``qtmsweep validate CONFIG``
     Check a config (schema and model parameters) without computing anything.
-``qtmsweep models``
-    List the models and their parameters.
+``qtmsweep models [CONFIG]``
+    List the models, where each came from (built-in, plug-in, config, define_model) and their
+    parameters; with CONFIG also the models it declares.
 ``qtmsweep analyze|figure|paper-figures ...``
     Analysis and figure steps, dispatched to :mod:`qtmsweep.plot.cli`.
 
@@ -104,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a config without computing")
     v.add_argument("config")
 
-    sub.add_parser("models", help="list models and their parameters")
+    mo = sub.add_parser("models", help="list models (with where each came from) and their parameters")
+    mo.add_argument("config", nargs="?", help="also list the models this config declares (models: section)")
     return p
 
 
@@ -430,13 +432,22 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from .physics.registry import available_models, get_model
+    from .physics.registry import PLUGIN_ERRORS, available_models, get_model, model_origin
 
+    if getattr(args, "config", None):  # also the models a config declares
+        from .sweep import ConfigError, load_config
+
+        try:
+            load_config(args.config, check=False)
+        except (ConfigError, ValueError) as err:
+            return _error(str(err))
     for name in available_models():
         m = get_model(name)
-        print(f"{name}: {m.description}")
+        print(f"{name}: {m.description}  [{model_origin(name)}]")
         for p in m.parameters:
             print(f"    {p.name:<10} {p.kind:<18} default {p.default!r:<8} {p.description}")
+    for ep, err in PLUGIN_ERRORS.items():
+        print(f"plug-in {ep} failed to load: {err}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -217,6 +217,7 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
         if not np.ndim(v):
             attrs[k] = float(v)
     attrs.update(structural)
+    attrs.update(getattr(m, "constants", None) or {})  # a declared model's constants, named by their spec key
     ds.attrs.update(attrs)
     return ds
 

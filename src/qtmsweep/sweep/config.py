@@ -114,6 +114,7 @@ def validate_config(config: Mapping[str, Any], *, check: bool = True) -> dict:
     error = best_match(validator.iter_errors(cfg))
     if error is not None:
         raise ConfigError(f"{_offending_key(error)}: {_short(_message(error))}")
+    _register_declared_models(cfg)
     if check:
         check_config(cfg)
     return cfg
@@ -127,6 +128,18 @@ def _unbool_refine_on(cfg: dict) -> None:
             refine = sc.get("refine") if isinstance(sc, dict) else None
             if isinstance(refine, dict) and True in refine and "on" not in refine:
                 sc["refine"] = {("on" if k is True else k): v for k, v in refine.items()}
+
+
+def _register_declared_models(cfg: Mapping[str, Any]) -> None:
+    """Build and register the models of the ``models:`` section (spec errors name their key)."""
+    from ..physics.declared import SpecError, register_from_config
+
+    try:
+        register_from_config(cfg, origin="config")
+    except SpecError as err:
+        raise ConfigError(str(err)) from None
+    except ValueError as err:  # e.g. the name of a built-in model
+        raise ConfigError(f"models: {err}") from None
 
 
 def _message(error) -> str:
@@ -214,11 +227,18 @@ def load_config(path: str | Path, *, check: bool = True) -> dict:
 
 
 def sweep_document(config: Mapping[str, Any], sweep: str) -> dict:
-    """The part of a (validated) config that defines one sweep's data: ``{"sweeps": {sweep: ...}}``."""
+    """The part of a (validated) config that defines one sweep's data: ``{"sweeps": {sweep: ...}}``,
+    preceded by ``{"models": {name: spec}}`` when the sweep's model is declared in the config."""
     sweeps = config.get("sweeps", {})
     if sweep not in sweeps:
         raise ConfigError(f"sweeps.{sweep}: no such sweep; allowed: {', '.join(sweeps) or '(none)'}")
-    return {"sweeps": {sweep: copy.deepcopy(sweeps[sweep])}}
+    doc: dict[str, Any] = {}
+    model = sweeps[sweep].get("model")
+    declared = config.get("models") or {}
+    if model in declared:  # a declared model's spec is part of the sweep's identity
+        doc["models"] = {model: copy.deepcopy(declared[model])}
+    doc["sweeps"] = {sweep: copy.deepcopy(sweeps[sweep])}
+    return doc
 
 
 def sweep_yaml(config: Mapping[str, Any], sweep: str) -> str:

@@ -103,6 +103,9 @@ class SweepPlan:
     #: counting statistics (issue 12): ``cumulants`` 2 or 3 (None = means only) and counted ``fluxes``
     cumulants: int | None = None
     fluxes: tuple[str, ...] | None = None
+    #: Spec of a model declared in the config (travels with the plan to the workers, which
+    #: rebuild the model from it); None for built-in and plug-in models.
+    model_spec: Mapping[str, Any] | None = None
 
     # -- shape bookkeeping -------------------------------------------------------
     @property
@@ -172,6 +175,10 @@ class SweepPlan:
         """Solve the cells ``slices``; variables transposed to the plan's dimension order."""
         from ..solve import solve
 
+        if self.model_spec is not None:
+            from ..physics.declared import ensure_model
+
+            ensure_model(self.model, self.model_spec, origin="config")
         counting = {} if self.cumulants is None else {
             "cumulants": self.cumulants, "fluxes": list(self.fluxes) if self.fluxes else None}
         ds = solve(self.model, method=self.method, **counting, **self.chunk_parameters(slices))
@@ -316,10 +323,15 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         raise ConfigError(f"sweeps.{name}: no such sweep; allowed: {', '.join(sweeps) or '(none)'}")
     sc = sweeps[name]
     base = f"sweeps.{name}"
+    model_spec = (config.get("models") or {}).get(sc["model"])
     try:
+        if model_spec is not None:  # declared in this config: (re)build it from the spec
+            from ..physics.declared import ensure_model
+
+            ensure_model(sc["model"], model_spec, origin="config")
         model = get_model(sc["model"])
     except ValueError as err:
-        raise ConfigError(f"{base}.model: {err}") from None
+        raise ConfigError(f"{base}.model: {err}" if model_spec is None else str(err)) from None
 
     fixed = dict(sc.get("fixed", {}))
     grid = dict(sc.get("grid", {}))
@@ -432,7 +444,8 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
                      force_space=force_space, chunks=chunks, config_yaml=sweep_yaml(config, name),
                      config_sha256=sweep_sha256(config, name), extra_attrs=extra_attrs,
                      cumulants=None if cumulants is None else int(cumulants),
-                     fluxes=None if fluxes is None else tuple(fluxes))
+                     fluxes=None if fluxes is None else tuple(fluxes),
+                     model_spec=model_spec)
     if probe:
         checked_probe(plan)
     return plan
