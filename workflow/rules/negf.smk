@@ -5,7 +5,7 @@
 # {RESULTS}/figures/003_fig10.png and 003_negf_delta_z.png.
 NEGF_PRESETS = {
     "003_fig10": ("config/sweeps/003_fig10.yaml", "003_fig10_negf", "003_fig10_negf_keldysh", "003_fig10_me"),
-    "003_negf_delta_z": ("config/sweeps/003_negf_delta_z.yaml", "003_negf_dz", "003_negf_dz_keldysh", "003_negf_dz_me"),
+    "003_negf_delta_z": ("config/sweeps/003_negf_delta_z.yaml", "003_negf_delta_z", "003_negf_delta_z_keldysh", "003_negf_delta_z_me"),
 }
 NEGF_FIGURE_KIND = {"003_fig10": "fig10", "003_negf_delta_z": "delta_z"}
 
