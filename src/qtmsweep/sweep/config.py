@@ -178,9 +178,11 @@ def check_config(config: Mapping[str, Any]) -> None:
     for name in config.get("sweeps", {}):
         build_plan(config, name, probe=False)
     for name, figure in config.get("figures", {}).items():
-        if figure["sweep"] not in config.get("sweeps", {}):
-            raise ConfigError(f"figures.{name}.sweep: {figure['sweep']!r} is not a sweep of this config; "
-                              f"allowed: {', '.join(config.get('sweeps', {})) or '(none)'}")
+        for i, sweep in enumerate([figure["sweep"], *figure.get("sweeps", [])]):
+            key = f"figures.{name}.sweep" if i == 0 else f"figures.{name}.sweeps[{i - 1}]"
+            if sweep not in config.get("sweeps", {}):
+                raise ConfigError(f"{key}: {sweep!r} is not a sweep of this config; "
+                                  f"allowed: {', '.join(config.get('sweeps', {})) or '(none)'}")
 
 
 def load_config(path: str | Path, *, check: bool = True) -> dict:
@@ -217,9 +219,26 @@ def sweep_yaml(config: Mapping[str, Any], sweep: str) -> str:
                           allow_unicode=True, width=100)
 
 
+#: Keys of a sweep that do not change its data: left out of its identity (``config_sha256``).
+NON_DATA_KEYS = ("description", "resources")
+
+
 def sweep_sha256(config: Mapping[str, Any], sweep: str) -> str:
-    """SHA-256 of :func:`sweep_yaml` (stored as ``config_sha256``); decides whether a store can be resumed."""
-    return hashlib.sha256(sweep_yaml(config, sweep).encode("utf-8")).hexdigest()
+    """SHA-256 of what defines one sweep's data (stored as ``config_sha256``; decides whether a store
+    can be resumed): :func:`sweep_yaml` without :data:`NON_DATA_KEYS`, so editing a sweep's
+    ``description`` or its Snakemake ``resources`` leaves its store valid.
+
+    >>> fixed = {"eps": 1.0, "T_r": 1.0, "mu_l": 0.0, "mu_r": 0.0, "gamma_l": 1.0, "gamma_r": 1.0}
+    >>> a = {"sweeps": {"s": {"model": "sqd", "fixed": fixed, "grid": {"T_l": {"values": [1.0, 2.0]}}}}}
+    >>> b = copy.deepcopy(a); b["sweeps"]["s"]["description"] = "edited"
+    >>> sweep_sha256(a, "s") == sweep_sha256(b, "s")
+    True
+    """
+    doc = sweep_document(config, sweep)
+    for key in NON_DATA_KEYS:
+        doc["sweeps"][sweep].pop(key, None)
+    text = yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_sweep_config(config: Mapping[str, Any], sweep: str, path: str | Path) -> Path:
