@@ -82,11 +82,13 @@ def fridge_variables(ds: xr.Dataset, *, scales: xr.Dataset | None = None,
     kw = {"scales": scales, "current_rtol": current_rtol, "err_factor": err_factor}
     s_C = resolved_current_sign(ds, "J_Q", COOLED_LEAD, **kw)
     leads = [str(x) for x in ds["lead"].values]
-    temps = xr.concat([_temperature(ds, lead) for lead in leads], dim="lead").assign_coords(lead=leads)
+    temps = xr.concat(xr.broadcast(*[_temperature(ds, lead) for lead in leads]), dim="lead", coords="minimal",
+                      compat="override").assign_coords(lead=leads)
     others = [lead for lead in leads if lead != COOLED_LEAD]
     T_others = temps.sel(lead=others)
     hot = T_others.idxmax("lead")
-    s_all = xr.concat([resolved_current_sign(ds, "J_Q", lead, **kw) for lead in others], dim="lead")
+    s_all = xr.concat(xr.broadcast(*[resolved_current_sign(ds, "J_Q", lead, **kw) for lead in others]), dim="lead",
+                      coords="minimal", compat="override")
     s_all = s_all.assign_coords(lead=others)
     s_hot = s_all.where(s_all["lead"] == hot).max("lead")  # the sign of the hottest bath's heat
     running = (s_C > 0) & (s_hot > 0)
