@@ -78,7 +78,8 @@ def sym(name: str) -> str:
 
 def label(name: str, family: str) -> str:
     """Axis label ``symbol (unit)`` of a parameter."""
-    unit = _UNITS[family]["energy"] if name in _ENERGY_PARAMS else ""
+    unit = (_UNITS[family]["energy"] if name in _ENERGY_PARAMS
+            else _UNITS[family]["1/time"].replace("k_B", "") if name in ("gamma_L", "gamma_R") else "")
     return f"{sym(name)} ({unit})" if unit else sym(name)
 
 
@@ -476,6 +477,9 @@ def draw_rectification(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) ->
             ax.set_xscale("log")
             bx.set_xscale("log")
         ax.set_yscale("log")
+        top = np.nanmax([np.nanmax(data["J_forward"].values), np.nanmax(data["J_reverse"].values)])
+        if np.isfinite(top) and top > 0:
+            ax.set_ylim(top * 1e-8, top * 2.0)  # 8 decades: the currents that matter for the contrast
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"heat current out of the hot bath ({units['energy/time']})")
         ax.set_title("(a) forward and reverse heat current")
@@ -579,19 +583,19 @@ def draw_conductance(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
         fig = new_figure(7.0, 4.8)
         ax = fig.subplots()
         handles = []
+        plain = ("tab:blue", "tab:orange", "tab:green", "tab:red")
         for s in range(data.sizes["set"]):
             sub = data["kappa"].isel(set=s)
-            ls = LINE_STYLES[s % len(LINE_STYLES)]
             if ld and data.attrs["has_line_dim"][s]:
+                ls = LINE_STYLES[s % len(LINE_STYLES)]
                 for c, v in zip(colours, values):
                     ax.plot(X, sub.sel({ld: v}).values, color=c, ls=ls, lw=1.6)
+                handles.append(Line2D([], [], color="k", ls=ls, lw=1.6, label=f"{names[s]} (colour: {sym(ld)})"))
             else:
                 line = sub.isel({ld: 0}) if ld else sub
-                if ld:
-                    line = sub.dropna(ld, how="all").isel({ld: 0}) if sub.notnull().any() else sub.isel({ld: 0})
-                ax.plot(X, line.values, color="tab:orange" if ld else colours[0], ls=ls, lw=1.6)
-            handles.append(Line2D([], [], color="k" if ld and data.attrs["has_line_dim"][s] else "tab:orange",
-                                  ls=ls, lw=1.6, label=names[s]))
+                c = plain[s % len(plain)] if not ld else "tab:orange"
+                ax.plot(X, line.values, color=c, ls="-", lw=1.6)
+                handles.append(Line2D([], [], color=c, ls="-", lw=1.6, label=names[s]))
         if ld:
             handles += [Line2D([], [], color=c, lw=2, label=f"{sym(ld)} = {float(v):g}") for c, v in zip(colours, values)]
         ax.set_xlabel(label(x, "chain"))

@@ -185,8 +185,49 @@ def check_config(config: Mapping[str, Any]) -> None:
                                   f"allowed: {', '.join(config.get('sweeps', {})) or '(none)'}")
 
 
+#: Top-level keys an ``include:``d file may hold.
+INCLUDE_KEYS = ("sweeps", "figures")
+
+
+def expand_includes(config: dict, base: str | Path) -> dict:
+    """Merge the files named by ``config["include"]`` (paths relative to ``base``) into ``config``, in place.
+
+    Each included file holds ``sweeps:`` and/or ``figures:`` only (e.g. the paper presets in
+    ``config/sweeps/``); a name defined twice is an error.  ``include`` is removed.  Returns ``config``.
+    """
+    includes = config.pop("include", None) or []
+    if isinstance(includes, str) or not isinstance(includes, list):
+        raise ConfigError(f"include: {includes!r} is not allowed; allowed: a list of YAML files")
+    for i, rel in enumerate(includes):
+        path = Path(base) / str(rel)
+        if not path.is_file():
+            raise ConfigError(f"include[{i}]: {str(path)!r} does not exist or is not a file")
+        with open(path, encoding="utf-8") as fh:
+            try:
+                doc = yaml.safe_load(fh) or {}
+            except yaml.YAMLError as err:
+                raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        if not isinstance(doc, Mapping):
+            raise ConfigError(f"{path}: an included file must be a mapping with sweeps: and/or figures:")
+        for key in doc:
+            if key not in INCLUDE_KEYS:
+                raise ConfigError(f"{path}: {key!r} is not allowed in an included file; allowed: "
+                                  f"{', '.join(INCLUDE_KEYS)}")
+        for key in INCLUDE_KEYS:
+            section = config.setdefault(key, {})
+            for name, value in (doc.get(key) or {}).items():
+                if name in section:
+                    raise ConfigError(f"{path}: {key}.{name} is defined twice (also in the including config "
+                                      "or an earlier include)")
+                section[name] = value
+    return config
+
+
 def load_config(path: str | Path, *, check: bool = True) -> dict:
-    """Read a YAML configuration file, validate it and fill defaults (see :func:`validate_config`)."""
+    """Read a YAML configuration file, validate it and fill defaults (see :func:`validate_config`).
+
+    ``include:`` files (relative to the config's folder) are merged first (:func:`expand_includes`).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist or is not a file")
@@ -197,6 +238,8 @@ def load_config(path: str | Path, *, check: bool = True) -> dict:
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if raw is None:
         raw = {}
+    if isinstance(raw, dict) and "include" in raw:
+        raw = expand_includes(raw, path.parent)
     return validate_config(raw, check=check)
 
 
