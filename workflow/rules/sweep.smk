@@ -55,3 +55,4 @@ rule sweep:
 
 
 TARGETS.extend(sweep_summary(s) for s in SWEEPS)
+TARGETS.extend(sweep_store(s) for s in SWEEPS)  # requested: a deleted store is recomputed
