@@ -81,6 +81,7 @@ def workflow_run(tmp_path_factory):
     return workdir, proc
 
 
+@pytest.mark.slow  # shares one workflow run of a few minutes
 def test_workflow_writes_every_store_analysis_and_figure(workflow_run):
     workdir, _ = workflow_run
     for sweep in small_config()["sweeps"]:
@@ -97,12 +98,14 @@ def test_workflow_writes_every_store_analysis_and_figure(workflow_run):
         assert (workdir / "results" / "figures" / f"{fig}.png").read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow  # shares one workflow run of a few minutes
 def test_invariant_warnings_reach_the_console(workflow_run):
     _, proc = workflow_run
     # 003 Eq. A21's local currents are not conserved for eps1 != eps2, delta_x > 0: the store counts it
     assert "warning: sweep fridge VIOLATES physics invariants" in proc.stderr
 
 
+@pytest.mark.slow  # shares one workflow run of a few minutes
 def test_threads_come_from_the_sweeps_resources(workflow_run):
     workdir, _ = workflow_run
     for sweep, cluster in (("cqd_I", "local"), ("g", "inline")):  # threads 2: a Dask cluster; 1: in-process
@@ -112,6 +115,7 @@ def test_threads_come_from_the_sweeps_resources(workflow_run):
     assert json.loads(json.dumps(setup))  # plain JSON
 
 
+@pytest.mark.slow  # shares one workflow run of a few minutes
 def test_rerun_is_a_no_op_and_a_description_edit_reruns_nothing(workflow_run):
     workdir, _ = workflow_run
     proc = snakemake(workdir, "-n")
@@ -123,6 +127,7 @@ def test_rerun_is_a_no_op_and_a_description_edit_reruns_nothing(workflow_run):
     assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-2000:]
 
 
+@pytest.mark.slow  # shares one workflow run of a few minutes
 def test_a_changed_sweep_alone_is_rerun(workflow_run):
     workdir, _ = workflow_run
     config = small_config()
@@ -132,6 +137,7 @@ def test_a_changed_sweep_alone_is_rerun(workflow_run):
     assert planned(proc, "sweep") == {"sweep=g"}
 
 
+@pytest.mark.slow  # shares one workflow run of a few minutes
 def test_deleting_a_store_reruns_its_sweep(workflow_run):
     workdir, _ = workflow_run
     backup = workdir / "rect_backup.zarr"
@@ -147,6 +153,7 @@ def test_deleting_a_store_reruns_its_sweep(workflow_run):
         shutil.copytree(backup, store)
 
 
+@pytest.mark.slow  # shares one workflow run of a few minutes
 def test_a_users_configfile_gives_that_users_sweeps_only(workflow_run, tmp_path):
     workdir, _ = workflow_run
     mine = {"results_dir": "mine", "sweeps": {"only_mine": grid_sweep(4, 3)}}
@@ -155,6 +162,7 @@ def test_a_users_configfile_gives_that_users_sweeps_only(workflow_run, tmp_path)
     assert planned(proc, "sweep") == {"sweep=only_mine"} and not planned(proc, "figure")
 
 
+@pytest.mark.slow  # shares one workflow run of a few minutes
 def test_report_shows_every_figure_with_its_caption(workflow_run):
     workdir, _ = workflow_run
     report = workdir / "report.zip"
