@@ -48,7 +48,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/negf.smk"
+# 003 §IV B (kerr_negf) presets: part of the default workflow, not of a user's --configfile run
+if not workflow.overwrite_configfiles:
+
+    include: "workflow/rules/negf.smk"
+
 
 
 rule all:

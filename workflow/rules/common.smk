@@ -56,3 +56,8 @@ def figure_arguments(name):
         for k, v in FIGURES[name]["opts"].items()
     ]
     return " ".join([*stores, *analyses, *opts])
+
+
+def negf_store(sweep):
+    """Store of a kerr_negf preset sweep (workflow/rules/negf.smk)."""
+    return f"{RESULTS}/negf/{sweep}/{sweep}.zarr"
