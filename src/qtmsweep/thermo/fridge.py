@@ -32,7 +32,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .classify import DEFAULT_CURRENT_RTOL, DEFAULT_ERR_FACTOR, current_scales, flag_attrs, resolved_sign
+from .classify import (
+    DEFAULT_CURRENT_RTOL,
+    DEFAULT_ERR_FACTOR,
+    current_scales,
+    flag_attrs,
+    rel_err_of,
+    resolved_sign,
+)
 
 #: Codes of ``cooling`` (index = code + 1).
 COOLING: tuple[str, ...] = ("heating", "undetermined", "cooling")
@@ -50,17 +57,15 @@ def cooling_name(code: Any) -> str:
 
 
 def lead_rel_err(ds: xr.Dataset, lead: str) -> xr.DataArray | None:
-    """The precision bound of ``lead``'s currents: ``rel_err(lead)`` (SPEC §5) or the per-cell scalar form.
+    """The precision bound of ``lead``'s currents: ``rel_err(lead)`` (SPEC §5) or an older store's
+    per-cell form (:func:`~qtmsweep.thermo.classify.rel_err_of`).
 
     >>> import xarray as xr
     >>> ds = xr.Dataset({"rel_err": (("x", "lead"), [[1e-16, 1e-3]])}, coords={"lead": ["L", "C"]})
     >>> float(lead_rel_err(ds, "C")[0])
     0.001
     """
-    if "rel_err" not in ds:
-        return None
-    r = ds["rel_err"]
-    return r.sel(lead=lead, drop=True) if "lead" in r.dims else r
+    return rel_err_of(ds, lead)
 
 
 def resolved_current_sign(ds: xr.Dataset, var: str, lead: str, *, scales: xr.Dataset | None = None,
