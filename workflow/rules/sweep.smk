@@ -11,7 +11,9 @@ localrules:
 
 # The sweep's resolved config (defaults filled, --config overrides applied) as a file. Rewritten
 # only when what defines the sweep's data changes (its config_sha256: not its description or
-# resources) or the run settings do; that reruns `sweep`.
+# resources) or the run settings do; that reruns `sweep`. A `run:` block inside the Snakemake
+# process (no conda env: with one, Snakemake would start a new process that parses the workflow
+# again, ~10 s per sweep).
 rule sweep_config:
     output:
         f"{RESULTS}/{{sweep}}/config.yaml",
@@ -20,8 +22,6 @@ rule sweep_config:
         dask=config["dask"],
     log:
         "logs/sweep_config/{sweep}.log",
-    conda:
-        ENV
     run:
         qcfg.write_sweep_config(config, wildcards.sweep, output[0])
 
