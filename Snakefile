@@ -36,7 +36,9 @@ qcfg.expand_includes(config, CONFIG_DIR)
 # One schema for the CLI and the workflow (package data); fills the defaults.
 validate(config, str(qcfg.SCHEMA_PATH))
 # What the schema cannot say: model parameters fixed/swept exactly once, ranges, grids, chunks.
-qcfg.check_config(config)
+# Checked once, by the main process (each job's own process parses the workflow again).
+if workflow.is_main_process:
+    qcfg.check_config(config)
 
 RESULTS = config["results_dir"]
 SWEEPS = list(config["sweeps"])
