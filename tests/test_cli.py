@@ -204,3 +204,94 @@ def test_console_script_runs_on_a_local_dask_cluster(tmp_path, config):
     proc = subprocess.run([QTMSWEEP, "info", str(store)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "complete" in proc.stdout
     assert subprocess.run([QTMSWEEP, "--version"], capture_output=True, text=True).stdout.startswith("qtmsweep ")
+
+
+# -- analysis and figure commands, models, point aliases, extras -----------------------------------
+def test_help_lists_the_analysis_and_figure_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for name in ("analyze", "figure", "plot", "paper-figures", "models"):
+        assert f"    {name}" in out
+    proc = subprocess.run([sys.executable, "-m", "qtmsweep.plot.cli", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "plot" in proc.stdout and "figure" in proc.stdout
+
+
+def fridge_config(tmp_path):
+    return write_config(tmp_path / "fridge.yaml", {
+        "results_dir": str(tmp_path / "res"), "dask": {"cluster": "inline"},
+        "sweeps": {"fr": {"model": "qubit_fridge",
+                          "fixed": {"approach": "local", "eps1": 2.0, "eps2": 2.0, "delta_x": 0.0, "T": 1.0,
+                                    "Gamma_L": 0.02, "Gamma_R": 0.08, "Gamma_C": 0.06, "filters": "resonant",
+                                    "eps_c": 20.0},
+                          "grid": {"dT": {"linspace": [0.01, 0.9, 7]}, "delta_z": {"values": [0.1, 0.3]}}}},
+        "figures": {"fr_cuts": {"sweep": "fr", "kind": "fridge_cuts", "opts": {"x": "dT", "line_dim": "delta_z"}},
+                    "fr_bad": {"sweep": "fr", "kind": "force_cuts"}}})
+
+
+def test_plot_draws_a_configs_figures_without_snakemake(tmp_path, capsys):
+    cfg = fridge_config(tmp_path)
+    code, _, err = run_cli("plot", cfg, "--figure", "fr_cuts", capsys=capsys)
+    assert code == 2 and "does not exist" in err and "qtmsweep run" in err  # no store yet: says what to do
+    assert run_cli("run", cfg, "--no-progress", capsys=capsys)[0] == 0
+    code, out, err = run_cli("plot", cfg, "--figure", "fr_cuts", capsys=capsys)
+    assert code == 0, err
+    assert (tmp_path / "res" / "figures" / "fr_cuts.png").read_bytes().startswith(b"\x89PNG")
+    # a figure kind that does not fit the model: one line, no traceback
+    code, _, err = run_cli("plot", cfg, "--figure", "fr_bad", capsys=capsys)
+    assert code == 2 and "does not fit model 'qubit_fridge'" in err and "Traceback" not in err
+    code, _, err = run_cli("plot", cfg, "--figure", "nope", capsys=capsys)
+    assert code == 2 and "allowed: fr_cuts, fr_bad" in err
+
+
+def test_figure_refuses_an_unknown_option_listing_the_allowed_ones(tmp_path, capsys):
+    cfg = fridge_config(tmp_path)
+    assert run_cli("run", cfg, "--no-progress", capsys=capsys)[0] == 0
+    store = tmp_path / "res" / "fr" / "fr.zarr"
+    code, _, err = run_cli("figure", store, "fridge_cuts", tmp_path / "x.png", "--opt", "x=dT",
+                           "--opt", "colour=red", capsys=capsys)
+    assert code == 2 and "figure option 'colour' is not known" in err and "allowed: x, line_dim, sel" in err
+    code, _, err = run_cli("figure", tmp_path / "missing.zarr", "fridge_cuts", tmp_path / "x.png", capsys=capsys)
+    assert code == 2 and "does not exist" in err
+    code, _, err = run_cli("analyze", tmp_path / "missing.zarr", capsys=capsys)
+    assert code == 2 and "does not exist" in err
+
+
+def test_point_accepts_alias_keys(capsys):
+    code, out, err = run_cli("point", "qubit_fridge", "filters=resonant", "T=1", "dT=0.3", "eps1=2", "eps2=2",
+                             "delta_z=0.1", "delta_x=0", "--json", capsys=capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["parameters"]["Omega_R"] == 2.1 and doc["parameters"]["T_C"] == pytest.approx(0.7)
+    code, _, err = run_cli("point", "qubit_fridge", "filters=wide", capsys=capsys)
+    assert code == 2 and "filters='wide' is not allowed" in err
+
+
+def test_models_json_lists_kind_range_choices_default_and_aliases(capsys):
+    from qtmsweep.physics.registry import available_models, get_model
+
+    code, out, _ = run_cli("models", "chain", "--json", capsys=capsys)
+    assert code == 0
+    doc = json.loads(out)
+    params = {p["name"]: p for p in doc["parameters"]}
+    assert set(params) == set(get_model("chain").parameter_names)
+    assert params["stat"]["choices"] == ["qubit", "boson"] and params["stat"]["default"] == "qubit"
+    assert params["T_L"]["kind"] == "temperature" and params["T_L"]["exclusive_minimum"] is True
+    assert params["gamma_L"]["minimum"] == 0.0 and "T, dT" in doc["aliases"]
+    code, out, _ = run_cli("models", "--json", capsys=capsys)
+    assert [d["model"] for d in json.loads(out)] == list(available_models())
+    code, out, _ = run_cli("models", "qubit_fridge", capsys=capsys)
+    assert "alias filters=resonant" in out and "one of local | global" in out
+    code, _, err = run_cli("models", "nope", capsys=capsys)
+    assert code == 2 and "allowed:" in err
+
+
+def test_slurm_cluster_without_the_extra_says_which_extra_to_install(tmp_path, config, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "dask_jobqueue" else real(name, *a))
+    code, _, err = run_cli("run", config, "--cluster", "slurm", "--out", tmp_path / "r", capsys=capsys)
+    assert code == 2 and "pip install 'qtmsweep[slurm]'" in err
+    assert not (tmp_path / "r").exists()

@@ -6,7 +6,15 @@ One call per sweep, whatever the model (``ds.attrs["model"]``):
   :func:`qtmsweep.thermo.classify.resolve_pair`) and ``sqd``: the regime labels of
   :func:`qtmsweep.thermo.classify` and the performance variables of
   :func:`qtmsweep.thermo.performance`;
-* every other model with heat currents: the performance variables only.
+* every other model with heat currents: the performance variables;
+* ``qubit_fridge``, ``kerr_fridge``: also ``cooling`` (sign of ``J_Q[C]`` resolved with lead C's
+  precision bound) and ``cop_over_carnot`` (:mod:`qtmsweep.thermo.fridge`);
+* ``chain``: also ``contrast`` (rectification contrast of ``J_Q[L]``) on a forward/reverse sweep
+  (a ``direction`` dimension, from a ``reverse:`` block) and ``conductance`` (004's κ, on
+  ``J_SS = 2 J_Q[L]``) on a sweep with a symmetric pair ``dT = ±δ`` (:mod:`qtmsweep.thermo.pairs`).
+
+A forward/reverse sweep's reverse cells are analysed in their own frame (the swapped
+parameters put back), so their mode and COP use the temperatures they really had.
 
 :func:`analyze_store` does the same on a zarr store, slab by slab, and writes the
 new variables into it (or into a separate store), so a workflow rule is one line.
@@ -29,6 +37,8 @@ import numpy as np
 import xarray as xr
 
 from .thermo.classify import cell_dims, classify, current_scales, resolve_pair
+from .thermo.fridge import FRIDGE_MODELS, fridge_variables
+from .thermo.pairs import DIRECTION, conductance_from_dT, contrast_from_directions, reverse_swap, to_forward_frame
 from .thermo.performance import performance
 
 #: Variables whose presence marks a dataset as analysed.
@@ -41,6 +51,36 @@ SLAB_CELLS = 2_000_000
 
 def analysis_variables(ds: xr.Dataset, reduced_model: str | None = None, **tolerances: float) -> xr.Dataset:
     """Only the new variables (classification and performance) for ``ds``; attrs say what was done."""
+    swap = reverse_swap(ds)
+    if swap:
+        return _forward_reverse_variables(ds, swap, reduced_model, **tolerances)
+    out = _cell_variables(ds, reduced_model, **tolerances)
+    if str(ds.attrs.get("model")) == "chain":
+        G = conductance_from_dT(ds)
+        if G is not None:
+            out["conductance"] = G.assign_attrs(source=SOURCE)
+    return out
+
+
+def _forward_reverse_variables(ds: xr.Dataset, swap, reduced_model, **tolerances) -> xr.Dataset:
+    """Cell variables of each direction in its own frame, plus the pair quantities."""
+    parts = []
+    for d in ds[DIRECTION].values:
+        sub = ds.sel({DIRECTION: d})
+        if float(d) == 1.0:
+            new = to_forward_frame(_cell_variables(to_forward_frame(sub, swap), reduced_model, **tolerances), swap)
+        else:
+            new = _cell_variables(sub, reduced_model, **tolerances)
+        parts.append(new.expand_dims({DIRECTION: [d]}))
+    out = xr.concat(parts, dim=DIRECTION, combine_attrs="override") if len(parts) > 1 else parts[0]
+    dims = [d for d in ds["sigma"].dims]
+    out = out.transpose(*dims, ...)
+    if str(ds.attrs.get("model")) == "chain" and ds.sizes[DIRECTION] == 2:
+        out["contrast"] = contrast_from_directions(ds).assign_attrs(source=SOURCE)
+    return out
+
+
+def _cell_variables(ds: xr.Dataset, reduced_model: str | None = None, **tolerances: float) -> xr.Dataset:
     model = str(ds.attrs.get("model"))
     scales = current_scales(ds)
     attrs: dict[str, Any] = {}
@@ -59,6 +99,9 @@ def analysis_variables(ds: xr.Dataset, reduced_model: str | None = None, **toler
     if "J_Q" in ds:
         parts.append(performance(ds, classification.attrs["reduced_model"] if classification is not None else None,
                                  classification=classification, scales=scales, **tolerances))
+    if model in FRIDGE_MODELS:
+        parts.append(fridge_variables(ds, scales=scales, **{k: v for k, v in tolerances.items()
+                                                            if k in ("current_rtol", "err_factor")}))
     # a variable the model itself outputs (e.g. qubit_fridge's cooling_power/cop) is kept, not overwritten
     out = xr.Dataset({name: var.assign_attrs(source=SOURCE) for part in parts for name, var in part.data_vars.items()
                       if name not in ds or ds[name].attrs.get("source") == SOURCE})

@@ -17,11 +17,13 @@ Commands
     Mark chunks (grid indices such as ``5,0``) for recomputation by the next run.
 ``qtmsweep validate CONFIG``
     Check a config (schema and model parameters) without computing anything.
-``qtmsweep models [CONFIG]``
-    List the models, where each came from (built-in, plug-in, config, define_model) and their
-    parameters; with CONFIG also the models it declares.
-``qtmsweep analyze|figure|paper-figures ...``
-    Analysis and figure steps, dispatched to :mod:`qtmsweep.plot.cli`.
+``qtmsweep models [MODEL | CONFIG] [--json]``
+    List the models, where each came from (built-in, plug-in, config, define_model) and every
+    parameter: kind, allowed range, choices, default, aliases; with a CONFIG file also the models
+    it declares.
+``qtmsweep analyze|figure|plot|paper-figures ...``
+    Analysis and figure steps, dispatched to :mod:`qtmsweep.plot.cli` (``plot CONFIG`` draws a
+    config's figures from its stores without Snakemake).
 
 Exit status: 0 on success, 2 for bad input (config, arguments, store conflicts; nothing
 was computed), 1 when a run failed part-way (rerun to resume) or ``verify`` found bad
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -44,8 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
     p = argparse.ArgumentParser(prog="qtmsweep", description="Thermodynamic maps of quantum thermal machines.",
-                                epilog="Analysis and figures: qtmsweep analyze|figure|paper-figures ... "
-                                       "(see `qtmsweep figure --help`).")
+                                epilog="Each command has its own --help (e.g. `qtmsweep figure --help`).")
     p.add_argument("--version", action="version", version=f"qtmsweep {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -105,13 +107,21 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a config without computing")
     v.add_argument("config")
 
-    mo = sub.add_parser("models", help="list models (with where each came from) and their parameters")
-    mo.add_argument("config", nargs="?", help="also list the models this config declares (models: section)")
+    m = sub.add_parser("models", help="list models (with where each came from) and every parameter "
+                       "(kind, range, choices, default, aliases)")
+    m.add_argument("model", nargs="?", metavar="MODEL|CONFIG",
+                   help="one model (default: all), or a config file: also the models it declares")
+    m.add_argument("--json", action="store_true", help="print JSON")
+
+    from .plot.cli import HELP as PLOT_HELP
+
+    for name in PLOT_COMMANDS:  # parsed by qtmsweep.plot.cli; listed here for --help
+        sub.add_parser(name, help=PLOT_HELP[name], add_help=False)
     return p
 
 
 #: Sub-commands provided by :mod:`qtmsweep.plot.cli` (analysis and figures), dispatched as they are.
-PLOT_COMMANDS = ("analyze", "figure", "paper-figures")
+PLOT_COMMANDS = ("analyze", "figure", "plot", "paper-figures")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,6 +176,12 @@ def _run(args: argparse.Namespace) -> int:
                 slurm["queue"] = args.slurm_queue
             options.slurm = slurm
         options.validate()
+        if options.cluster == "slurm":
+            import importlib.util
+
+            if importlib.util.find_spec("dask_jobqueue") is None:
+                raise ValueError("cluster 'slurm' needs dask-jobqueue, which is not installed; install the slurm "
+                                 "extra: pip install 'qtmsweep[slurm]'")
         if args.summary_json:
             from .sweep.store import check_output_path
 
@@ -235,7 +251,12 @@ def _warn_invariants(result) -> None:
 
 # -- point ---------------------------------------------------------------------------------------
 def _parse_value(model, key: str, text: str) -> Any:
-    kind = model.parameter(key).kind if key in model.parameter_names else "number"
+    if key not in model.parameter_names:  # an alias (filters=resonant, T=1, dT=0.3): a number if it reads as one
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    kind = model.parameter(key).kind
     if kind == "choice":
         return text
     if kind == "integer":
@@ -431,23 +452,62 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: Alternative parametrisations each model's ``normalize`` accepts (configs, ``solve`` and ``point``).
+PARAMETER_ALIASES: dict[str, dict[str, str]] = {
+    "cqd": {"kappa_c, kappa_s": "kappa = kappa_c - kappa_s (both >= 0), instead of kappa"},
+    "qubit_fridge": {"T, dT": "T_L = T + dT, T_R = T, T_C = T - dT (003's symmetric bias), instead of T_L, T_R, T_C",
+                     "filters=resonant": "Omega_L = eps1, Omega_R = eps1 + delta_z, Omega_C = eps2 + delta_z"},
+    "kerr_fridge": {"T, dT": "T_L = T + dT, T_R = T, T_C = T - dT (003's symmetric bias), instead of T_L, T_R, T_C",
+                    "filters=resonant": "Omega_L = eps1, Omega_R = eps1 + delta_z, Omega_C = eps2 + delta_z"},
+    "chain": {"T, dT": "T_L = T + dT/2, T_R = T - dT/2 (a pair about T), instead of T_L, T_R"},
+}
+
+
+def model_document(m) -> dict[str, Any]:
+    """Every parameter of model ``m``: kind, units, allowed range, choices, default, description; and aliases."""
+    params = []
+    for p in m.parameters:
+        params.append({"name": p.name, "kind": p.kind, "units": p.units, "allowed": p.allowed(),
+                       "minimum": p.minimum if p.minimum is not None else (0.0 if p.kind in ("rate", "coupling")
+                                                                           else None),
+                       "exclusive_minimum": p.kind == "temperature",
+                       "choices": list(p.choices), "default": p.default, "structural": p.structural,
+                       "description": p.description})
+    return {"model": m.name, "description": m.description, "parameters": params,
+            "aliases": PARAMETER_ALIASES.get(m.name, {})}
+
+
 def _models(args: argparse.Namespace) -> int:
     from .physics.registry import PLUGIN_ERRORS, available_models, get_model, model_origin
 
-    if getattr(args, "config", None):  # also the models a config declares
+    if args.model is not None and (args.model.endswith((".yaml", ".yml")) or os.path.isfile(args.model)):
         from .sweep import ConfigError, load_config
 
-        try:
-            load_config(args.config, check=False)
+        try:  # register the models this config declares
+            load_config(args.model, check=False)
         except (ConfigError, ValueError) as err:
             return _error(str(err))
-    for name in available_models():
-        m = get_model(name)
-        print(f"{name}: {m.description}  [{model_origin(name)}]")
-        for p in m.parameters:
-            print(f"    {p.name:<10} {p.kind:<18} default {p.default!r:<8} {p.description}")
+        args.model = None
+    names = available_models()
+    if args.model is not None:
+        if args.model not in names:
+            return _error(f"model {args.model!r} is not known; allowed: {', '.join(names)}")
+        names = [args.model]
+    docs = [model_document(get_model(n)) for n in names]
+    for doc, n in zip(docs, names):
+        doc["origin"] = model_origin(n)
     for ep, err in PLUGIN_ERRORS.items():
         print(f"plug-in {ep} failed to load: {err}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_jsonable(docs if args.model is None else docs[0]), indent=2))
+        return EXIT_OK
+    for doc in docs:
+        print(f"{doc['model']}: {doc['description']}  [{doc['origin']}]")
+        for p in doc["parameters"]:
+            allowed = "one of " + " | ".join(p["choices"]) if p["choices"] else p["allowed"]
+            print(f"    {p['name']:<10} {p['kind']:<12} {allowed:<24} default {p['default']!r:<9} {p['description']}")
+        for k, v in doc["aliases"].items():
+            print(f"    alias {k}: {v}")
     return EXIT_OK
 
 

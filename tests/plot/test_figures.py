@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from qtmsweep.analysis import analyze, analyze_store
-from qtmsweep.plot import FIGURE_KINDS, figure_data, figure_from_store, plot_figure
+from qtmsweep.plot import FIGURE_KINDS, KIND_MODELS, figure_data, figure_from_store, plot_figure
 from qtmsweep.plot.cli import main as cli_main
 from qtmsweep.plot.paper import PAPER_FIGURES, force_plane, make_paper_figures, sqd_force_plane
 from qtmsweep.thermo.classify import CELL, FLUX, classify
@@ -45,8 +45,8 @@ def cases(model_I, model_II, full_plane_II, sqd_plane):
     }
 
 
-@pytest.mark.parametrize("kind", sorted(FIGURE_KINDS))
-def test_every_figure_kind_writes_a_png(tmp_path, kind, model_I, model_II, full_plane_II, sqd_plane):
+@pytest.mark.parametrize("kind", sorted(KIND_MODELS))  # the machine kinds: tests/plot/test_machines.py
+def test_every_force_plane_kind_writes_a_png(tmp_path, kind, model_I, model_II, full_plane_II, sqd_plane):
     ds, opts = cases(model_I, model_II, full_plane_II, sqd_plane)[kind]
     out = plot_figure(kind, ds, tmp_path / f"{kind}.png", **opts)
     data = out.read_bytes()

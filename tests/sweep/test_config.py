@@ -164,12 +164,20 @@ def test_yaml_load_errors_name_the_file(tmp_path):
         load_config(tmp_path / "missing.yaml")
 
 
-def test_sweep_hash_is_the_sha256_of_its_yaml_and_ignores_run_settings():
+def test_sweep_hash_covers_what_defines_the_data_only():
     a = validate_config(make_config(s=grid_sweep(), t=force_sweep()))
     b = copy.deepcopy(a)
     b["dask"]["cluster"] = "local"
     b["dask"]["n_workers"] = 7
-    assert sweep_sha256(a, "s") == sweep_sha256(b, "s") == hashlib.sha256(sweep_yaml(a, "s").encode()).hexdigest()
+    b["sweeps"]["s"]["description"] = "an edited description"
+    b["sweeps"]["s"]["resources"] = {"threads": 1, "mem_mb": 100, "runtime": 5}
+    assert sweep_sha256(a, "s") == sweep_sha256(b, "s")
+    data_only = copy.deepcopy(a["sweeps"]["s"])
+    for key in ("description", "resources"):
+        data_only.pop(key, None)
+    text = yaml.safe_dump({"sweeps": {"s": data_only}}, sort_keys=False, default_flow_style=None,
+                          allow_unicode=True, width=100)
+    assert sweep_sha256(a, "s") == hashlib.sha256(text.encode()).hexdigest()
     c = copy.deepcopy(a)
     c["sweeps"]["s"]["fixed"]["kappa"] = 1.5
     assert sweep_sha256(c, "s") != sweep_sha256(a, "s")

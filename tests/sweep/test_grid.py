@@ -10,7 +10,7 @@ import xarray as xr
 
 import qtmsweep
 from qtmsweep.physics.reduced import force_space_parameters
-from qtmsweep.sweep.config import validate_config
+from qtmsweep.sweep.config import ConfigError, validate_config
 from qtmsweep.sweep.grid import auto_chunks, axis_values, build_plan
 
 from .conftest import CQD_FIXED, force_sweep, grid_sweep, make_config
@@ -146,3 +146,47 @@ def test_probe_runs_the_kernel_on_the_first_cell():
     assert probe.sizes["T_a"] == 1 and probe.sizes["mu_a"] == 1
     ref = qtmsweep.solve("cqd", T_a=0.2, mu_a=-1.0, **CQD_FIXED)
     assert float(probe.sigma.squeeze()) == float(ref.sigma)
+
+
+def _chain_reverse(**over):
+    sweep = {"model": "chain", "fixed": {"N": 2, "stat": "qubit", "approach": "global", "omega": 1.0, "g": 0.8,
+                                         "gamma_L": 0.01, "gamma_R": 0.02, "T_R": 0.004},
+             "grid": {"T_L": {"values": [0.5, 1.0, 2.0]}}, "reverse": [["T_L", "T_R"]]}
+    sweep.update(over)
+    return validate_config({"sweeps": {"r": sweep}}, check=False)
+
+
+def test_reverse_block_adds_a_direction_axis_of_exactly_two_runs():
+    plan = build_plan(_chain_reverse(), "r")
+    assert plan.dims == ("T_L", "direction") and plan.shape == (3, 2)
+    ds = plan.compute(tuple(slice(0, n) for n in plan.shape))
+    # direction 1 holds the run with T_L and T_R swapped, labelled by the forward T_L
+    ref = qtmsweep.solve("chain", N=2, stat="qubit", approach="global", omega=1.0, g=0.8, gamma_L=0.01,
+                         gamma_R=0.02, T_L=0.004, T_R=np.array([0.5, 1.0, 2.0]))
+    np.testing.assert_array_equal(ds.J_Q.sel(direction=1.0).transpose("T_L", "lead").values, ref.J_Q.values)
+    assert ds.attrs["reverse_swap"] == [["T_L", "T_R"]]
+
+
+@pytest.mark.parametrize("reverse, needle", [
+    ([["T_L", "T_X"]], "'T_X' is neither fixed nor swept"),
+    ([["T_L", "T_L"]], "two different parameter names"),
+    ([["T_L", "T_R"], ["T_R", "gamma_L"]], "T_R appears in two pairs"),
+    ([["T_L", "N"]], "structural parameter"),
+    ([["T_L", "g"]], None),  # g >= 0 takes T_L's values and T_L takes g's: allowed (both valid)
+    ([["T_R", "omega"]], None),
+])
+def test_reverse_block_refusals_name_the_key(reverse, needle):
+    cfg = _chain_reverse(reverse=reverse)
+    if needle is None:
+        build_plan(cfg, "r", probe=False)
+        return
+    with pytest.raises(ConfigError, match=needle) as err:
+        build_plan(cfg, "r", probe=False)
+    assert "sweeps.r.reverse" in str(err.value)
+
+
+def test_reverse_run_values_are_checked_for_their_new_parameter():
+    cfg = _chain_reverse(reverse=[["T_L", "omega"]])
+    cfg["sweeps"]["r"]["fixed"]["omega"] = -1.0  # a valid energy, not a valid temperature
+    with pytest.raises(ConfigError, match="reverse run gives T_L the values of its partner"):
+        build_plan(cfg, "r", probe=False)

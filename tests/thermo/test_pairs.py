@@ -11,6 +11,8 @@ import xarray as xr
 
 import qtmsweep
 from qtmsweep.thermo.pairs import (
+    contrast_from_directions,
+    direction_pair,
     linear_conductance,
     rectification_contrast,
     solve_pair,
@@ -190,12 +192,14 @@ def test_004_fig2_preset_gives_eq14():
     assert np.allclose(kappa.values, kappa_004_eq14(ds.T.values, 1.0, 0.01, 0.01, 0.02), rtol=1e-6)
 
 
-def test_004_fig4_preset_pairs_on_one_grid():
+def test_004_fig4_preset_computes_exactly_the_two_directions():
     ds = _preset("004_fig4_lower")
-    C = rectification_contrast(ds.sel(T_R=0.004), ds.sel(T_L=0.004))
+    assert ds.sizes["direction"] == 2 and "T_R" not in ds.dims  # the reverse: block, not a (T_L, T_R) grid
+    C = contrast_from_directions(ds)
     assert C.dims == ("gamma_L", "T_L")
-    assert bool(np.isnan(C.isel(T_L=0)).all())  # T_L = T_R: no current either way, 0/0
-    C = C.isel(T_L=slice(1, None))
+    # the same contrast as two separate solves with T_L and T_R swapped
+    fwd, rev = direction_pair(ds)
+    xr.testing.assert_allclose(C, rectification_contrast(fwd, rev))
     assert bool(((C >= 0) & (C <= 1)).all())
     # high-temperature limit |γL − γR|/(γL + γR) (004 text)
     for gL in (0.001, 0.01):

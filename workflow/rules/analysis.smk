@@ -1,26 +1,27 @@
-# Analysis: ICC / regime classification, operating mode, efficiency / COP beside their Carnot
-# bounds, for every sweep, into a separate store next to the sweep's (the sweep store stays
-# exactly what the kernels produced). Read it with xr.open_zarr; `qtmsweep info` summarises it.
-
-
-def analysis_store(sweep):
-    return f"{RESULTS}/{sweep}/analysis.zarr"
+# Analysis: regime classification, operating mode, COP / efficiency beside their Carnot bounds,
+# the resolved cooling sign of the refrigerators and the rectifier's contrast and conductance,
+# into a separate store next to the sweep's (the sweep store stays what the kernels produced).
 
 
 rule analyze:
     input:
-        summary=lambda w: sweep_summary(w.sweep),
+        store=f"{RESULTS}/{{sweep}}/{{sweep}}.zarr",
+        summary=f"{RESULTS}/{{sweep}}/{{sweep}}.summary.json",
     output:
         directory(f"{RESULTS}/{{sweep}}/analysis.zarr"),
     params:
-        store=lambda w: sweep_store(w.sweep),
+        python=PYTHON,
     log:
         "logs/analyze/{sweep}.log",
+    benchmark:
+        "logs/benchmarks/analyze/{sweep}.tsv"
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=lambda w: sweep_resources(w.sweep, "mem_mb"),
+        runtime=lambda w: sweep_resources(w.sweep, "runtime"),
+    conda:
+        ENV
     shell:
-        "{PYTHON:q} -m qtmsweep.cli analyze {params.store:q} --out {output:q} > {log:q} 2>&1"
+        "{params.python:q} -m qtmsweep.cli analyze {input.store:q} --out {output:q} > {log:q} 2>&1"
 
 
 TARGETS.extend(analysis_store(s) for s in SWEEPS)

@@ -1,48 +1,46 @@
-# Figures: one file per entry of `figures:` in the config, drawn from the sweep's store and
-# its analysis store alone (byte-for-byte reproducible: same data + same config = same file).
-import json
-
-FIGURES = config.get("figures", {})
-
-
-def figure_file(name):
-    spec = FIGURES[name]
-    return f"{RESULTS}/figures/{name}.{spec['format']}"
-
-
-def figure_options(name):
-    return " ".join(
-        "--opt " + shlex.quote(f"{k}={json.dumps(v) if not isinstance(v, str) else v}")
-        for k, v in FIGURES[name]["opts"].items()
-    )
-
-
-import shlex
-
-
+# Figures: one file per entry of `figures:` in the config, drawn from its sweeps' stores and
+# analysis stores alone (byte-for-byte reproducible: same data + same figure config = same file).
+# Each is a report item: `snakemake --report report.html` shows it with its description.
 wildcard_constraints:
     figure="|".join(re.escape(f) for f in FIGURES) or "(?!)",
 
 
 rule figure:
     input:
-        summary=lambda w: sweep_summary(FIGURES[w.figure]["sweep"]),
-        analysis=lambda w: analysis_store(FIGURES[w.figure]["sweep"]),
+        stores=lambda w: [sweep_store(s) for s in figure_sweeps(w.figure)],
+        analyses=lambda w: [analysis_store(s) for s in figure_sweeps(w.figure)],
     output:
-        f"{RESULTS}/figures/{{figure}}.{{ext}}",
+        report(
+            f"{RESULTS}/figures/{{figure}}.{{ext}}",
+            caption="../report/figure.rst",
+            category="Figures",
+            subcategory=lambda w: w.figure.split("_")[0],
+            labels=lambda w: {"figure": w.figure, "kind": FIGURES[w.figure]["kind"]},
+        ),
     params:
-        store=lambda w: sweep_store(FIGURES[w.figure]["sweep"]),
+        python=PYTHON,
+        first=lambda w: sweep_store(figure_sweeps(w.figure)[0]),
         kind=lambda w: FIGURES[w.figure]["kind"],
-        opts=lambda w: figure_options(w.figure),
+        args=lambda w: figure_arguments(w.figure),
         spec=lambda w: FIGURES[w.figure],  # redraw when the figure's config changes
+        description=lambda w: FIGURES[w.figure].get("description", w.figure),
+        sweeps=lambda w: ", ".join(figure_sweeps(w.figure)),
     log:
         "logs/figure/{figure}.{ext}.log",
     resources:
         mem_mb=2000,
-        runtime=30,
+        runtime=10,
+    conda:
+        ENV
     shell:
-        "{PYTHON:q} -m qtmsweep.cli figure {params.store:q} {params.kind} {output:q}"
-        " --analysis {input.analysis:q} {params.opts} > {log:q} 2>&1"
+        "{params.python:q} -m qtmsweep.cli figure {params.first:q} {params.kind} {output:q} {params.args}"
+        " > {log:q} 2>&1"
+
+
+rule papers:
+    input:
+        [figure_file(f) for f in FIGURES],
+    localrule: True
 
 
 TARGETS.extend(figure_file(f) for f in FIGURES)

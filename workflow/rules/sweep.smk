@@ -1,36 +1,24 @@
 # Sweeps: config -> zarr store, one per sweep (the work is done by the qtmsweep package).
-import re
-import sys
-
-PYTHON = sys.executable
 
 
 wildcard_constraints:
     sweep="|".join(re.escape(s) for s in SWEEPS) or "(?!)",
 
 
-def sweep_store(sweep):
-    """Path of a sweep's zarr store (read it with xr.open_zarr)."""
-    return f"{RESULTS}/{sweep}/{sweep}.zarr"
-
-
-def sweep_summary(sweep):
-    """The sweep rule's output; depend on it to read sweep_store(sweep)."""
-    return f"{RESULTS}/{sweep}/{sweep}.summary.json"
-
-
 localrules:
     sweep_config,
 
 
-# The sweep's resolved config (defaults filled, --config overrides applied) as a file.
-# Rewritten only when this sweep's section or the run settings change (params trigger),
-# which then reruns `sweep` (a store of another config is replaced; same config: resumed).
+# The sweep's resolved config (defaults filled, --config overrides applied) as a file. Rewritten
+# only when what defines the sweep's data changes (its config_sha256: not its description or
+# resources) or the run settings do; that reruns `sweep`. A `run:` block inside the Snakemake
+# process (no conda env: with one, Snakemake would start a new process that parses the workflow
+# again, ~10 s per sweep).
 rule sweep_config:
     output:
         f"{RESULTS}/{{sweep}}/config.yaml",
     params:
-        sweep=lambda w: config["sweeps"][w.sweep],
+        identity=lambda w: qcfg.sweep_sha256(config, w.sweep),
         dask=config["dask"],
     log:
         "logs/sweep_config/{sweep}.log",
@@ -38,24 +26,33 @@ rule sweep_config:
         qcfg.write_sweep_config(config, wildcards.sweep, output[0])
 
 
-# The store is not a declared output: Snakemake deletes outputs before rerunning a job, and
-# an interrupted sweep must be resumed, not restarted. The summary marks completion.
+# A sweep with resources.threads = 1 runs its chunks in the job's own process (no Dask cluster to
+# start: the small paper presets); more threads start a local Dask cluster of that many workers.
+# Invariant and precision warnings are copied from the log to the console.
 rule sweep:
     input:
         config=f"{RESULTS}/{{sweep}}/config.yaml",
     output:
+        store=directory(f"{RESULTS}/{{sweep}}/{{sweep}}.zarr"),
         summary=f"{RESULTS}/{{sweep}}/{{sweep}}.summary.json",
     params:
-        store=lambda w: sweep_store(w.sweep),
+        python=PYTHON,
+        cluster=lambda w, threads: "inline" if threads == 1 else f"local --workers {threads}",
     log:
         "logs/sweep/{sweep}.log",
-    threads: 2
+    benchmark:
+        "logs/benchmarks/sweep/{sweep}.tsv"
+    threads: lambda w: sweep_resources(w.sweep, "threads")
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=lambda w: sweep_resources(w.sweep, "mem_mb"),
+        runtime=lambda w: sweep_resources(w.sweep, "runtime"),
+    conda:
+        ENV
     shell:
-        "{PYTHON:q} -m qtmsweep.cli run {input.config:q} --sweep {wildcards.sweep} --store {params.store:q}"
-        " --cluster local --workers {threads} --overwrite --summary-json {output.summary:q} > {log:q} 2>&1"
+        "{params.python:q} -m qtmsweep.cli run {input.config:q} --sweep {wildcards.sweep} --store {output.store:q}"
+        " --cluster {params.cluster} --overwrite --no-progress --summary-json {output.summary:q} > {log:q} 2>&1"
+        " || {{ tail -n 5 {log:q} >&2; exit 1; }}; grep '^warning:' {log:q} >&2 || true"
 
 
 TARGETS.extend(sweep_summary(s) for s in SWEEPS)
+TARGETS.extend(sweep_store(s) for s in SWEEPS)  # requested: a deleted store is recomputed

@@ -13,6 +13,15 @@ Kinds (each is ``data_<kind>`` → the arrays drawn, and ``draw_<kind>`` → the
 ``refined_map``   a refined store's labels on its finest level with their boundaries
                   (marching squares) and the refinement depth (:mod:`.refined`); opt ``names``.
 
+Refrigerators and rectifier (:mod:`qtmsweep.plot.machines`; these take one dataset or a list):
+
+``fridge_cuts``   J_Q[C] and COP/COP_Carnot against ``x`` (opts ``x``, ``line_dim``, ``sel``, ``labels``).
+``fridge_map``    J_Q[C] over (``x``, ``y``), cooling region outlined, mode, COP/COP_Carnot.
+``truncation``    ``kerr_fridge``: J_Q[C] against N (opts ``x``, ``at``) and the N → N+1 change.
+``rectification`` ``chain`` forward/reverse currents and contrast (opts ``x``, ``line_dim``, ``x_over``).
+``contrast_map``  ``chain`` contrast over (``x``, ``y``).
+``conductance``   ``chain`` 004's κ against ``x`` (opts ``x``, ``line_dim``).
+
 Datasets without the analysis variables are analysed on the fly
 (:func:`qtmsweep.analysis.analyze`).  Files are byte-for-byte reproducible.
 
@@ -46,6 +55,20 @@ from .maps import (
     draw_quadrant_map,
 )
 from .refined import data_refined_map, draw_refined_map, is_refined_store, refined_dataset
+from .machines import (
+    data_conductance,
+    data_contrast_map,
+    data_fridge_cuts,
+    data_fridge_map,
+    data_rectification,
+    data_truncation,
+    draw_conductance,
+    draw_contrast_map,
+    draw_fridge_cuts,
+    draw_fridge_map,
+    draw_rectification,
+    draw_truncation,
+)
 from .style import save
 
 #: kind -> (data function, draw function)
@@ -55,7 +78,15 @@ FIGURE_KINDS: dict[str, tuple[Callable[..., xr.Dataset], Callable[..., Path]]] =
     "quadrant_map": (data_quadrant_map, draw_quadrant_map),
     "icc_mu_r": (data_icc_mu_r, draw_icc_mu_r),
     "refined_map": (data_refined_map, draw_refined_map),
+    "fridge_cuts": (data_fridge_cuts, draw_fridge_cuts),
+    "fridge_map": (data_fridge_map, draw_fridge_map),
+    "truncation": (data_truncation, draw_truncation),
+    "rectification": (data_rectification, draw_rectification),
+    "contrast_map": (data_contrast_map, draw_contrast_map),
+    "conductance": (data_conductance, draw_conductance),
 }
+#: Kinds that draw several datasets on one figure (``ds`` may be a list).
+MULTI_KINDS = ("fridge_cuts", "fridge_map", "truncation", "rectification", "conductance")
 _DRAW_OPTIONS = {"dpi", "cmap"}
 
 
@@ -66,10 +97,46 @@ def _kind(kind: str):
         raise ValueError(f"figure kind {kind!r} is not known; allowed: {', '.join(sorted(FIGURE_KINDS))}") from None
 
 
-def figure_data(kind: str, ds: xr.Dataset, **opts: Any) -> xr.Dataset:
+def _options(kind: str, data_fn, opts: dict[str, Any]) -> dict[str, Any]:
+    """The data options, after checking each is one ``kind`` knows (a clear error lists the allowed ones)."""
+    import inspect
+
+    allowed = [p.name for p in list(inspect.signature(data_fn).parameters.values())[1:]
+               if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    for k in opts:
+        if k not in allowed and k not in _DRAW_OPTIONS:
+            raise ValueError(f"figure option {k!r} is not known for kind {kind!r}; allowed: "
+                             f"{', '.join(allowed + sorted(_DRAW_OPTIONS))}")
+    return {k: v for k, v in opts.items() if k not in _DRAW_OPTIONS}
+
+
+#: Models each force-plane kind fits (the machine kinds check their own).
+KIND_MODELS = {"current_map": ("cqd", "sqd"), "force_cuts": ("cqd", "sqd"), "quadrant_map": ("cqd", "sqd"),
+               "icc_mu_r": ("cqd",)}
+
+
+def _one_or_many(kind: str, ds):
+    for d in ([ds] if isinstance(ds, xr.Dataset) else list(ds)):
+        model = d.attrs.get("model")
+        if kind in KIND_MODELS and model not in KIND_MODELS[kind]:
+            fitting = sorted(k for k, v in FIGURE_KINDS.items() if k not in KIND_MODELS or model in KIND_MODELS[k])
+            raise ValueError(f"figure kind {kind!r} does not fit model {model!r} (it draws a force pair of "
+                             f"{', '.join(KIND_MODELS[kind])}); kinds for other models: {', '.join(fitting)}")
+    if isinstance(ds, xr.Dataset):
+        return ds
+    ds = list(ds)
+    if len(ds) == 1:
+        return ds[0]
+    if kind not in MULTI_KINDS:
+        raise ValueError(f"figure kind {kind!r} draws one dataset, got {len(ds)}; kinds that draw several: "
+                         f"{', '.join(MULTI_KINDS)}")
+    return ds
+
+
+def figure_data(kind: str, ds: xr.Dataset | list[xr.Dataset], **opts: Any) -> xr.Dataset:
     """Exactly the arrays a figure of ``kind`` draws from ``ds`` (drawing options are ignored)."""
     data_fn, _ = _kind(kind)
-    return data_fn(ds, **{k: v for k, v in opts.items() if k not in _DRAW_OPTIONS})
+    return data_fn(_one_or_many(kind, ds), **_options(kind, data_fn, opts))
 
 
 def plot_figure(kind: str, ds: xr.Dataset, out_path: str | Path, **opts: Any) -> Path:
@@ -80,7 +147,7 @@ def plot_figure(kind: str, ds: xr.Dataset, out_path: str | Path, **opts: Any) ->
     """
     data_fn, draw_fn = _kind(kind)
     draw = {k: v for k, v in opts.items() if k in _DRAW_OPTIONS}
-    data = data_fn(ds, **{k: v for k, v in opts.items() if k not in _DRAW_OPTIONS})
+    data = data_fn(_one_or_many(kind, ds), **_options(kind, data_fn, opts))
     return draw_fn(data, out_path, **draw)
 
 
@@ -99,13 +166,24 @@ def open_store(store_path: str | Path, analysis_path: str | Path | None = None) 
     return ds.load()
 
 
-def figure_from_store(store_path: str | Path, kind: str, out_path: str | Path, *,
-                      analysis_path: str | Path | None = None, **opts: Any) -> Path:
-    """One-line workflow rule: read the store (analysed or not) and write the figure.
+def figure_from_store(store_path: str | Path | list, kind: str, out_path: str | Path, *,
+                      analysis_path: str | Path | list | None = None, **opts: Any) -> Path:
+    """One-line workflow rule: read the store(s) (analysed or not) and write the figure.
+
+    ``store_path`` and ``analysis_path`` may be lists (kinds that draw several sweeps); an
+    analysis store may be ``None`` (then the store is analysed in memory).
 
     >>> # snakemake: run: qtmsweep.plot.figure_from_store(input.store, "current_map", output[0], panel_dim="kappa")
     """
-    return plot_figure(kind, open_store(store_path, analysis_path), out_path, **opts)
+    stores = list(store_path) if isinstance(store_path, (list, tuple)) else [store_path]
+    if analysis_path is None:
+        analyses: list = [None] * len(stores)
+    else:
+        analyses = list(analysis_path) if isinstance(analysis_path, (list, tuple)) else [analysis_path]
+    if len(analyses) != len(stores):
+        raise ValueError(f"{len(analyses)} analysis stores for {len(stores)} stores; allowed: one per store (or none)")
+    datasets = [open_store(s, a) for s, a in zip(stores, analyses)]
+    return plot_figure(kind, datasets if len(datasets) > 1 else datasets[0], out_path, **opts)
 
 
-__all__ = ["FIGURE_KINDS", "figure_data", "plot_figure", "figure_from_store", "open_store", "save"]
+__all__ = ["FIGURE_KINDS", "MULTI_KINDS", "figure_data", "plot_figure", "figure_from_store", "open_store", "save"]

@@ -206,13 +206,56 @@ def check_config(config: Mapping[str, Any]) -> None:
 
             build_refine_plan(config, name, probe=False)
     for name, figure in config.get("figures", {}).items():
-        if figure["sweep"] not in config.get("sweeps", {}):
-            raise ConfigError(f"figures.{name}.sweep: {figure['sweep']!r} is not a sweep of this config; "
-                              f"allowed: {', '.join(config.get('sweeps', {})) or '(none)'}")
+        for i, sweep in enumerate([figure["sweep"], *figure.get("sweeps", [])]):
+            key = f"figures.{name}.sweep" if i == 0 else f"figures.{name}.sweeps[{i - 1}]"
+            if sweep not in config.get("sweeps", {}):
+                raise ConfigError(f"{key}: {sweep!r} is not a sweep of this config; "
+                                  f"allowed: {', '.join(config.get('sweeps', {})) or '(none)'}")
+
+
+#: Top-level keys an ``include:``d file may hold.
+INCLUDE_KEYS = ("sweeps", "figures")
+
+
+def expand_includes(config: dict, base: str | Path) -> dict:
+    """Merge the files named by ``config["include"]`` (paths relative to ``base``) into ``config``, in place.
+
+    Each included file holds ``sweeps:`` and/or ``figures:`` only (e.g. the paper presets in
+    ``config/sweeps/``); a name defined twice is an error.  ``include`` is removed.  Returns ``config``.
+    """
+    includes = config.pop("include", None) or []
+    if isinstance(includes, str) or not isinstance(includes, list):
+        raise ConfigError(f"include: {includes!r} is not allowed; allowed: a list of YAML files")
+    for i, rel in enumerate(includes):
+        path = Path(base) / str(rel)
+        if not path.is_file():
+            raise ConfigError(f"include[{i}]: {str(path)!r} does not exist or is not a file")
+        with open(path, encoding="utf-8") as fh:
+            try:
+                doc = yaml.safe_load(fh) or {}
+            except yaml.YAMLError as err:
+                raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        if not isinstance(doc, Mapping):
+            raise ConfigError(f"{path}: an included file must be a mapping with sweeps: and/or figures:")
+        for key in doc:
+            if key not in INCLUDE_KEYS:
+                raise ConfigError(f"{path}: {key!r} is not allowed in an included file; allowed: "
+                                  f"{', '.join(INCLUDE_KEYS)}")
+        for key in INCLUDE_KEYS:
+            section = config.setdefault(key, {})
+            for name, value in (doc.get(key) or {}).items():
+                if name in section:
+                    raise ConfigError(f"{path}: {key}.{name} is defined twice (also in the including config "
+                                      "or an earlier include)")
+                section[name] = value
+    return config
 
 
 def load_config(path: str | Path, *, check: bool = True) -> dict:
-    """Read a YAML configuration file, validate it and fill defaults (see :func:`validate_config`)."""
+    """Read a YAML configuration file, validate it and fill defaults (see :func:`validate_config`).
+
+    ``include:`` files (relative to the config's folder) are merged first (:func:`expand_includes`).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist or is not a file")
@@ -223,6 +266,8 @@ def load_config(path: str | Path, *, check: bool = True) -> dict:
             raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if raw is None:
         raw = {}
+    if isinstance(raw, dict) and "include" in raw:
+        raw = expand_includes(raw, path.parent)
     return validate_config(raw, check=check)
 
 
@@ -252,9 +297,26 @@ def sweep_yaml(config: Mapping[str, Any], sweep: str) -> str:
                           allow_unicode=True, width=100)
 
 
+#: Keys of a sweep that do not change its data: left out of its identity (``config_sha256``).
+NON_DATA_KEYS = ("description", "resources")
+
+
 def sweep_sha256(config: Mapping[str, Any], sweep: str) -> str:
-    """SHA-256 of :func:`sweep_yaml` (stored as ``config_sha256``); decides whether a store can be resumed."""
-    return hashlib.sha256(sweep_yaml(config, sweep).encode("utf-8")).hexdigest()
+    """SHA-256 of what defines one sweep's data (stored as ``config_sha256``; decides whether a store
+    can be resumed): :func:`sweep_yaml` without :data:`NON_DATA_KEYS`, so editing a sweep's
+    ``description`` or its Snakemake ``resources`` leaves its store valid.
+
+    >>> fixed = {"eps": 1.0, "T_r": 1.0, "mu_l": 0.0, "mu_r": 0.0, "gamma_l": 1.0, "gamma_r": 1.0}
+    >>> a = {"sweeps": {"s": {"model": "sqd", "fixed": fixed, "grid": {"T_l": {"values": [1.0, 2.0]}}}}}
+    >>> b = copy.deepcopy(a); b["sweeps"]["s"]["description"] = "edited"
+    >>> sweep_sha256(a, "s") == sweep_sha256(b, "s")
+    True
+    """
+    doc = sweep_document(config, sweep)
+    for key in NON_DATA_KEYS:
+        doc["sweeps"][sweep].pop(key, None)
+    text = yaml.safe_dump(_plain(doc), sort_keys=False, default_flow_style=None, allow_unicode=True, width=100)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_sweep_config(config: Mapping[str, Any], sweep: str, path: str | Path) -> Path:

@@ -31,6 +31,8 @@ from .config import ConfigError, sweep_sha256, sweep_yaml
 
 #: Parameters of ``cqd`` that a force-space grid determines.
 FORCE_IMPLIED = ("T_a", "T_b", "T_r", "mu_a", "mu_b")
+#: Name of the last dimension of a sweep with a ``reverse:`` block (0 = forward, 1 = reverse).
+DIRECTION = "direction"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class SweepPlan:
     #: Spec of a model declared in the config (travels with the plan to the workers, which
     #: rebuild the model from it); None for built-in and plug-in models.
     model_spec: Mapping[str, Any] | None = None
+    #: Parameter pairs swapped in the reverse run (``reverse:`` block); empty: no ``direction`` axis.
+    reverse: tuple[tuple[str, str], ...] = ()
 
     # -- shape bookkeeping -------------------------------------------------------
     @property
@@ -150,11 +154,17 @@ class SweepPlan:
 
     # -- parameters of a chunk -----------------------------------------------------
     def chunk_parameters(self, slices: tuple[slice, ...]) -> dict[str, Any]:
-        """Keyword arguments of :func:`qtmsweep.solve` for the cells ``slices`` (1-D DataArrays per axis)."""
+        """Keyword arguments of :func:`qtmsweep.solve` for the cells ``slices`` (1-D DataArrays per axis).
+
+        The ``direction`` axis of a forward/reverse sweep is not a parameter: these are the
+        forward run's arguments (:meth:`compute` swaps the ``reverse`` pairs for the reverse run).
+        """
         if len(slices) != len(self.axes):
             raise ValueError(f"expected {len(self.axes)} slices, got {len(slices)}")
         swept = {}
         for axis, sl in zip(self.axes, slices):
+            if self.reverse and axis.name == DIRECTION:
+                continue
             v = axis.values[sl]
             swept[axis.name] = xr.DataArray(v, dims=(axis.name,), coords={axis.name: v})
         params: dict[str, Any] = dict(self.fixed)
@@ -181,11 +191,33 @@ class SweepPlan:
             ensure_model(self.model, self.model_spec, origin="config")
         counting = {} if self.cumulants is None else {
             "cumulants": self.cumulants, "fluxes": list(self.fluxes) if self.fluxes else None}
-        ds = solve(self.model, method=self.method, **counting, **self.chunk_parameters(slices))
+        params = self.chunk_parameters(slices)
+        if self.reverse:
+            ds = self._compute_pairs(params, slices[self.dims.index(DIRECTION)], counting)
+        else:
+            ds = solve(self.model, method=self.method, **counting, **params)
         order = [d for d in self.dims if d in ds.dims]
         ds = ds.transpose(*order, ...)
         ds.attrs.update(self.extra_attrs)
         return ds
+
+    def _compute_pairs(self, params: dict[str, Any], direction: slice, counting: dict | None = None) -> xr.Dataset:
+        """Forward (0) and/or reverse (1) runs, the reverse one labelled in the forward frame."""
+        from ..solve import solve
+        from ..thermo.pairs import swap_parameters, to_forward_frame
+
+        parts = []
+        for d in range(2)[direction]:
+            if d == 0:
+                ds = solve(self.model, method=self.method, **(counting or {}), **params)
+            else:
+                ds = to_forward_frame(solve(self.model, method=self.method, **(counting or {}),
+                                            **swap_parameters(params, self.reverse)), self.reverse)
+            parts.append(ds.expand_dims({DIRECTION: [float(d)]}))
+        out = parts[0] if len(parts) == 1 else xr.concat(parts, dim=DIRECTION, data_vars="all", coords="minimal",
+                                                           compat="override", join="exact",
+                                                           combine_attrs="override")
+        return out
 
     def probe(self) -> xr.Dataset:
         """The first cell, solved: checks the whole parameter set with a real kernel call and
@@ -358,6 +390,7 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
     if not axes:
         raise ConfigError(f"{base}: nothing is swept (give a grid or swept forces); "
                           "for one cell use `qtmsweep point`")
+    reverse = _reverse_pairs(sc.get("reverse"), fixed, grid, model, f"{base}.reverse")
 
     # structural parameters (integer/choice) must be fixed scalars
     for axis in axes:
@@ -408,6 +441,13 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
     if force_space is not None:
         _check_force_values(force_space, axes, model, f"{base}.forces")
 
+    if reverse:
+        _check_reverse_values(reverse, params, model, source, f"{base}.reverse")
+        axes.append(Axis(DIRECTION, np.array([0.0, 1.0]), f"{base}.reverse"))
+        extra_attrs.update({"reverse_swap": [list(p) for p in reverse],
+                            "direction_meaning": "direction 0 = forward (the coordinates as labelled), 1 = reverse "
+                                                 "(" + ", ".join(f"{a} <-> {b}" for a, b in reverse) + " swapped)"})
+
     # chunks
     dims = [a.name for a in axes]
     shape = tuple(len(a) for a in axes)
@@ -445,10 +485,50 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
                      config_sha256=sweep_sha256(config, name), extra_attrs=extra_attrs,
                      cumulants=None if cumulants is None else int(cumulants),
                      fluxes=None if fluxes is None else tuple(fluxes),
-                     model_spec=model_spec)
+                     model_spec=model_spec, reverse=reverse)
     if probe:
         checked_probe(plan)
     return plan
+
+
+def _reverse_pairs(spec: Any, fixed: Mapping[str, Any], grid: Mapping[str, Any], model,
+                   key: str) -> tuple[tuple[str, str], ...]:
+    """The ``reverse:`` block as pairs of parameter names, each fixed or on the grid as written."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, (list, tuple)) or not spec:
+        raise ConfigError(f"{key}: {spec!r} is not allowed; allowed: a list of parameter pairs, e.g. [[T_L, T_R]]")
+    pairs, seen = [], set()
+    for i, pair in enumerate(spec):
+        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                or not all(isinstance(p, str) for p in pair) or pair[0] == pair[1]):
+            raise ConfigError(f"{key}[{i}]: {pair!r} is not allowed; allowed: two different parameter names, "
+                              "e.g. [T_L, T_R]")
+        for p in pair:
+            if p not in fixed and p not in grid:
+                given = sorted(set(fixed) | set(grid))
+                raise ConfigError(f"{key}[{i}]: {p!r} is neither fixed nor swept in this sweep (name the "
+                                  f"parameters as written in fixed/grid); allowed: {', '.join(given)}")
+            if p in model.parameter_names and model.parameter(p).structural:
+                raise ConfigError(f"{key}[{i}]: {p} is a structural parameter and cannot be swapped")
+            if p in seen:
+                raise ConfigError(f"{key}[{i}]: {p} appears in two pairs; allowed: each parameter once")
+            seen.add(p)
+        pairs.append((str(pair[0]), str(pair[1])))
+    return tuple(pairs)
+
+
+def _check_reverse_values(reverse, params: Mapping[str, Any], model, source, key: str) -> None:
+    """The reverse run's values are valid for their new parameters (e.g. gamma_L <-> T_L would not be)."""
+    from ..validation import check_parameters
+
+    for a, b in reverse:
+        for target, value in ((a, params[b]), (b, params[a])):
+            if target in model.parameter_names:
+                try:
+                    check_parameters(model, {target: value}, require_all=False)
+                except ValueError as err:
+                    raise ConfigError(f"{key}: the reverse run gives {target} the values of its partner: {err}") from None
 
 
 def checked_probe(plan: SweepPlan) -> xr.Dataset:

@@ -45,6 +45,11 @@ import numpy as np
 import xarray as xr
 
 __all__ = [
+    "DIRECTION",
+    "reverse_swap",
+    "direction_pair",
+    "contrast_from_directions",
+    "conductance_from_dT",
     "swap_parameters",
     "solve_pair",
     "symmetric_temperatures",
@@ -55,6 +60,8 @@ __all__ = [
 
 Swap = Sequence[tuple[str, str]]
 DEFAULT_SWAP: tuple[tuple[str, str], ...] = (("T_L", "T_R"),)
+#: The dimension a forward/reverse sweep (``reverse:`` block of a sweep config) adds: 0 forward, 1 reverse.
+DIRECTION = "direction"
 
 
 def swap_parameters(params: dict[str, Any], swap: Swap = DEFAULT_SWAP) -> dict[str, Any]:
@@ -192,3 +199,55 @@ def linear_conductance(forward: xr.Dataset, reverse: xr.Dataset, *, current: str
     G.attrs = {"units": "1/time", "long_name": f"linear thermal conductance of {current}"
                                                + (f"[{lead}]" if lead else "") + " from a forward/reverse pair"}
     return G.rename("conductance")
+
+
+# -- forward/reverse sweeps (a ``direction`` dimension) ------------------------------------------
+def reverse_swap(ds: xr.Dataset) -> tuple[tuple[str, str], ...]:
+    """The swapped pairs of a forward/reverse sweep (``attrs["reverse_swap"]``); ``()`` for other datasets."""
+    pairs = ds.attrs.get("reverse_swap")
+    if not pairs or DIRECTION not in ds.dims:
+        return ()
+    return tuple((str(a), str(b)) for a, b in pairs)
+
+
+def direction_pair(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """``(forward, reverse)`` of a forward/reverse sweep, the reverse in its own frame (as :func:`solve_pair`).
+
+    The store labels both directions by the forward coordinates; this puts the reverse run's
+    swapped parameters back, so the pair functions of this module (which check the pairing)
+    apply unchanged.
+    """
+    swap = reverse_swap(ds)
+    if not swap or ds.sizes[DIRECTION] != 2:
+        raise ValueError("dataset is not a forward/reverse sweep (no 'direction' dimension of size 2 with "
+                         "attrs['reverse_swap']); allowed: a store of a sweep with a reverse: block")
+    fwd = ds.isel({DIRECTION: 0}, drop=True)
+    rev = to_forward_frame(ds.isel({DIRECTION: 1}, drop=True), swap)
+    return fwd, rev
+
+
+def contrast_from_directions(ds: xr.Dataset, *, current: str = "J_Q", lead: str | None = "L") -> xr.DataArray:
+    """Rectification contrast of a forward/reverse sweep (:func:`rectification_contrast`)."""
+    fwd, rev = direction_pair(ds)
+    return rectification_contrast(fwd, rev, current=current, lead=lead, swap=reverse_swap(ds))
+
+
+def conductance_from_dT(ds: xr.Dataset, *, current: str = "J_SS_paper", lead: str | None = None,
+                        rtol: float = 1e-12) -> xr.DataArray | None:
+    """004's κ from a sweep with a ``dT`` axis holding one symmetric pair ``±δ`` (aliases ``T``, ``dT``).
+
+    ``T_L, T_R = T ± dT/2``: the cells at ``+δ`` and ``−δ`` are a swapped pair about ``T``, and
+    :func:`linear_conductance` of ``J_SS = 2 J_Q[L]`` is 004's κ (error ``O(δ²)``).  ``None`` when
+    the dataset has no such axis.
+    """
+    if "dT" not in ds.dims or ds.sizes["dT"] != 2 or current not in ds:
+        return None
+    lo, hi = (float(v) for v in ds["dT"].values)
+    if not (hi > 0 and abs(lo + hi) <= rtol * hi):
+        return None
+    fwd = ds.sel(dT=hi, drop=True)
+    rev = ds.sel(dT=lo, drop=True)
+    G = linear_conductance(fwd, rev, current=current, lead=lead)
+    G.attrs["long_name"] = (f"linear thermal conductance kappa = lim J/dT of {current} (004's kappa, on J_SS = "
+                            f"Q_L - Q_R = 2 J_Q[L]) from the pair dT = +-{hi:g}")
+    return G

@@ -1,0 +1,611 @@
+"""Figures of the refrigerators (``qubit_fridge``, ``kerr_fridge``) and the rectifier (``chain``).
+
+Every kind takes one dataset or a list of them (several sweeps on one figure: local and global
+master equation, several truncations N, one and two qubits); each dataset is analysed on the
+fly if it does not carry the analysis variables.  As for every kind, ``data_<kind>`` returns
+exactly the arrays drawn, ``draw_<kind>`` writes the file.
+
+``fridge_cuts``    cooling power ``J_Q[C]`` and COP/COP_Carnot against ``x``, one line per
+                   value of ``line_dim``, line style per dataset; cells whose sign the precision
+                   bound does not resolve are drawn as open grey circles (never as cooling);
+                   with one line the cooled / heated ranges are shaded (003 Figs. 3–5, 7, 8).
+``fridge_map``     ``J_Q[C]`` over ``(x, y)`` with the resolved cooling region outlined and
+                   undetermined cells hatched, the operating mode and COP/COP_Carnot; one row
+                   per dataset (local vs global).
+``truncation``     ``kerr_fridge``: ``J_Q[C]`` against the truncation N at a few ``x`` values,
+                   and the stores' own ``truncation_rel_change`` (N → N+1) against ``x``.
+``rectification``  ``chain`` forward/reverse sweep: ``|J_Q[L]|`` forward and reverse against
+                   ``x`` and the contrast C (004 Fig. 4).
+``contrast_map``   the contrast over ``(x, y)`` of a forward/reverse sweep.
+``conductance``    004's κ against ``x`` (a sweep with ``dT = ±δ``), one line per
+                   ``line_dim`` value, line style per dataset (004 Figs. 2, 5; local vs global).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+from matplotlib.colors import BoundaryNorm, ListedColormap, Normalize
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from ..analysis import analyze
+from ..thermo.fridge import FRIDGE_MODELS
+from ..thermo.pairs import DIRECTION, conductance_from_dT, contrast_from_directions, direction_pair, reverse_swap
+from ..thermo.performance import MODES
+from .style import DPI, new_figure, save, style
+
+LINE_STYLES = ("-", "--", ":", "-.")
+MODE_COLOURS = {
+    "undetermined": "#d9d9d9", "equilibrium": "#000000", "engine": "#1b7837", "refrigerator": "#92c5de",
+    "accelerator": "#fdb863", "heater": "#b2182b", "conduction": "#f4a582",
+    "absorption_refrigerator": "#2166ac", "heat_transformer": "#762a83", "mixed": "#ffff99",
+}
+
+# -- symbols and units of the machines' quantities (ħ = k_B = 1) --------------------------------
+_SYM = {
+    "dT": r"$\Delta T$", "T": r"$T$", "T_L": r"$T_L$", "T_R": r"$T_R$", "T_C": r"$T_C$",
+    "delta_z": r"$\Delta_z$", "delta_x": r"$\Delta_x$", "eps1": r"$\epsilon_1$", "eps2": r"$\epsilon_2$",
+    "eps_c": r"$\epsilon_c$", "g": r"$g$", "omega": r"$\omega$", "gamma_L": r"$\gamma_L$",
+    "gamma_R": r"$\gamma_R$", "Gamma_L": r"$\Gamma_L$", "Gamma_R": r"$\Gamma_R$", "Gamma_C": r"$\Gamma_C$",
+    "N": r"$N$", "N1": r"$N_1$", "N2": r"$N_2$",
+}
+#: Unit of an energy, of an energy current and of a rate, per model family.
+_UNITS = {
+    "fridge": {"energy": r"$k_BT$", "energy/time": r"$(k_BT)^2/\hbar$", "1/time": r"$k_BT/\hbar$",
+               "1": ""},
+    "chain": {"energy": r"$\hbar\omega$", "energy/time": r"$\hbar\omega^2$", "1/time": r"$k_B\omega$",
+              "1": ""},
+}
+_ENERGY_PARAMS = {"dT", "T", "T_L", "T_R", "T_C", "delta_z", "delta_x", "eps1", "eps2", "eps_c", "g", "omega"}
+
+
+def _family(ds: xr.Dataset) -> str:
+    return "chain" if ds.attrs.get("model") == "chain" else "fridge"
+
+
+def sym(name: str) -> str:
+    """Math-text symbol of a machine parameter.
+
+    >>> sym("delta_z")
+    '$\\\\Delta_z$'
+    """
+    return _SYM.get(name, name.replace("_", r"\_"))
+
+
+def label(name: str, family: str) -> str:
+    """Axis label ``symbol (unit)`` of a parameter."""
+    unit = (_UNITS[family]["energy"] if name in _ENERGY_PARAMS
+            else _UNITS[family]["1/time"].replace("k_B", "") if name in ("gamma_L", "gamma_R") else "")
+    return f"{sym(name)} ({unit})" if unit else sym(name)
+
+
+def _as_list(ds: xr.Dataset | Sequence[xr.Dataset]) -> list[xr.Dataset]:
+    return [ds] if isinstance(ds, xr.Dataset) else list(ds)
+
+
+def _analysed(ds: xr.Dataset) -> xr.Dataset:
+    needed = {"cooling"} if ds.attrs.get("model") in FRIDGE_MODELS else {"mode"}
+    return ds if needed <= set(ds.data_vars) else analyze(ds)
+
+
+def _select(ds: xr.Dataset, sel: Mapping[str, Any] | None) -> xr.Dataset:
+    if not sel:
+        return ds
+    sel = {k: v for k, v in sel.items() if k in ds.dims}
+    return ds.sel(sel, method="nearest") if sel else ds
+
+
+def _check_model(ds: xr.Dataset, allowed: Sequence[str], kind: str) -> None:
+    model = ds.attrs.get("model")
+    if model not in allowed:
+        raise ValueError(f"figure kind {kind!r} does not fit model {model!r}; allowed models: {', '.join(allowed)}")
+
+
+def _check_dim(ds: xr.Dataset, name: str | None, opt: str, kind: str, required: bool = True) -> None:
+    if name is None:
+        if required:
+            raise ValueError(f"figure kind {kind!r} needs the option {opt}=<dimension>; allowed: "
+                             f"{', '.join(d for d in ds.dims if d not in ('lead', 'state', 'site'))}")
+        return
+    if name not in ds.dims:
+        raise ValueError(f"{opt}={name!r} is not a dimension of the dataset; allowed: "
+                         f"{', '.join(d for d in ds.dims if d not in ('lead', 'state', 'site', DIRECTION))}")
+
+
+def set_labels(datasets: list[xr.Dataset], labels: Sequence[str] | None = None) -> list[str]:
+    """One legend label per dataset: what differs between them (approach, truncation, N, ...)."""
+    if labels is not None:
+        if len(labels) != len(datasets):
+            raise ValueError(f"labels: {len(labels)} given for {len(datasets)} datasets; allowed: one per dataset")
+        return [str(x) for x in labels]
+    if len(datasets) == 1:
+        return [str(datasets[0].attrs.get("sweep", datasets[0].attrs.get("model", "")))]
+    out = []
+    for ds in datasets:
+        a = ds.attrs
+        parts = []
+        for key in ("approach", "N", "N1"):
+            values = {str(d.attrs.get(key)) for d in datasets}
+            if len(values) > 1:
+                if key == "N1":
+                    parts.append(f"$N_1 \\times N_2$ = {a.get('N1')}×{a.get('N2')}")
+                elif key == "N":
+                    parts.append(f"N = {a.get('N')}" + (" (one qubit)" if int(a.get("N", 0)) == 1 else ""))
+                else:
+                    parts.append(f"{a.get(key)} ME")
+        if not parts and {str(d.attrs.get("N2")) for d in datasets} != {str(a.get("N2"))}:
+            parts.append(f"$N_1 \\times N_2$ = {a.get('N1')}×{a.get('N2')}")
+        out.append(", ".join(parts) or str(a.get("sweep", "")))
+    return out
+
+
+def _fixed_caption(ds: xr.Dataset, skip: Sequence[str]) -> str:
+    keys = ("eps1", "eps2", "delta_z", "delta_x", "T", "dT", "T_L", "T_R", "T_C", "Gamma_L", "Gamma_R", "Gamma_C",
+            "eps_c", "omega", "g", "gamma_L", "gamma_R", "N", "stat")
+    parts = []
+    for k in keys:
+        if k in skip or k not in ds.attrs or k in ds.dims:
+            continue
+        v = ds.attrs[k]
+        parts.append(f"{sym(k)} = {v:g}" if isinstance(v, (int, float)) else f"{sym(k)} = {v}")
+    return ", ".join(parts)
+
+
+# == fridge_cuts ================================================================================
+def data_fridge_cuts(ds, *, x: str | None = None, line_dim: str | None = None, sel: Mapping[str, Any] | None = None,
+                     labels: Sequence[str] | None = None) -> xr.Dataset:
+    """``J_C = J_Q[C]``, ``cooling`` (−1/0/+1) and ``cop_over_carnot`` per dataset (dim ``set``) along ``x``."""
+    datasets = _as_list(ds)
+    parts = []
+    for d in datasets:
+        _check_model(d, FRIDGE_MODELS, "fridge_cuts")
+        d = _select(_analysed(d), sel)
+        _check_dim(d, x, "x", "fridge_cuts")
+        _check_dim(d, line_dim, "line_dim", "fridge_cuts", required=False)
+        keep = [k for k in (line_dim, x) if k]
+        extra = [k for k in d["cooling"].dims if k not in keep]
+        if any(d.sizes[k] > 1 for k in extra):
+            raise ValueError(f"fridge_cuts: the dataset also varies along {extra}; select a value with "
+                             "sel={...} or give line_dim")
+        one = xr.Dataset({
+            "J_C": d["J_Q"].sel(lead="C", drop=True),
+            "cooling": d["cooling"],
+            "cop_over_carnot": d["cop_over_carnot"],
+        }).squeeze(extra, drop=True)
+        one = one.drop_vars([c for c in one.coords if c not in keep])
+        parts.append(one.transpose(*keep))
+    names = set_labels(datasets, labels)
+    data = xr.concat(parts, dim="set", join="outer", combine_attrs="drop")
+    data = data.assign_coords(set=np.arange(len(parts)))
+    data["J_C"].attrs = {"units": "energy/time", "long_name": "heat current out of bath C, J_C = J_Q[C]"}
+    data.attrs.update({"x": x, "line_dim": line_dim or "", "labels": names, "family": "fridge",
+                       "title": f"{datasets[0].attrs.get('model')}: heat current out of bath C",
+                       "caption": _fixed_caption(datasets[0], [k for k in (x, line_dim) if k])})
+    return data
+
+
+def _line_values(data: xr.Dataset) -> list:
+    ld = data.attrs["line_dim"]
+    return list(data[ld].values) if ld else [None]
+
+
+def _colours(n: int):
+    from matplotlib import colormaps
+
+    return colormaps["viridis"](np.linspace(0.0, 0.85, max(n, 2)))[:n] if n > 1 else ["k"]
+
+
+def draw_fridge_cuts(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> Path:
+    """(a) J_C against x; (b) COP/COP_Carnot where C is cooled.  Open grey circles: sign undetermined."""
+    x, ld, names = data.attrs["x"], data.attrs["line_dim"], list(data.attrs["labels"])
+    units = _UNITS[data.attrs["family"]]
+    values = _line_values(data)
+    colours = _colours(len(values))
+    X = data[x].values
+    single = len(values) == 1 and data.sizes["set"] == 1
+    with style():
+        fig = new_figure(10.0, 4.3)
+        ax, bx = fig.subplots(1, 2)
+        ax.axhline(0.0, color="0.6", lw=0.7)
+        n_undet = 0
+        for s in range(data.sizes["set"]):
+            for c, v in zip(colours, values):
+                sub = data.isel(set=s)
+                if ld:
+                    sub = sub.sel({ld: v})
+                J = sub["J_C"].values
+                code = sub["cooling"].values
+                ls = LINE_STYLES[s % len(LINE_STYLES)]
+                ax.plot(X, J, color=c, ls=ls, lw=1.5)
+                und = code == 0
+                n_undet += int(und.sum())
+                if und.any():
+                    ax.plot(X[und], J[und], ls="none", marker="o", mfc="none", mec="0.45", ms=4)
+                bx.plot(X, sub["cop_over_carnot"].values, color=c, ls=ls, lw=1.5)
+                if single:
+                    for sign, colour in ((1, "#2166ac"), (-1, "#b2182b")):
+                        ax.fill_between(X, 0, 1, where=code == sign, color=colour, alpha=0.12, lw=0,
+                                        transform=ax.get_xaxis_transform(), step="mid")
+        handles = []
+        if ld:
+            handles += [Line2D([], [], color=c, lw=2, label=f"{sym(ld)} = {float(v):g}") for c, v in zip(colours, values)]
+        if data.sizes["set"] > 1:
+            handles += [Line2D([], [], color="k", ls=LINE_STYLES[s % 4], lw=1.5, label=n) for s, n in enumerate(names)]
+        handles.append(Line2D([], [], ls="none", marker="o", mfc="none", mec="0.45", ms=4,
+                              label=f"sign of $J_C$ undetermined ({n_undet} cells)"))
+        if single:
+            handles += [Patch(color="#2166ac", alpha=0.25, label="C cooled (sign resolved)"),
+                        Patch(color="#b2182b", alpha=0.25, label="C heated")]
+        ax.set_xlabel(label(x, "fridge"))
+        ax.set_ylabel(f"$J_C = J_Q^C$ ({units['energy/time']})")
+        ax.set_title("(a) heat current out of bath C ($J_C > 0$: C is cooled)")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+        bx.set_xlabel(label(x, "fridge"))
+        bx.set_ylabel(r"COP / COP$_\mathrm{Carnot}$")
+        top = np.nanmax(data["cop_over_carnot"].values) if np.isfinite(data["cop_over_carnot"].values).any() else 1.0
+        bx.set_ylim(0.0, min(1.0, 1.15 * top))
+        bx.set_title("(b) COP / Carnot COP (where C is cooled)")
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
+        fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
+        return save(fig, path, dpi=dpi)
+
+
+# == fridge_map ================================================================================
+def data_fridge_map(ds, *, x: str | None = None, y: str | None = None, sel: Mapping[str, Any] | None = None,
+                    labels: Sequence[str] | None = None) -> xr.Dataset:
+    """``J_C``, ``cooling``, ``mode`` and ``cop_over_carnot`` over ``(y, x)``, one ``set`` per dataset."""
+    datasets = _as_list(ds)
+    parts = []
+    for d in datasets:
+        _check_model(d, FRIDGE_MODELS, "fridge_map")
+        d = _select(_analysed(d), sel)
+        _check_dim(d, x, "x", "fridge_map")
+        _check_dim(d, y, "y", "fridge_map")
+        extra = [k for k in d["cooling"].dims if k not in (x, y)]
+        if any(d.sizes[k] > 1 for k in extra):
+            raise ValueError(f"fridge_map: the dataset also varies along {extra}; select a value with sel={{...}}")
+        one = xr.Dataset({"J_C": d["J_Q"].sel(lead="C", drop=True), "cooling": d["cooling"], "mode": d["mode"],
+                          "cop_over_carnot": d["cop_over_carnot"]}).squeeze(extra, drop=True)
+        one = one.drop_vars([c for c in one.coords if c not in (x, y)])
+        parts.append(one.transpose(y, x))
+    data = xr.concat(parts, dim="set", join="exact", combine_attrs="drop").assign_coords(set=np.arange(len(parts)))
+    data.attrs.update({"x": x, "y": y, "labels": set_labels(datasets, labels), "family": "fridge",
+                       "title": f"{datasets[0].attrs.get('model')}: cooling of bath C",
+                       "caption": _fixed_caption(datasets[0], (x, y))})
+    return data
+
+
+def draw_fridge_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap: str = "RdBu_r") -> Path:
+    """Per dataset: J_C (cooling region outlined, undetermined hatched), mode, COP/COP_Carnot."""
+    x, y, names = data.attrs["x"], data.attrs["y"], list(data.attrs["labels"])
+    units = _UNITS["fridge"]
+    X, Y = data[x].values, data[y].values
+    n = data.sizes["set"]
+    modes_present = sorted({int(v) for v in np.unique(data["mode"].values)})
+    with style():
+        fig = new_figure(14.0, 3.9 * n + 0.9)
+        axes = fig.subplots(n, 3, squeeze=False)
+        for s in range(n):
+            sub = data.isel(set=s)
+            ax, mx, cx = axes[s]
+            Z = sub["J_C"].values
+            vmax = float(np.nanmax(np.abs(Z))) if np.isfinite(Z).any() else 1.0
+            mesh = ax.pcolormesh(X, Y, Z, shading="nearest", cmap=cmap, norm=Normalize(-(vmax or 1), vmax or 1),
+                                 rasterized=True)
+            cb = fig.colorbar(mesh, ax=ax, pad=0.02)
+            cb.set_label(f"$J_C$ ({units['energy/time']}), own scale per row")
+            cb.formatter.set_powerlimits((-2, 3))
+            cool = (sub["cooling"].values == 1).astype(float)
+            if 0 < cool.sum() < cool.size:
+                ax.contour(X, Y, cool, levels=[0.5], colors="k", linewidths=1.6, linestyles="--")
+            und = (sub["cooling"].values == 0).astype(float)
+            if und.any():
+                ax.contourf(X, Y, und, levels=[0.5, 1.5], colors="none", hatches=["xxxx"])
+            ax.set_title(f"({chr(97 + 3 * s)}) $J_C$, {names[s]}: dashed = edge of the resolved cooling region"
+                         + (f"\n(hatched: sign undetermined, {int(und.sum())} cells)" if und.any() else ""),
+                         fontsize=8)
+            codes = np.arange(len(MODES))
+            mcmap = ListedColormap([MODE_COLOURS[m] for m in MODES])
+            mx.pcolormesh(X, Y, sub["mode"].values, shading="nearest", cmap=mcmap,
+                          norm=BoundaryNorm(np.append(codes, len(MODES)) - 0.5, len(MODES)), rasterized=True)
+            mx.set_title(f"({chr(98 + 3 * s)}) operating mode", fontsize=8)
+            ratio = sub["cop_over_carnot"].values
+            top = float(np.nanmax(ratio)) if np.isfinite(ratio).any() else 1.0
+            m2 = cx.pcolormesh(X, Y, ratio, shading="nearest", cmap="viridis", norm=Normalize(0.0, top or 1.0),
+                               rasterized=True)
+            fig.colorbar(m2, ax=cx, pad=0.02).set_label(r"COP / COP$_\mathrm{Carnot}$")
+            cx.set_title(f"({chr(99 + 3 * s)}) COP / Carnot COP (blank: not refrigerating)", fontsize=8)
+            for a in (ax, mx, cx):
+                a.set_xlabel(label(x, "fridge"))
+                a.set_ylabel(label(y, "fridge"))
+        handles = [Patch(color=MODE_COLOURS[MODES[c]], label=MODES[c].replace("_", " ")) for c in modes_present]
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False,
+                   title="operating mode (signs resolved with the precision bound)")
+        fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
+        return save(fig, path, dpi=dpi)
+
+
+# == truncation =================================================================================
+def data_truncation(ds, *, x: str | None = None, at: Sequence[float] | None = None,
+                    sel: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """``kerr_fridge`` stores of several truncations: ``J_C(N, at)`` and ``truncation_rel_change(N, x)``."""
+    datasets = _as_list(ds)
+    rows, rel = [], []
+    Ns = []
+    for d in datasets:
+        _check_model(d, ("kerr_fridge",), "truncation")
+        d = _select(d, sel)
+        _check_dim(d, x, "x", "truncation")
+        extra = [k for k in d["sigma"].dims if k != x]
+        if any(d.sizes[k] > 1 for k in extra):
+            raise ValueError(f"truncation: the dataset also varies along {extra}; select a value with sel={{...}}")
+        d = d.squeeze(extra, drop=True)
+        N1, N2 = int(d.attrs["N1"]), int(d.attrs["N2"])
+        if N1 != N2:
+            raise ValueError(f"truncation: a store has N1 = {N1}, N2 = {N2}; allowed: N1 = N2 (one N per store)")
+        Ns.append(N1)
+        J = d["J_Q"].sel(lead="C", drop=True)
+        rows.append(J)
+        rel.append(d["truncation_rel_change"])
+    order = np.argsort(Ns)
+    Ns = [Ns[i] for i in order]
+    if len(set(Ns)) != len(Ns):
+        raise ValueError(f"truncation: two stores have the same N ({Ns}); allowed: one store per N")
+    J = xr.concat([rows[i] for i in order], dim="N").assign_coords(N=Ns)
+    R = xr.concat([rel[i] for i in order], dim="N").assign_coords(N=Ns)
+    xs = np.asarray(J[x].values)
+    at = list(at) if at is not None else [float(xs[len(xs) // 3]), float(xs[2 * len(xs) // 3]), float(xs[-1])]
+    J_at = J.sel({x: at}, method="nearest").rename({x: "at"})
+    data = xr.Dataset({"J_C": J_at, "truncation_rel_change": R, "J_C_curve": J})
+    data["J_C"].attrs = {"units": "energy/time", "long_name": "J_Q[C] at the selected x values against N"}
+    data.attrs.update({"x": x, "family": "fridge", "title": "kerr_fridge: convergence in the truncation N1 = N2 = N",
+                       "caption": _fixed_caption(datasets[0], (x, "N1", "N2"))})
+    return data
+
+
+def draw_truncation(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> Path:
+    """(a) J_C against N at fixed x; (b) the stores' relative change N → N+1 against x."""
+    x = data.attrs["x"]
+    units = _UNITS["fridge"]
+    Ns = data["N"].values
+    with style():
+        fig = new_figure(10.0, 4.2)
+        ax, bx = fig.subplots(1, 2)
+        cols = _colours(data.sizes["at"])
+        for c, (i, v) in zip(cols, enumerate(data["at"].values)):
+            ax.plot(Ns, data["J_C"].isel(at=i).values, marker="o", color=c, label=f"{sym(x)} = {float(v):.3g}")
+        ax.set_xticks(Ns)
+        ax.set_xlabel(r"levels per resonator $N = N_1 = N_2$ ($N = 2$: qubits)")
+        ax.set_ylabel(f"$J_C$ ({units['energy/time']})")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+        ax.set_title("(a) heat current out of C against the truncation")
+        ax.legend(loc="best")
+        for c, (i, N) in zip(_colours(len(Ns)), enumerate(Ns)):
+            bx.semilogy(data[x].values, np.abs(data["truncation_rel_change"].isel(N=i).values), color=c,
+                        label=f"N = {int(N)}")
+        bx.set_xlabel(label(x, "fridge"))
+        bx.set_ylabel(r"$|J(N+1) - J(N)|/|J(N)|$")
+        bx.set_title("(b) relative change of the currents from N to N + 1")
+        bx.legend(loc="best")
+        fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
+        return save(fig, path, dpi=dpi)
+
+
+# == chain: rectification, contrast map, conductance ============================================
+def _is_geometric(v: np.ndarray) -> bool:
+    v = np.asarray(v, dtype=float)
+    return bool(v.size > 2 and (v > 0).all() and v.max() / v.min() > 50)
+
+
+def data_rectification(ds, *, x: str | None = None, line_dim: str | None = None,
+                       sel: Mapping[str, Any] | None = None, labels: Sequence[str] | None = None,
+                       x_over: str | None = None) -> xr.Dataset:
+    """Forward/reverse sweeps: ``J_forward = J_Q[L]→``, ``J_reverse = −J_Q[L]←`` (the heat leaving the hot
+    bath in each direction, both > 0) and ``contrast`` along ``x`` (dim ``set`` per dataset).
+
+    ``x_over`` divides the x axis by a fixed parameter (e.g. ``gamma_R`` for 004's γ_L/γ_R).
+    """
+    datasets = _as_list(ds)
+    parts = []
+    for d in datasets:
+        _check_model(d, ("chain",), "rectification")
+        if not reverse_swap(d):
+            raise ValueError("figure kind 'rectification' needs a forward/reverse sweep (a reverse: block, "
+                             "dimension 'direction'); this dataset has none")
+        d = _select(d, sel)
+        _check_dim(d, x, "x", "rectification")
+        _check_dim(d, line_dim, "line_dim", "rectification", required=False)
+        fwd, rev = direction_pair(d)
+        C = d["contrast"] if "contrast" in d else contrast_from_directions(d)
+        keep = [k for k in (line_dim, x) if k]
+        one = xr.Dataset({"J_forward": fwd["J_Q"].sel(lead="L", drop=True),
+                          "J_reverse": -d["J_Q"].isel({DIRECTION: 1}, drop=True).sel(lead="L", drop=True),
+                          "contrast": C})
+        extra = [k for k in one.dims if k not in keep]
+        if any(one.sizes[k] > 1 for k in extra):
+            raise ValueError(f"rectification: the dataset also varies along {extra}; select with sel={{...}} "
+                             "or give line_dim")
+        one = one.squeeze(extra, drop=True)
+        one = one.drop_vars([c for c in one.coords if c not in keep]).transpose(*keep)
+        if x_over:
+            one = one.assign_coords({x: one[x].values / float(d.attrs[x_over])})
+        parts.append(one)
+    data = xr.concat(parts, dim="set", join="outer", combine_attrs="drop").assign_coords(set=np.arange(len(parts)))
+    data.attrs.update({"x": x, "line_dim": line_dim or "", "labels": set_labels(datasets, labels),
+                       "x_over": x_over or "", "family": "chain",
+                       "swap": ", ".join(f"{sym(a)} ↔ {sym(b)}" for a, b in reverse_swap(datasets[0])),
+                       "title": "chain: thermal rectification (forward and reverse bias)",
+                       "caption": _fixed_caption(datasets[0], [k for k in (x, line_dim, "T_L", "T_R") if k])
+                       + f", cold bath {sym('T_R')} = {datasets[0].attrs.get('T_R', '?')} (forward)"})
+    return data
+
+
+def draw_rectification(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> Path:
+    """(a) |J| forward (solid) and reverse (dashed); (b) contrast C."""
+    x, ld, names = data.attrs["x"], data.attrs["line_dim"], list(data.attrs["labels"])
+    units = _UNITS["chain"]
+    values = _line_values(data)
+    colours = _colours(len(values) * data.sizes["set"]) if data.sizes["set"] > 1 and len(values) > 1 else _colours(
+        max(len(values), data.sizes["set"]))
+    X = data[x].values
+    xlabel = (f"{sym(x)}/{sym(data.attrs['x_over'])}" if data.attrs["x_over"] else label(x, "chain"))
+    with style():
+        fig = new_figure(10.0, 4.4)
+        ax, bx = fig.subplots(1, 2)
+        handles = []
+        k = 0
+        for s in range(data.sizes["set"]):
+            for v in values:
+                c = colours[k % len(colours)]
+                k += 1
+                sub = data.isel(set=s)
+                if ld:
+                    sub = sub.sel({ld: v})
+                text = ", ".join(t for t in ((names[s] if data.sizes["set"] > 1 else ""),
+                                             (f"{sym(ld)} = {float(v):g}" if ld else "")) if t)
+                ax.plot(X, sub["J_forward"].values, color=c, ls="-")
+                ax.plot(X, sub["J_reverse"].values, color=c, ls="--")
+                bx.plot(X, sub["contrast"].values, color=c, ls="-")
+                handles.append(Line2D([], [], color=c, lw=2, label=text or "contrast"))
+        handles += [Line2D([], [], color="k", ls="-", label=r"forward $J_Q^L$ (as configured)"),
+                    Line2D([], [], color="k", ls="--", label=f"reverse $-J_Q^L$ ({data.attrs['swap']})")]
+        if _is_geometric(X):
+            ax.set_xscale("log")
+            bx.set_xscale("log")
+        ax.set_yscale("log")
+        top = np.nanmax([np.nanmax(data["J_forward"].values), np.nanmax(data["J_reverse"].values)])
+        if np.isfinite(top) and top > 0:
+            ax.set_ylim(top * 1e-8, top * 2.0)  # 8 decades: the currents that matter for the contrast
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"heat current out of the hot bath ({units['energy/time']})")
+        ax.set_title("(a) forward and reverse heat current")
+        bx.set_xlabel(xlabel)
+        bx.set_ylabel(r"contrast $C = |(J^\rightarrow + J^\leftarrow)/(J^\rightarrow - J^\leftarrow)|$")
+        bx.set_ylim(0.0, 1.0)
+        bx.set_title("(b) rectification contrast")
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
+        fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
+        return save(fig, path, dpi=dpi)
+
+
+def data_contrast_map(ds, *, x: str | None = None, y: str | None = None,
+                      sel: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """The contrast of a forward/reverse sweep over ``(y, x)`` (and the forward current)."""
+    (d,) = _as_list(ds)
+    _check_model(d, ("chain",), "contrast_map")
+    if not reverse_swap(d):
+        raise ValueError("figure kind 'contrast_map' needs a forward/reverse sweep (a reverse: block)")
+    d = _select(d, sel)
+    _check_dim(d, x, "x", "contrast_map")
+    _check_dim(d, y, "y", "contrast_map")
+    fwd, _ = direction_pair(d)
+    C = d["contrast"] if "contrast" in d else contrast_from_directions(d)
+    data = xr.Dataset({"contrast": C, "J_forward": fwd["J_Q"].sel(lead="L", drop=True)})
+    extra = [k for k in data.dims if k not in (x, y)]
+    if any(data.sizes[k] > 1 for k in extra):
+        raise ValueError(f"contrast_map: the dataset also varies along {extra}; select a value with sel={{...}}")
+    data = data.squeeze(extra, drop=True)
+    data = data.drop_vars([c for c in data.coords if c not in (x, y)]).transpose(y, x)
+    data.attrs.update({"x": x, "y": y, "title": "chain: rectification contrast",
+                       "swap": ", ".join(f"{sym(a)} ↔ {sym(b)}" for a, b in reverse_swap(d)),
+                       "caption": _fixed_caption(d, (x, y))})
+    return data
+
+
+def draw_contrast_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap: str = "magma") -> Path:
+    x, y = data.attrs["x"], data.attrs["y"]
+    X, Y = data[x].values, data[y].values
+    with style():
+        fig = new_figure(6.4, 5.0)
+        ax = fig.subplots()
+        Z = data["contrast"].values
+        mesh = ax.pcolormesh(X, Y, Z, shading="nearest", cmap=cmap, norm=Normalize(0.0, 1.0), rasterized=True)
+        fig.colorbar(mesh, ax=ax, pad=0.02).set_label("contrast $C$")
+        if np.isfinite(Z).sum() > 4:
+            cs = ax.contour(X, Y, Z, levels=[0.1, 0.3, 0.5, 0.7, 0.9], colors="w", linewidths=0.8)
+            ax.clabel(cs, fmt="%.1f", fontsize=7)
+        if _is_geometric(X):
+            ax.set_xscale("log")
+        if _is_geometric(Y):
+            ax.set_yscale("log")
+        ax.set_xlabel(label(x, "chain"))
+        ax.set_ylabel(label(y, "chain"))
+        ax.set_title(f"contrast of the pair ({data.attrs['swap']})", fontsize=9)
+        fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
+        return save(fig, path, dpi=dpi)
+
+
+def data_conductance(ds, *, x: str | None = "T", line_dim: str | None = None, sel: Mapping[str, Any] | None = None,
+                     labels: Sequence[str] | None = None) -> xr.Dataset:
+    """004's κ (on ``J_SS = 2 J_Q[L]``) along ``x`` per dataset (dim ``set``) and ``line_dim`` value."""
+    datasets = _as_list(ds)
+    parts, lds = [], []
+    for d in datasets:
+        _check_model(d, ("chain",), "conductance")
+        d = _select(d, sel)
+        G = d["conductance"] if "conductance" in d else conductance_from_dT(d)
+        if G is None:
+            raise ValueError("figure kind 'conductance' needs a sweep with a dT axis holding one symmetric pair "
+                             "(dT values [-d, d], aliases T, dT); this dataset has none")
+        _check_dim(G.to_dataset(name="G"), x, "x", "conductance")
+        this_ld = line_dim if (line_dim and line_dim in G.dims) else None
+        keep = [k for k in (this_ld, x) if k]
+        extra = [k for k in G.dims if k not in keep]
+        if any(G.sizes[k] > 1 for k in extra):
+            raise ValueError(f"conductance: the dataset also varies along {extra}; select with sel={{...}} "
+                             "or give line_dim")
+        G = G.squeeze(extra, drop=True)
+        G = G.drop_vars([c for c in G.coords if c not in keep])
+        if line_dim and this_ld is None:  # e.g. one qubit (no g axis) beside two qubits per g
+            G = G.expand_dims({line_dim: [np.nan]})
+        parts.append(G.transpose(*([line_dim] if line_dim else []), x))
+        lds.append(this_ld is not None)
+    data = xr.Dataset({"kappa": xr.concat(parts, dim="set", join="outer").assign_coords(set=np.arange(len(parts)))})
+    data["kappa"].attrs = {"units": "1/time", "long_name": "004's linear thermal conductance kappa (on J_SS)"}
+    data.attrs.update({"x": x, "line_dim": line_dim or "", "labels": set_labels(datasets, labels),
+                       "has_line_dim": [int(v) for v in lds], "family": "chain",
+                       "title": "chain: linear thermal conductance $\\kappa = \\lim_{\\Delta T\\to 0} J_{SS}/\\Delta T$",
+                       "caption": _fixed_caption(datasets[0], [k for k in (x, line_dim, "g", "N") if k])})
+    return data
+
+
+def draw_conductance(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> Path:
+    x, ld, names = data.attrs["x"], data.attrs["line_dim"], list(data.attrs["labels"])
+    units = _UNITS["chain"]
+    values = [v for v in (data[ld].values if ld else [None]) if v is None or np.isfinite(v)]
+    colours = _colours(len(values))
+    X = data[x].values
+    with style():
+        fig = new_figure(7.0, 4.8)
+        ax = fig.subplots()
+        handles = []
+        plain = ("tab:blue", "tab:orange", "tab:green", "tab:red")
+        for s in range(data.sizes["set"]):
+            sub = data["kappa"].isel(set=s)
+            if ld and data.attrs["has_line_dim"][s]:
+                ls = LINE_STYLES[s % len(LINE_STYLES)]
+                for c, v in zip(colours, values):
+                    ax.plot(X, sub.sel({ld: v}).values, color=c, ls=ls, lw=1.6)
+                handles.append(Line2D([], [], color="k", ls=ls, lw=1.6, label=f"{names[s]} (colour: {sym(ld)})"))
+            else:
+                line = sub.isel({ld: 0}) if ld else sub
+                c = plain[s % len(plain)] if not ld else "tab:orange"
+                ax.plot(X, line.values, color=c, ls="-", lw=1.6)
+                handles.append(Line2D([], [], color=c, ls="-", lw=1.6, label=names[s]))
+        if ld:
+            handles += [Line2D([], [], color=c, lw=2, label=f"{sym(ld)} = {float(v):g}") for c, v in zip(colours, values)]
+        ax.set_xlabel(label(x, "chain"))
+        ax.set_ylabel(rf"$\kappa$ ({units['1/time']})")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+        ax.legend(handles=handles, loc="upper right", frameon=False)
+        fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
+        return save(fig, path, dpi=dpi)
+
+
+__all__ = ["data_fridge_cuts", "draw_fridge_cuts", "data_fridge_map", "draw_fridge_map", "data_truncation",
+           "draw_truncation", "data_rectification", "draw_rectification", "data_contrast_map", "draw_contrast_map",
+           "data_conductance", "draw_conductance", "set_labels"]
