@@ -39,3 +39,18 @@ def test_noise_map_refuses_a_dataset_without_cumulants():
     ds = qtmsweep.solve("sqd", eps=1.0, T_l=2.0, T_r=1.0, mu_l=0.0, mu_r=0.0, gamma_l=1.0, gamma_r=1.0)
     with pytest.raises(ValueError, match="cumulants"):
         data_noise_map(ds)
+
+
+def test_noise_map_is_a_figure_kind_of_plot_figure(tmp_path):
+    """`figures: {kind: noise_map}` in a config reaches the same arrays as the module's functions."""
+    from qtmsweep.plot import figure_data, plot_figure
+
+    g = qtmsweep.grid(T_a=np.linspace(0.4, 2.0, 7), mu_a=np.linspace(-1.0, 2.5, 6))
+    ds = qtmsweep.solve("cqd", cumulants=2, **g, eps_L=1.0, eps_R=2.5, kappa=-1.5, T_b=0.4, T_r=1.0,
+                        mu_b=1.0, mu_r=0.0, gamma_a=1.0, gamma_b=1.0, gamma_r=1.0)
+    opts = dict(quantity="fano", flux="J_N[b]", reduced_model="II")
+    np.testing.assert_array_equal(figure_data("noise_map", ds, **opts).value.values,
+                                  data_noise_map(ds, **opts).value.values)
+    assert plot_figure("noise_map", ds, tmp_path / "fano.png", **opts).stat().st_size > 10_000
+    with pytest.raises(ValueError, match="quantity"):
+        figure_data("noise_map", ds, quantityy="fano")

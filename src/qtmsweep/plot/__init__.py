@@ -22,6 +22,13 @@ Refrigerators and rectifier (:mod:`qtmsweep.plot.machines`; these take one datas
 ``contrast_map``  ``chain`` contrast over (``x``, ``y``).
 ``conductance``   ``chain`` 004's κ against ``x`` (opts ``x``, ``line_dim``).
 
+Counting statistics and declared machines:
+
+``noise_map``     TUR ratio, Fano factor or KUR of one counted flux over a plane, ICC / cooling
+                  region outlined, Q < 2 cells marked (:mod:`.noise`; a store swept with ``cumulants:``).
+``lps_cooling_window`` the three-qubit fridge of ``config/sweeps/lps_fridge.yaml``: J_Q[C] over
+                  (T_H, T_C) with the analytic window edge, COP against Carnot (:mod:`.declared`).
+
 Datasets without the analysis variables are analysed on the fly
 (:func:`qtmsweep.analysis.analyze`).  Files are byte-for-byte reproducible.
 
@@ -69,6 +76,8 @@ from .machines import (
     draw_rectification,
     draw_truncation,
 )
+from .noise import data_noise_map, draw_noise_map
+from .declared import data_lps_cooling_window, draw_lps_cooling_window
 from .style import save
 
 #: kind -> (data function, draw function)
@@ -84,6 +93,8 @@ FIGURE_KINDS: dict[str, tuple[Callable[..., xr.Dataset], Callable[..., Path]]] =
     "rectification": (data_rectification, draw_rectification),
     "contrast_map": (data_contrast_map, draw_contrast_map),
     "conductance": (data_conductance, draw_conductance),
+    "noise_map": (data_noise_map, draw_noise_map),
+    "lps_cooling_window": (data_lps_cooling_window, draw_lps_cooling_window),
 }
 #: Kinds that draw several datasets on one figure (``ds`` may be a list).
 MULTI_KINDS = ("fridge_cuts", "fridge_map", "truncation", "rectification", "conductance")
