@@ -112,7 +112,7 @@ def test_a_failing_chunk_is_not_marked_done_and_a_rerun_completes(tmp_path, refe
 
 def test_data_mask_is_written_only_after_the_data(tmp_path, reference, monkeypatch):
     """A chunk whose data write fails stays 'not done' (its bookkeeping is never written)."""
-    import qtmsweep.sweep.store as store_mod
+    import qtmsweep.sweep.chunkwrite as store_mod
 
     cfg, ref = reference
     store = tmp_path / "m.zarr"

@@ -2,7 +2,8 @@
 
 * :mod:`~qtmsweep.sweep.config` — load, validate (JSON schema, defaults), canonical YAML + SHA-256;
 * :mod:`~qtmsweep.sweep.grid` — axes, force-space grids, chunking, per-chunk parameters;
-* :mod:`~qtmsweep.sweep.store` — zarr template, region writes, completion mask, provenance, lock;
+* :mod:`~qtmsweep.sweep.store` — the zarr store (a facade over :mod:`~qtmsweep.sweep.layout`, ``lock``,
+  ``provenance``, ``template``, ``bookkeeping``, ``chunkwrite``, ``info``);
 * :mod:`~qtmsweep.sweep.execute` — clusters (local / address / SLURM / inline), scheduling, progress;
 * :mod:`~qtmsweep.sweep.verify` — read back a store's computed chunks, mark the damaged ones.
 """

@@ -1,0 +1,170 @@
+"""Create a store's template (metadata, coordinates, bookkeeping arrays), or check one can be resumed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..thermo.invariants import CONSERVATION_LIMIT, PRECISION_LIMIT
+from .bookkeeping import remove_partial_files
+from .grid import SweepPlan
+from .layout import (BOOKKEEPING, COUNTER_DOC, COUNTERS, FLOAT32_DIAGNOSTICS, STORE_FORMAT, StoreError, _open_group,
+                     _quiet, is_store, read_attrs, update_attrs)
+from .provenance import provenance
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Refuse output paths that cannot hold a store (before any work is done)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"output path {str(path)!r} exists and is not a directory; allowed: a new or existing "
+                         "zarr store directory")
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StoreError(f"output path {str(path)!r}: {str(parent)!r} is a file, not a directory")
+            if not os.access(parent, os.W_OK) and not path.exists():
+                raise StoreError(f"output path {str(path)!r}: directory {str(parent)!r} is not writable")
+            break
+    return path
+
+
+
+def _axis_attrs(plan: SweepPlan, name: str) -> dict[str, str]:
+    from ..physics.registry import get_model
+
+    if name.startswith("F_E"):
+        return {"units": "1/energy", "long_name": f"force {name} (difference of inverse temperatures)"}
+    if name.startswith("F_N"):
+        return {"units": "1", "long_name": f"force {name} (difference of beta*mu)"}
+    model = get_model(plan.model)
+    if name in model.parameter_names:
+        p = model.parameter(name)
+        return {"units": p.units, "long_name": p.description}
+    return {"units": "1", "long_name": name}
+
+
+def template(plan: SweepPlan, probe: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict]]:
+    """Lazy (dask zeros, never computed) dataset with the store's full shape, and its encoding."""
+    import dask.array as da
+
+    dims = plan.dims
+    coords: dict[str, Any] = {a.name: (a.name, a.values, _axis_attrs(plan, a.name)) for a in plan.axes}
+    for name, c in probe.coords.items():
+        if name in dims:
+            continue
+        values = c.values
+        if values.dtype.kind == "U":  # variable-length strings have a zarr v3 spec, fixed-width ones don't
+            values = values.astype(object)
+        coords[name] = (c.dims, values, dict(c.attrs))
+    data, encoding = {}, {}
+    for name, v in probe.data_vars.items():
+        if not set(v.dims) & set(dims):
+            raise StoreError(f"output {name!r} does not depend on any swept dimension; cannot be stored per chunk")
+        shape = tuple(plan.shape[dims.index(d)] if d in dims else v.sizes[d] for d in v.dims)
+        chunks = tuple(plan.chunks[dims.index(d)] if d in dims else 1 for d in v.dims)
+        # one dask chunk (never computed): the graph stays one task per variable for any grid size;
+        # the zarr chunks come from the encoding
+        dtype, attrs = v.dtype, dict(v.attrs)
+        if name in FLOAT32_DIAGNOSTICS and dtype == np.float64:
+            dtype = np.dtype(np.float32)
+            attrs["comment"] = "stored as float32 (a diagnostic: 7 significant digits; computed in float64)"
+        data[name] = (v.dims, da.zeros(shape, dtype=dtype, chunks=shape), attrs)
+        encoding[name] = {"chunks": chunks, "compressors": _compressors()}
+    ds = xr.Dataset(data, coords=coords)
+    return ds, encoding
+
+
+def _compressors() -> tuple:
+    """Blosc LZ4 with byte shuffle: ~1/3 smaller than raw float64 maps, faster to write than zarr's zstd default."""
+    from zarr.codecs import BloscCodec
+
+    return (BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"),)
+
+
+
+def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
+    """Write the template (metadata and coordinates only) and the bookkeeping arrays."""
+    path = Path(path)
+    ds, encoding = template(plan, probe)
+    attrs = dict(probe.attrs)
+    attrs.update(plan.extra_attrs)
+    attrs.update(provenance(plan))
+    attrs.update({"complete": False, "chunks_done": 0, "chunks_total": plan.n_chunks, "runs": "[]",
+                  "store_id": uuid.uuid4().hex})
+    ds.attrs = attrs
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _quiet():
+        ds.to_zarr(str(path), mode="w", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
+        group = _open_group(path, "r+")
+        book = group.create_group(BOOKKEEPING)
+        grid = plan.chunk_grid
+        ones = (1,) * len(grid)
+        book.create_array("done", shape=grid, chunks=ones, dtype="int8", fill_value=0, compressors=None,
+                          dimension_names=[f"chunk_{d}" for d in plan.dims])
+        book.create_array("run", shape=grid, chunks=ones, dtype="int32", fill_value=0, compressors=None,
+                          dimension_names=[f"chunk_{d}" for d in plan.dims])
+        book.create_array("counts", shape=grid + (len(COUNTERS),), chunks=ones + (len(COUNTERS),), dtype="int64",
+                          fill_value=0, compressors=None,
+                          dimension_names=[f"chunk_{d}" for d in plan.dims] + ["counter"])
+        book.attrs.update({"counters": list(COUNTERS), "counter_doc": COUNTER_DOC,
+                           "conservation_limit": CONSERVATION_LIMIT, "precision_limit": PRECISION_LIMIT})
+    # written last: its presence marks a complete template
+    update_attrs(path, {"config_sha256": plan.config_sha256})
+
+
+
+def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_exists: str = "resume") -> str:
+    """Create the store, or check an existing one can be resumed.  Call with the lock held.
+
+    Parameters
+    ----------
+    if_exists : {"resume", "overwrite", "fresh"}
+        ``resume``: continue a store made from the same sweep config, refuse another;
+        ``overwrite``: resume the same config, replace a store of another config;
+        ``fresh``: always start over.
+
+    Returns
+    -------
+    str
+        ``"created"``, ``"resumed"`` or ``"replaced"``.
+    """
+    if if_exists not in ("resume", "overwrite", "fresh"):
+        raise ValueError(f"if_exists={if_exists!r} is not allowed; allowed: 'resume', 'overwrite', 'fresh'")
+    path = check_output_path(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        create_store(path, plan, probe)
+        return "created"
+    if not is_store(path):
+        raise StoreError(f"{str(path)!r} exists and is not a zarr store; refusing to touch it")
+    attrs = read_attrs(path)
+    if "qtmsweep_store_format" not in attrs:
+        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep; refusing to touch it")
+    sha = attrs.get("config_sha256")
+    fmt = attrs["qtmsweep_store_format"]
+    if fmt != STORE_FORMAT and sha is not None and if_exists == "resume":
+        raise StoreError(f"{str(path)!r} has store format {fmt}, this version writes format {STORE_FORMAT} "
+                         "(another chunk layout); use --overwrite or --fresh to start over, or another --out")
+    if sha is None or fmt != STORE_FORMAT:  # an interrupted template (nothing computed), or another layout
+        shutil.rmtree(path)
+        create_store(path, plan, probe)
+        return "replaced"
+    if if_exists == "fresh" or (sha != plan.config_sha256 and if_exists == "overwrite"):
+        shutil.rmtree(path)
+        create_store(path, plan, probe)
+        return "replaced"
+    if sha != plan.config_sha256:
+        raise StoreError(f"{str(path)!r} was made from a different config of sweep {plan.name!r} "
+                         f"(config_sha256 {sha[:12]}... vs {plan.config_sha256[:12]}...); "
+                         "use --overwrite to replace it, or another --out")
+    if list(attrs.get("chunk_sizes", [])) != list(plan.chunks) or list(attrs.get("chunk_dims", [])) != list(plan.dims):
+        raise StoreError(f"{str(path)!r} has chunks {attrs.get('chunk_sizes')} over {attrs.get('chunk_dims')}, this "
+                         f"version plans {list(plan.chunks)} over {list(plan.dims)}; use --fresh to start over")
+    remove_partial_files(path)  # left by a writer that was killed mid-file
+    return "resumed"
