@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_OK
     try:
         results = run_sweeps(config, names, out=args.out, stores=stores, options=options)
-    except (ConfigError, StoreError) as err:
+    except (ConfigError, StoreError, ValueError) as err:
         return _error(str(err))
     except RuntimeError as err:
         return _error(str(err), EXIT_FAILED)
@@ -365,33 +365,51 @@ def _verify(args: argparse.Namespace) -> int:
         return _error(f"--max-chunks {args.max_chunks}: allowed: a positive number of chunks")
     try:
         report = verify_store(args.store, max_chunks=args.max_chunks)
-        if args.repair and report.bad:
+        repaired = bool(args.repair and (report.bad or report.lost_bookkeeping))
+        if repaired:
+            n_bad = len(report.bad)
             repair_store(args.store, report)
     except (StoreError, OSError, ValueError) as err:
         return _error(str(err))
     if args.json:
-        doc = {"store": report.store, "chunk_dims": list(report.chunk_dims), "chunks_flagged": report.chunks_flagged,
+        doc = {"store": report.store, "kind": report.kind, "chunk_dims": list(report.chunk_dims),
+               "chunks_flagged": report.chunks_flagged,
                "chunks_total": report.chunks_total, "chunks_checked": report.chunks_checked,
-               "files_read": report.files_read, "repaired": bool(args.repair and report.bad),
+               "files_read": report.files_read, "repaired": repaired,
                "bad": [{"chunk": list(k), "cells": {d: list(r) for d, r in report.cells(k).items()}, "problems": v}
-                       for k, v in report.bad.items()]}
+                       for k, v in report.bad.items()],
+               "store_problems": report.store_problems, "analysis_problems": report.analysis_problems,
+               "notes": report.notes}
         print(json.dumps(doc, indent=2))
     else:
-        out = [f"store:   {report.store}",
-               f"checked: {report.chunks_checked} of {report.chunks_flagged} chunks flagged done "
-               f"({report.chunks_total} in the grid), {report.files_read} files read",
-               f"bad:     {len(report.bad)} chunk{'s' if len(report.bad) != 1 else ''}"]
+        if report.kind == "analysis":
+            out = [f"store:   {report.store} (analysis store)", f"checked: every chunk, {report.files_read} files read"]
+        else:
+            out = [f"store:   {report.store}",
+                   f"checked: {report.chunks_checked} of {report.chunks_flagged} chunks flagged done "
+                   f"({report.chunks_total} in the grid), {report.files_read} files read",
+                   f"bad:     {len(report.bad)} chunk{'s' if len(report.bad) != 1 else ''}"]
         for index, problems in report.bad.items():
             cells = " ".join(f"{d}[{a}:{b}]" for d, (a, b) in report.cells(index).items())
             out.append(f"  chunk {','.join(map(str, index))} ({cells}):")
             out.extend(f"      {p}" for p in problems)
-        if report.bad and args.repair:
-            out.append(f"marked {len(report.bad)} chunk(s) incomplete: run the sweep again "
-                       f"(`qtmsweep run CONFIG --store {args.store}`) to recompute them")
-        elif report.bad:
+        if report.store_problems:
+            out.append("store files:")
+            out.extend(f"      {p}" for p in report.store_problems)
+        if report.analysis_problems:
+            out.append("analysis variables (run `qtmsweep analyze` on the sweep store again to rewrite them):")
+            out.extend(f"      {p}" for p in report.analysis_problems)
+        out.extend(f"note: {n}" for n in report.notes)
+        if repaired:
+            out.append(f"marked {n_bad} chunk(s) incomplete"
+                       + (f", re-created {', '.join(report.lost_bookkeeping)}" if report.lost_bookkeeping else "")
+                       + f": run the sweep again (`qtmsweep run CONFIG --store {args.store}`) to recompute them")
+        elif report.bad or report.lost_bookkeeping:
             out.append("rerun with --repair to mark them incomplete, then run the sweep again to recompute them")
         print("\n".join(out))
-    return EXIT_FAILED if report.bad and not args.repair else EXIT_OK
+    if report.ok:
+        return EXIT_OK
+    return EXIT_OK if repaired and report.repairable else EXIT_FAILED
 
 
 def _invalidate(args: argparse.Namespace) -> int:

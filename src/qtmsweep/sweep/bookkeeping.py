@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from .layout import BOOKKEEPING, StoreError, _now, _open_group, is_store, update_attrs
+from .layout import BOOKKEEPING, StoreError, _now, _open_group, is_store, open_bookkeeping, update_attrs
 from .layout import COUNTERS  # noqa: F401 - the counters' names, with the bookkeeping
 from .lock import StoreLock
 
@@ -70,7 +70,7 @@ def _decode_chunk_key(encoding, key: str) -> tuple[int, ...]:
 
 def read_done(path: str | Path) -> np.ndarray:
     """Completion mask over the chunk grid (bool)."""
-    book = _open_group(path, "r")[BOOKKEEPING]
+    book = open_bookkeeping(path)
     mask = np.zeros(book["done"].shape, dtype=bool)
     idx = _done_indices(book)
     mask[tuple(idx.T)] = True
@@ -99,7 +99,7 @@ def mark_incomplete(path: str | Path, chunks) -> int:
         raise StoreError(f"{str(path)!r} is not a zarr store")
     lock = StoreLock(path).acquire()
     try:
-        book = _open_group(path, "r")[BOOKKEEPING]["done"]
+        book = open_bookkeeping(path)["done"]
         root = Path(path) / BOOKKEEPING / "done"
         indices = [tuple(int(i) for i in index) for index in chunks]
         for index in indices:
@@ -138,7 +138,7 @@ def read_bookkeeping(path: str | Path) -> dict[str, Any]:
 
     Only the chunks marked done are read (concurrently), whatever the size of the chunk grid.
     """
-    book = _open_group(path, "r")[BOOKKEEPING]
+    book = open_bookkeeping(path)
     counters = tuple(book.attrs.get("counters", COUNTERS))
     shape = book["done"].shape
     idx = _done_indices(book)
@@ -165,24 +165,40 @@ def invariant_totals(book: Mapping[str, Any]) -> np.ndarray:
 
 def start_run(path: str | Path, setup: dict[str, Any]) -> int:
     """Record a run in the store's attrs (driver only, lock held); return its number (1, 2, ...)."""
-    group = _open_group(path, "r+")
+    try:
+        group = _open_group(path, "r+")
+    except OSError as err:
+        raise StoreError(f"cannot write store {str(path)!r}: {_reason(err)}; nothing was computed") from None
     runs = json.loads(group.attrs.get("runs", "[]"))
     number = len(runs) + 1
     runs.append({"run": number, "started": _now(), "host": socket.gethostname(), "pid": os.getpid(),
                  "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "dask": setup, "chunks_computed": 0,
                  "finished": None})
-    update_attrs(path, {"runs": json.dumps(runs), "dask_setup": json.dumps(setup)})
+    try:
+        update_attrs(path, {"runs": json.dumps(runs), "dask_setup": json.dumps(setup)})
+    except OSError as err:
+        raise StoreError(f"cannot write store {str(path)!r}: {_reason(err)}; nothing was computed") from None
     return number
+
+
+def _reason(err: OSError) -> str:
+    where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+    return f"{err.strerror or err}{where}"
 
 
 def finish_run(path: str | Path, plan: SweepPlan, number: int, computed: int) -> dict[str, Any]:
     """Update run record, completion and invariant totals in the attrs; return the summary."""
-    group = _open_group(path, "r+")
-    runs = json.loads(group.attrs.get("runs", "[]"))
-    for r in runs:
-        if r["run"] == number:
-            r.update({"finished": _now(), "chunks_computed": int(computed)})
-    return _write_summary(path, {"runs": json.dumps(runs)})
+    try:
+        group = _open_group(path, "r+")
+        runs = json.loads(group.attrs.get("runs", "[]"))
+        for r in runs:
+            if r["run"] == number:
+                r.update({"finished": _now(), "chunks_computed": int(computed)})
+        return _write_summary(path, {"runs": json.dumps(runs)})
+    except OSError as err:
+        raise StoreError(f"store {str(path)!r}: the {int(computed)} chunk(s) this run computed are written and flagged, "
+                         f"but its summary attrs could not be updated: {_reason(err)}. Free the space or fix the "
+                         "permissions, then run the sweep again (it recomputes nothing and writes the summary)") from None
 
 
 def _write_summary(path: str | Path, attrs: Mapping[str, Any] | None = None) -> dict[str, Any]:

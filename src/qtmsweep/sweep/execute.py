@@ -103,6 +103,69 @@ class RunOptions:
             raise ValueError(f"threads_per_worker={self.threads_per_worker!r} is not allowed; allowed: an integer >= 1")
         if self.if_exists not in ("resume", "overwrite", "fresh"):
             raise ValueError(f"if_exists={self.if_exists!r} is not allowed; allowed: 'resume', 'overwrite', 'fresh'")
+        _check_memory_limit(self.memory_limit)
+        if self.cluster == "address":
+            _parse_scheduler_address(self.address)
+        if self.cluster == "slurm":
+            import shutil
+
+            if shutil.which("sbatch") is None:
+                raise ValueError("cluster='slurm' needs SLURM's `sbatch` on PATH, and it is not there; allowed here: "
+                                 "cluster 'local' or 'inline', or 'address' with a running scheduler")
+
+
+#: Smallest ``memory_limit`` a worker is given: the worker process itself needs ~150 MB and a chunk
+#: may use up to the plan's 256 MiB budget.
+MIN_MEMORY_LIMIT = 256 * 2**20
+
+
+def _check_memory_limit(value: Any) -> None:
+    """``memory_limit``: ``"auto"``, or a size (bytes as an int, or ``"4GB"``/``"2GiB"``) >= 256 MiB."""
+    allowed = "allowed: 'auto', or a size of at least 256MiB such as '4GB' or 4000000000 (bytes)"
+    if value == "auto":
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"memory_limit={value!r} is not allowed; {allowed}")
+    if isinstance(value, str):
+        from dask.utils import parse_bytes
+
+        try:
+            nbytes = parse_bytes(value)
+        except (ValueError, TypeError):
+            raise ValueError(f"memory_limit={value!r} is not a size; {allowed}") from None
+    else:
+        nbytes = value
+    if nbytes < MIN_MEMORY_LIMIT:
+        raise ValueError(f"memory_limit={value!r} ({nbytes} bytes) is too small for a worker; {allowed}")
+
+
+def _parse_scheduler_address(address: Any) -> tuple[str, int]:
+    """``(host, port)`` of a ``tcp://host:port`` (or ``host:port``) scheduler address; ValueError otherwise."""
+    allowed = "allowed: a Dask scheduler address such as 'tcp://10.0.0.5:8786'"
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"scheduler address {address!r} is not allowed; {allowed}")
+    text = address.strip()
+    scheme, _, rest = text.rpartition("://")
+    if scheme not in ("", "tcp", "tls"):
+        raise ValueError(f"scheduler address {address!r}: protocol {scheme!r} is not supported; {allowed}")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        raise ValueError(f"scheduler address {address!r} is not host:port; {allowed}")
+    return host.strip("[]"), int(port)
+
+
+def check_scheduler_reachable(address: str, timeout: float = 5.0) -> None:
+    """A TCP connection to the scheduler, before any store is created: a closed port or an unknown
+    host is a ``ValueError`` naming the address within ``timeout`` seconds (not a 60 s hang)."""
+    import socket
+
+    host, port = _parse_scheduler_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise ValueError(f"scheduler address {address!r}: nothing answers there ({err.strerror or err}); start the "
+                         "scheduler first, or use cluster 'local'") from None
 
 
 @dataclass
@@ -409,7 +472,13 @@ def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *
     with ExitStack() as stack:
         for name in names:
             stack.enter_context(_lock(paths[name]))
-        client, setup = stack.enter_context(dask_client(options, cpus=cpus))
+        if not any(_work_left(plans[n], paths[n], options) for n in names):
+            # every store is complete and would be resumed: no cluster for nothing to compute
+            client, setup = None, {"cluster": "none (nothing left to compute)", "requested": options.cluster}
+        else:
+            if options.cluster == "address":
+                check_scheduler_reachable(options.address)
+            client, setup = stack.enter_context(dask_client(options, cpus=cpus))
         # workers import the package and load the kernels while stores are prepared; the futures are
         # held until the runs end (a released future's task may be cancelled)
         _warm_futures = []
@@ -426,6 +495,25 @@ def run_sweep(config: Mapping[str, Any], sweep: str, store: str | Path | None = 
     """Run one sweep of a validated config into ``store`` (default ``<results_dir>/<sweep>/<sweep>.zarr``)."""
     return run_sweeps(config, [sweep], stores={sweep: store} if store is not None else None, options=options,
                       cpus=cpus, stream=stream)[0]
+
+
+def _work_left(plan: SweepPlan, path: Path, options: RunOptions) -> bool:
+    """Whether running ``plan`` into ``path`` may compute anything (False only for a complete store
+    of the same config, chunking and format that would be resumed)."""
+    from .layout import STORE_FORMAT, is_store
+
+    if options.if_exists == "fresh" or not is_store(path):
+        return True
+    try:
+        attrs = read_attrs(path)
+        if (attrs.get("config_sha256") != plan.config_sha256 or attrs.get("qtmsweep_store_format") != STORE_FORMAT
+                or list(attrs.get("chunk_sizes", [])) != list(plan.chunks)
+                or list(attrs.get("chunk_dims", [])) != list(plan.dims)):
+            return True
+        done = read_done(path)
+    except Exception:  # noqa: BLE001 - anything unusual: let prepare_store say what it is
+        return True
+    return not done.all()
 
 
 @contextmanager

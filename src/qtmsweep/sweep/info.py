@@ -42,8 +42,16 @@ def store_info(path: str | Path) -> dict[str, Any]:
         v = ds[name]
         info["variables"][name] = {"dims": list(v.dims), "dtype": str(v.dtype), "units": v.attrs.get("units"),
                                    "long_name": v.attrs.get("long_name")}
+    from .layout import BOOKKEEPING, _open_group
+
+    with _quiet():
+        has_book = BOOKKEEPING in _open_group(path, "r")
     if "config_sha256" not in attrs:
         info["completion"] = {"state": "interrupted template (nothing computed)"}
+    elif not has_book and "analysis_nonfinite_cells" in attrs:
+        info["kind"] = "analysis"
+        info["completion"] = {"state": "analysis store (written by `qtmsweep analyze --out`; no chunk bookkeeping): "
+                                       f"{attrs['analysis_nonfinite_cells']} cells were not finite when analysed"}
     else:
         book = read_bookkeeping(path)
         done = book["done"]

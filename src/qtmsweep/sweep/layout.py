@@ -30,6 +30,7 @@ lock file never blocks a rerun.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,17 +85,78 @@ def update_attrs(path: str | Path, attrs: Mapping[str, Any]) -> None:
 
 
 def read_attrs(path: str | Path) -> dict[str, Any]:
-    return dict(_open_group(path, "r").attrs)
+    try:
+        return dict(_open_group(path, "r").attrs)
+    except Exception as err:  # noqa: BLE001 - name the damaged metadata file instead of a bare decode error
+        bad = damaged_metadata(path)
+        if bad:
+            raise StoreError(_metadata_message(path, bad)) from None
+        raise StoreError(f"{str(path)!r}: its metadata cannot be read ({type(err).__name__}: {err})") from None
+
+
+def damaged_metadata(path: str | Path) -> list[tuple[str, str]]:
+    """``(file, why)`` for every ``zarr.json`` of the store's groups and arrays that is not a JSON
+    object of zarr v3 metadata (cheap: one small file per array, chunk directories not entered)."""
+    path = Path(path)
+    out = []
+    candidates = [path / "zarr.json"] + sorted(path.glob("*/zarr.json")) + sorted(path.glob(f"{BOOKKEEPING}/*/zarr.json"))
+    for f in candidates:
+        if not f.is_file():
+            continue
+        try:
+            doc = json.loads(f.read_bytes().decode("utf-8"))
+            if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or "node_type" not in doc:
+                raise ValueError("not zarr v3 metadata (zarr_format 3 and node_type expected)")
+        except (UnicodeDecodeError, ValueError) as err:
+            out.append((str(f), str(err).splitlines()[0][:120]))
+        except OSError as err:
+            out.append((str(f), err.strerror or str(err)))
+    return out
+
+
+def _metadata_message(path: str | Path, bad: list[tuple[str, str]]) -> str:
+    files = "; ".join(f"{f}: {why}" for f, why in bad)
+    return (f"store {str(path)!r} has damaged metadata: {files}. Restore the file from a copy of the store; "
+            "or start the sweep over (`qtmsweep run --fresh`, which recomputes everything)")
+
+
+def check_metadata(path: str | Path) -> None:
+    """:class:`StoreError` naming every damaged ``zarr.json`` of the store (see :func:`damaged_metadata`)."""
+    bad = damaged_metadata(path)
+    if bad:
+        raise StoreError(_metadata_message(path, bad))
 
 
 def qtmsweep_attrs(path: str | Path) -> dict[str, Any]:
     """The attrs of the qtmsweep store at ``path``; :class:`StoreError` for anything else."""
     if not is_store(path):
         raise StoreError(f"{str(path)!r} is not a zarr store")
+    check_metadata(path)
     attrs = read_attrs(path)
     if "qtmsweep_store_format" not in attrs:
         raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep")
     return attrs
+
+
+def open_bookkeeping(path: str | Path, mode: str = "r"):
+    """The store's ``_sweep`` group, checked to hold its three arrays; a :class:`StoreError` saying
+    what is lost and what to do otherwise (never a ``KeyError``)."""
+    group = _open_group(path, mode)
+    if BOOKKEEPING not in group:
+        if "analysis_nonfinite_cells" in group.attrs and "config_sha256" in group.attrs:
+            raise StoreError(f"{str(path)!r} is an analysis store (written by `qtmsweep analyze --out`): it has no "
+                             "chunk bookkeeping; its sweep store has")
+        raise StoreError(f"store {str(path)!r} has lost its bookkeeping group {BOOKKEEPING}/ (completion flags): "
+                         "`qtmsweep verify --repair` re-creates it with every chunk incomplete, and a rerun then "
+                         "recomputes the sweep")
+    book = group[BOOKKEEPING]
+    missing = [name for name in ("done", "run", "counts") if name not in book]
+    if missing:
+        raise StoreError(f"store {str(path)!r} has lost its bookkeeping array(s) "
+                         + ", ".join(f"{BOOKKEEPING}/{m}/" for m in missing)
+                         + ": `qtmsweep verify --repair` re-creates them (the chunks they described are marked "
+                         "incomplete), and a rerun then recomputes those chunks")
+    return book
 
 
 def is_store(path: str | Path) -> bool:

@@ -24,7 +24,8 @@ class StoreLock:
     """
 
     def __init__(self, store: str | Path):
-        self.path = Path(str(store).rstrip("/") + ".lock")
+        # the real path: a symlink to the store locks the same file as the store's own path
+        self.path = Path(str(Path(store).resolve()) + ".lock")
         self._fd: int | None = None
 
     def acquire(self) -> "StoreLock":

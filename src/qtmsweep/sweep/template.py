@@ -14,7 +14,7 @@ import xarray as xr
 from ..thermo.invariants import CONSERVATION_LIMIT, PRECISION_LIMIT
 from .bookkeeping import remove_partial_files
 from .grid import SweepPlan
-from .layout import (BOOKKEEPING, COUNTER_DOC, COUNTERS, FLOAT32_DIAGNOSTICS, STORE_FORMAT, StoreError, _open_group,
+from .layout import (BOOKKEEPING, check_metadata, COUNTER_DOC, COUNTERS, FLOAT32_DIAGNOSTICS, STORE_FORMAT, StoreError, _open_group,
                      _quiet, is_store, read_attrs, update_attrs)
 from .provenance import provenance
 
@@ -89,8 +89,47 @@ def _compressors() -> tuple:
 
 
 
+def create_bookkeeping(group, grid: tuple[int, ...], dims: tuple[str, ...], names=("done", "run", "counts")) -> None:
+    """Create the ``_sweep`` arrays ``names`` (empty: no chunk done) in the store's root ``group``."""
+    book = group[BOOKKEEPING] if BOOKKEEPING in group else group.create_group(BOOKKEEPING)
+    ones = (1,) * len(grid)
+    chunk_dims = [f"chunk_{d}" for d in dims]
+    for name in names:
+        if name in book:
+            del book[name]
+        if name == "counts":
+            book.create_array("counts", shape=grid + (len(COUNTERS),), chunks=ones + (len(COUNTERS),),
+                              dtype="int64", fill_value=0, compressors=None, dimension_names=chunk_dims + ["counter"])
+        else:
+            book.create_array(name, shape=grid, chunks=ones, dtype="int8" if name == "done" else "int32",
+                              fill_value=0, compressors=None, dimension_names=chunk_dims)
+    book.attrs.update({"counters": list(COUNTERS), "counter_doc": COUNTER_DOC,
+                       "conservation_limit": CONSERVATION_LIMIT, "precision_limit": PRECISION_LIMIT})
+
+
+def _sibling(path: Path, kind: str) -> Path:
+    return path.parent / f".{path.name}.{kind}-{uuid.uuid4().hex[:12]}"
+
+
+def remove_stale_siblings(path: Path) -> int:
+    """Delete the temporary templates and replaced stores a killed run left next to ``path``
+    (``.<name>.template-*``, ``.<name>.trash-*``).  Call with the store's lock held."""
+    n = 0
+    for kind in ("template", "trash"):
+        for stale in path.parent.glob(f".{path.name}.{kind}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+            n += 1
+    return n
+
+
 def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
-    """Write the template (metadata and coordinates only) and the bookkeeping arrays."""
+    """Write the template (metadata and coordinates only) and the bookkeeping arrays.
+
+    The template is written to a temporary directory next to ``path`` and renamed into place
+    (over a missing or empty ``path``), so a process killed while writing it leaves no store
+    at ``path``, only a ``.<name>.template-*`` directory the next run removes.  Disk and
+    permission errors are a :class:`StoreError` naming the file.
+    """
     path = Path(path)
     ds, encoding = template(plan, probe)
     attrs = dict(probe.attrs)
@@ -99,25 +138,41 @@ def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
     attrs.update({"complete": False, "chunks_done": 0, "chunks_total": plan.n_chunks, "runs": "[]",
                   "store_id": uuid.uuid4().hex})
     ds.attrs = attrs
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet():
-        ds.to_zarr(str(path), mode="w", compute=False, zarr_format=3, consolidated=True, encoding=encoding)
-        group = _open_group(path, "r+")
-        book = group.create_group(BOOKKEEPING)
-        grid = plan.chunk_grid
-        ones = (1,) * len(grid)
-        book.create_array("done", shape=grid, chunks=ones, dtype="int8", fill_value=0, compressors=None,
-                          dimension_names=[f"chunk_{d}" for d in plan.dims])
-        book.create_array("run", shape=grid, chunks=ones, dtype="int32", fill_value=0, compressors=None,
-                          dimension_names=[f"chunk_{d}" for d in plan.dims])
-        book.create_array("counts", shape=grid + (len(COUNTERS),), chunks=ones + (len(COUNTERS),), dtype="int64",
-                          fill_value=0, compressors=None,
-                          dimension_names=[f"chunk_{d}" for d in plan.dims] + ["counter"])
-        book.attrs.update({"counters": list(COUNTERS), "counter_doc": COUNTER_DOC,
-                           "conservation_limit": CONSERVATION_LIMIT, "precision_limit": PRECISION_LIMIT})
-    # written last: its presence marks a complete template
-    update_attrs(path, {"config_sha256": plan.config_sha256})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _sibling(path, "template")
+        try:
+            with _quiet():
+                # every coordinate chunk gets its file (one equal to the fill value too): verify can tell a lost one
+                ds.to_zarr(str(tmp), mode="w", compute=False, zarr_format=3, consolidated=True, encoding=encoding,
+                           write_empty_chunks=True)
+                create_bookkeeping(_open_group(tmp, "r+"), plan.chunk_grid, plan.dims)
+            # written last: its presence marks a complete template
+            update_attrs(tmp, {"config_sha256": plan.config_sha256})
+            os.rename(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    except OSError as err:
+        raise StoreError(f"cannot create store {str(path)!r}: {_os_reason(err)}; nothing was computed") from None
 
+
+def _os_reason(err: OSError) -> str:
+    """``No space left on device (/data/x.zarr/p/zarr.json)``: the error and the file, without a traceback."""
+    where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+    return f"{err.strerror or err}{where}"
+
+
+def _replace(path: Path, plan: SweepPlan, probe: xr.Dataset) -> None:
+    """Replace the store at ``path`` by a new template: the old one is renamed aside first and
+    deleted last, so a killed process leaves either store (or none), never half of one."""
+    trash = _sibling(path, "trash")
+    try:
+        os.rename(path, trash)
+    except OSError as err:
+        raise StoreError(f"cannot replace store {str(path)!r}: {_os_reason(err)}") from None
+    create_store(path, plan, probe)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_exists: str = "resume") -> str:
@@ -137,27 +192,29 @@ def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_ex
     """
     if if_exists not in ("resume", "overwrite", "fresh"):
         raise ValueError(f"if_exists={if_exists!r} is not allowed; allowed: 'resume', 'overwrite', 'fresh'")
-    path = check_output_path(path)
+    # the real directory: a symlinked path shares the lock (and the store) with the direct one
+    path = check_output_path(path).resolve()
+    remove_stale_siblings(path)
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
         create_store(path, plan, probe)
         return "created"
     if not is_store(path):
         raise StoreError(f"{str(path)!r} exists and is not a zarr store; refusing to touch it")
+    check_metadata(path)
     attrs = read_attrs(path)
     if "qtmsweep_store_format" not in attrs:
-        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep; refusing to touch it")
+        raise StoreError(f"{str(path)!r} is a zarr store not written by qtmsweep; refusing to touch it (a template "
+                         "interrupted by an older qtmsweep looks like this too: delete the directory if so)")
     sha = attrs.get("config_sha256")
     fmt = attrs["qtmsweep_store_format"]
     if fmt != STORE_FORMAT and sha is not None and if_exists == "resume":
         raise StoreError(f"{str(path)!r} has store format {fmt}, this version writes format {STORE_FORMAT} "
                          "(another chunk layout); use --overwrite or --fresh to start over, or another --out")
     if sha is None or fmt != STORE_FORMAT:  # an interrupted template (nothing computed), or another layout
-        shutil.rmtree(path)
-        create_store(path, plan, probe)
+        _replace(path, plan, probe)
         return "replaced"
     if if_exists == "fresh" or (sha != plan.config_sha256 and if_exists == "overwrite"):
-        shutil.rmtree(path)
-        create_store(path, plan, probe)
+        _replace(path, plan, probe)
         return "replaced"
     if sha != plan.config_sha256:
         raise StoreError(f"{str(path)!r} was made from a different config of sweep {plan.name!r} "
