@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true",
                    help="replace a store made from a different config (same config: resume)")
     g.add_argument("--fresh", action="store_true", help="discard an existing store and start over")
+    r.add_argument("--durable", action="store_true", default=None,
+                   help="fsync each chunk's files before its completion flag (survives a power loss)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--summary-json", metavar="PATH", help="write the run summary (and store info) as JSON")
 
@@ -155,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
             "threads_per_worker": args.threads_per_worker, "numba_threads": args.numba_threads,
             "max_in_flight": args.max_in_flight, "max_chunks": args.max_chunks,
             "if_exists": "fresh" if args.fresh else "overwrite" if args.overwrite else "resume",
-            "progress": not args.no_progress,
+            "progress": not args.no_progress, "durable": args.durable,
         }
         options = RunOptions.from_config(config, **overrides)
         if args.slurm_jobs is not None or args.slurm_queue is not None:

@@ -11,7 +11,7 @@ import xarray as xr
 
 from ..thermo.invariants import violation_arrays
 from .grid import SweepPlan
-from .layout import BOOKKEEPING, COUNTERS, FLOAT32_DIAGNOSTICS, StoreError
+from .layout import BOOKKEEPING, COUNTERS, CRC_ARRAY, FLOAT32_DIAGNOSTICS, StoreError, _quiet
 
 
 def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
@@ -21,7 +21,7 @@ def invariant_counts(ds: xr.Dataset, dims: tuple[str, ...]) -> np.ndarray:
 
 
 def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: xr.Dataset, run: int,
-                store_id: str | None = None) -> np.ndarray:
+                store_id: str | None = None, durable: bool = False) -> np.ndarray:
     """Write one computed chunk's data, then its counts, run id and (last) its completion flag.
 
     The variables are encoded as xarray would (``encode_zarr_variable``) and written as
@@ -31,6 +31,11 @@ def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: x
     created with), a task that outlived its run — the store deleted and created again
     meanwhile, e.g. by ``--fresh`` on a long-lived cluster — is refused before it writes
     data and again before it sets the flag.
+
+    The crc32c of every data file is recorded in ``_sweep/crc32c`` with the chunk's counts and
+    run id (stores created before it have no such array and record none).  With ``durable``,
+    every file and its directory entry are fsync'ed before the next stage, so a flag set is a
+    flag whose data survive a power loss.
     """
     slices = plan.chunk_slices(index)
     expected = tuple(s.stop - s.start for s in slices)
@@ -51,11 +56,45 @@ def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: x
             f"{BOOKKEEPING}/run": (index, np.full((1,) * len(index), run, dtype=np.int32))}
     done = {f"{BOOKKEEPING}/done": (index, np.ones((1,) * len(index), dtype=np.int8))}
     writer = _writer(path, store_id or plan.config_sha256)
-    for stage in ((items, book), (done,)):
-        if store_id:
-            _check_store_id(path, store_id)
-        _write_arrays(writer, *stage)
+    if store_id:
+        _check_store_id(path, store_id)
+    crcs = _write_arrays(writer, items, durable=durable) or {}
+    entries = _crc_entries(writer)
+    if entries is not None:
+        dims_of = {name: items_dims for name, items_dims in ((n, ds[n].dims) for n in ds.data_vars)}
+        vec = np.full(len(entries), -1, dtype=np.int64)  # -1: not recorded (zarr wrote that file)
+        for k, (name, other) in enumerate(entries):
+            rest = iter(other)
+            block = tuple(index[dims.index(d)] if d in dims else next(rest) for d in dims_of.get(name, ()))
+            crc = crcs.get(name, {}).get(block)
+            if crc is not None:
+                vec[k] = crc
+        book[f"{BOOKKEEPING}/{CRC_ARRAY}"] = (index + (slice(None),), vec[(None,) * len(index)])
+    _write_arrays(writer, book, durable=durable)
+    if store_id:
+        _check_store_id(path, store_id)
+    _write_arrays(writer, done, durable=durable)
     return counts
+
+
+def _crc_entries(writer) -> list[tuple[str, tuple[int, ...]]] | None:
+    """The data files a chunk's ``_sweep/crc32c`` row describes, ``(variable, zarr chunk index along
+    its non-swept dims)``, from the array's ``files`` attr (read once per writer); ``None`` for a
+    store without checksums."""
+    entries = getattr(writer, "_crc_entries", False)
+    if entries is False:
+        import zarr
+
+        try:
+            with _quiet():
+                attrs = zarr.open_array(str(Path(writer.path) / BOOKKEEPING / CRC_ARRAY), mode="r").attrs
+            entries = [(str(name), tuple(int(i) for i in other)) for name, other in attrs["files"]]
+        except (FileNotFoundError, KeyError, ValueError, TypeError):
+            entries = None
+        except Exception:  # noqa: BLE001 - zarr raises its own not-found errors
+            entries = None
+        writer._crc_entries = entries
+    return entries
 
 
 def _float32_upward(values: np.ndarray) -> np.ndarray:
@@ -98,13 +137,19 @@ def _encode(variable: xr.Variable, name: str) -> xr.Variable:
     return encode_zarr_variable(variable, needs_copy=False, name=name)
 
 
-def _write_arrays(writer, *stages: Mapping[str, tuple[Any, np.ndarray]]) -> None:
+def _write_arrays(writer, *stages: Mapping[str, tuple[Any, np.ndarray]],
+                  durable: bool = False) -> dict[str, dict[tuple[int, ...], int]]:
     """``array[selection] = values`` for every item, stage after stage (each stage only once the
-    previous one is written); ``selection`` are chunk-grid indices (ints) or slices of cells."""
+    previous one is written); ``selection`` are chunk-grid indices (ints) or slices of cells.
+    Returns the crc32c of every file written directly, by array name and zarr chunk index."""
+    crcs: dict[str, dict[tuple[int, ...], int]] = {}
     for items in stages:
         for name, (selection, values) in items.items():
             sel = tuple(slice(i, i + 1) if isinstance(i, (int, np.integer)) else i for i in selection)
-            writer.write(name, sel, values)
+            got = writer.write(name, sel, values, durable=durable)
+            if got:
+                crcs[name] = got
+    return crcs
 
 
 _WRITERS: dict[tuple[str, str], Any] = {}

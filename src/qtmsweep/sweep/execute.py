@@ -64,6 +64,9 @@ class RunOptions:
         Compute at most this many chunks, then stop (a partial, resumable run).
     if_exists : {"resume", "overwrite", "fresh"}
         What to do with an existing store (see :func:`qtmsweep.sweep.store.prepare_store`).
+    durable : bool
+        fsync every data file and directory entry before a chunk's completion flag (a flag set
+        then survives a power loss; costs the time of the syncs, see ``benchmarks/durable.py``).
     """
 
     cluster: str = "local"
@@ -77,6 +80,7 @@ class RunOptions:
     progress: bool = True
     max_chunks: int | None = None
     if_exists: str = "resume"
+    durable: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> "RunOptions":
@@ -103,6 +107,8 @@ class RunOptions:
             raise ValueError(f"threads_per_worker={self.threads_per_worker!r} is not allowed; allowed: an integer >= 1")
         if self.if_exists not in ("resume", "overwrite", "fresh"):
             raise ValueError(f"if_exists={self.if_exists!r} is not allowed; allowed: 'resume', 'overwrite', 'fresh'")
+        if not isinstance(self.durable, bool):
+            raise ValueError(f"durable={self.durable!r} is not allowed; allowed: true or false")
         _check_memory_limit(self.memory_limit)
         if self.cluster == "address":
             _parse_scheduler_address(self.address)
@@ -272,6 +278,7 @@ class ChunkTarget:
     store: str
     run: int
     store_id: str | None = None
+    durable: bool = False
 
 
 def compute_chunk(plan: SweepPlan, target: ChunkTarget, flat: int, numba_threads: int | None) -> tuple:
@@ -291,7 +298,7 @@ def compute_chunk(plan: SweepPlan, target: ChunkTarget, flat: int, numba_threads
         return flat, plan.chunk_cells(index), None, time.perf_counter() - t0
     _set_numba_threads(numba_threads)
     ds = plan.compute(plan.chunk_slices(index))
-    counts = write_chunk(target.store, plan, index, ds, target.run, target.store_id)
+    counts = write_chunk(target.store, plan, index, ds, target.run, target.store_id, target.durable)
     return flat, plan.chunk_cells(index), [int(c) for c in counts], time.perf_counter() - t0
 
 
@@ -543,7 +550,7 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
     if options.max_chunks is not None:
         todo = todo[: options.max_chunks]
     run = start_run(store, setup)
-    target = ChunkTarget(store, run, read_attrs(store).get("store_id"))
+    target = ChunkTarget(store, run, read_attrs(store).get("store_id"), bool(options.durable))
     progress = Progress(f"{plan.name}", plan.n_chunks, int(done.sum()), stream=stream, enabled=options.progress)
     computed = cells = 0
     try:

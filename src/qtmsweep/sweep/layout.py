@@ -9,18 +9,21 @@ Layout of ``<sweep>.zarr`` (store format 2)::
     _sweep/done          int8 over the chunk grid: 1 once a chunk's data are written
     _sweep/run           int32 over the chunk grid: which run (1, 2, ...) wrote the chunk
     _sweep/counts        int64 (chunk grid, counter): cells failing each invariant check, per chunk
+    _sweep/crc32c        int64 (chunk grid, file): crc32c of each data file of the chunk, as written
+                         (stores created before it have none and are read as before)
 
 ``xr.open_zarr(store)`` sees only the dataset (the ``_sweep`` group is ignored).
-A chunk is written by one task, as ``data -> counts -> run -> done``, each file to a
+A chunk is written by one task, as ``data -> counts, run, crc32c -> done``, each file to a
 temporary name and renamed into place; ``done`` is the only proof of completion (data
 files are not: a killed task may have written some of them).  Every zarr chunk gets its
 file, also one equal to the fill value, so a flagged chunk with a file missing has lost
 it.  The order holds for a killed process or worker (the page cache keeps what was
-written); the files are not fsync'ed, so a machine that loses power may lose recent
-chunks of data under flags already set (:func:`qtmsweep.sweep.verify.verify_store`
-finds such chunks).  Each bookkeeping element is its own zarr chunk, so concurrent
+written); the files are fsync'ed only with ``durable: true`` (``dask`` section), so without it a
+machine that loses power may lose recent chunks of data under flags already set
+(:func:`qtmsweep.sweep.verify.verify_store` finds such chunks).  Each bookkeeping element is its own zarr chunk, so concurrent
 workers never share a file.  The template is created with ``compute=False`` and
-``config_sha256`` is written last: a store without it is an interrupted template.
+``config_sha256`` is written last, into a temporary directory renamed into place at the
+end: a killed template leaves no store (a store without it is one of an older version).
 
 A run holds an advisory ``flock`` on ``<store>.lock`` for its whole duration and removes
 the file when it ends; the kernel releases the lock if the process dies, so a left-over
@@ -39,6 +42,9 @@ from typing import Any, Iterator, Mapping
 from ..thermo.invariants import CHECK_DOC, CHECKS
 
 BOOKKEEPING = "_sweep"
+#: ``_sweep/crc32c``: int64 (chunk grid, file): crc32c of each data file of a chunk (-1: not recorded);
+#: its ``files`` attr lists them as ``[variable, [zarr chunk index along the non-swept dims]]``.
+CRC_ARRAY = "crc32c"
 #: 2: one zarr chunk per element of the non-swept dims (lead, state); float32 diagnostics.
 STORE_FORMAT = 2
 #: Invariant checks counted per chunk on the worker (:mod:`qtmsweep.thermo.invariants`).

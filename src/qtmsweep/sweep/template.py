@@ -14,7 +14,7 @@ import xarray as xr
 from ..thermo.invariants import CONSERVATION_LIMIT, PRECISION_LIMIT
 from .bookkeeping import remove_partial_files
 from .grid import SweepPlan
-from .layout import (BOOKKEEPING, check_metadata, COUNTER_DOC, COUNTERS, FLOAT32_DIAGNOSTICS, STORE_FORMAT, StoreError, _open_group,
+from .layout import (BOOKKEEPING, CRC_ARRAY, check_metadata, COUNTER_DOC, COUNTERS, FLOAT32_DIAGNOSTICS, STORE_FORMAT, StoreError, _open_group,
                      _quiet, is_store, read_attrs, update_attrs)
 from .provenance import provenance
 
@@ -89,7 +89,29 @@ def _compressors() -> tuple:
 
 
 
-def create_bookkeeping(group, grid: tuple[int, ...], dims: tuple[str, ...], names=("done", "run", "counts")) -> None:
+def crc_entries(group, dims: tuple[str, ...]) -> list[list]:
+    """The data files of one computation chunk, ``[variable, [zarr chunk index along its non-swept
+    dims]]``, in the order of a ``_sweep/crc32c`` row: every array of ``group`` over all the swept
+    ``dims`` that is neither a coordinate nor an analysis variable."""
+    import itertools
+
+    arrays = sorted(group.arrays())
+    coords = set()
+    for _, array in arrays:
+        coords.update(array.metadata.dimension_names or ())
+        coords.update(str(array.attrs.get("coordinates", "")).split())
+    out = []
+    for name, array in arrays:
+        names = tuple(array.metadata.dimension_names or ())
+        if name in coords or not set(dims) <= set(names) or array.attrs.get("source") == "qtmsweep.analysis":
+            continue
+        other = [n for d, n in zip(names, array.cdata_shape) if d not in dims]
+        out.extend([name, list(block)] for block in itertools.product(*(range(n) for n in other)))
+    return out
+
+
+def create_bookkeeping(group, grid: tuple[int, ...], dims: tuple[str, ...],
+                       names=("done", "run", "counts", CRC_ARRAY)) -> None:
     """Create the ``_sweep`` arrays ``names`` (empty: no chunk done) in the store's root ``group``."""
     book = group[BOOKKEEPING] if BOOKKEEPING in group else group.create_group(BOOKKEEPING)
     ones = (1,) * len(grid)
@@ -100,6 +122,13 @@ def create_bookkeeping(group, grid: tuple[int, ...], dims: tuple[str, ...], name
         if name == "counts":
             book.create_array("counts", shape=grid + (len(COUNTERS),), chunks=ones + (len(COUNTERS),),
                               dtype="int64", fill_value=0, compressors=None, dimension_names=chunk_dims + ["counter"])
+        elif name == CRC_ARRAY:
+            files = crc_entries(group, dims)
+            crc = book.create_array(CRC_ARRAY, shape=grid + (len(files),), chunks=ones + (max(1, len(files)),),
+                                    dtype="int64", fill_value=-1, compressors=None,
+                                    dimension_names=chunk_dims + ["file"])
+            crc.attrs.update({"files": files, "description": "crc32c (Castagnoli, as zarr's crc32c codec) of each "
+                              "data file of the chunk as written; -1: not recorded"})
         else:
             book.create_array(name, shape=grid, chunks=ones, dtype="int8" if name == "done" else "int32",
                               fill_value=0, compressors=None, dimension_names=chunk_dims)

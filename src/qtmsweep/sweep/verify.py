@@ -50,6 +50,7 @@ from .store import (BOOKKEEPING, StoreError, _done_indices, _open_group, _quiet,
 #: ``source`` attr of the variables ``qtmsweep analyze`` adds (:data:`qtmsweep.analysis.SOURCE`).
 ANALYSIS_SOURCE = "qtmsweep.analysis"
 BOOK_ARRAYS = ("done", "run", "counts")
+from .layout import CRC_ARRAY  # noqa: E402
 
 
 @dataclass
@@ -234,14 +235,59 @@ def verify_store(path: str | Path, max_chunks: int | None = None) -> VerifyRepor
                 report.notes.extend(notes)
         arrays = [(name, array, pos, _present(array, name))
                   for name, array, pos in _arrays(group, chunk_dims, chunk_sizes)]
+        checksums = _checksums(book, group, chunk_dims) if book is not None and CRC_ARRAY in book else None
         for index in flagged[:max_chunks]:
             cells = int(np.prod([b - a for a, b in report.cells(index).values()]))
             problems, read = _check_chunk(index, flags, arrays, runs, cells)
+            if checksums is not None:
+                problems.extend(_crc_problems(index, *checksums))
             report.files_read += read
             if problems:
                 report.bad[index] = problems
             report.chunks_checked += 1
     return report
+
+
+def _checksums(book, group, chunk_dims):
+    """(crc array, [(variable, file path of a chunk index)]) for :func:`_crc_problems`; ``None`` when
+    the checksums cannot be compared (a non-local store, or files no longer matching the arrays)."""
+    crc = book[CRC_ARRAY]
+    entries = []
+    for name, other in crc.attrs.get("files", []):
+        if name not in group:
+            return None
+        array = group[name]
+        root = getattr(array.store_path.store, "root", None)
+        if root is None:
+            return None
+        dims = tuple(array.metadata.dimension_names or ())
+        entries.append((name, Path(root) / array.store_path.path, array.metadata.encode_chunk_key, dims,
+                        tuple(int(i) for i in other)))
+    return crc, entries, tuple(chunk_dims)
+
+
+def _crc_problems(index, crc, entries, chunk_dims) -> list[str]:
+    """Data files of chunk ``index`` whose crc32c differs from the one recorded when they were written."""
+    from .chunkio import crc32c
+
+    row = _read_block(crc, tuple(index) + (0,))
+    if isinstance(row, str):
+        return [f"{BOOKKEEPING}/{CRC_ARRAY}: chunk file {'/'.join(map(str, index))}/0 {row}"]
+    row = row.reshape(-1)
+    problems = []
+    for (name, directory, encode, dims, other), want in zip(entries, row):
+        if want < 0:
+            continue
+        rest = iter(other)
+        block = tuple(index[chunk_dims.index(d)] if d in chunk_dims else next(rest) for d in dims)
+        try:
+            got = crc32c((directory / encode(block)).read_bytes())
+        except OSError:
+            continue  # a missing or unreadable file is reported by the file checks
+        if got != int(want):
+            problems.append(f"{name}: chunk file {'/'.join(map(str, block))} has crc32c {got:08x}, {int(want):08x} was "
+                            "recorded when it was written (bytes changed, or another chunk's file in its place)")
+    return problems
 
 
 def _verify_analysis_store(path, group, attrs) -> VerifyReport:
