@@ -109,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("models", help="list models (with where each came from) and their parameters")
     mo.add_argument("config", nargs="?", help="also list the models this config declares (models: section)")
+
+    ex = sub.add_parser("export", help="write a store (with its analysis) to NetCDF, CSV or Parquet",
+                        description="The format follows OUT's suffix: .nc, .csv (attrs in OUT.attrs.json) or .parquet.")
+    ex.add_argument("store")
+    ex.add_argument("out", help="output file: .nc, .csv or .parquet")
+    ex.add_argument("--decode-flags", action="store_true", help="flag variables (mode) as their names")
     return p
 
 
@@ -126,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "point": _point, "info": _info, "verify": _verify, "invalidate": _invalidate,
-                "validate": _validate, "models": _models}[args.command](args)
+                "validate": _validate, "models": _models, "export": _export}[args.command](args)
     except KeyboardInterrupt:
         print("qtmsweep: interrupted (finished chunks are recorded; rerun to resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -412,6 +418,18 @@ def _verify(args: argparse.Namespace) -> int:
     if report.ok:
         return EXIT_OK
     return EXIT_OK if repaired and report.repairable else EXIT_FAILED
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .sweep import StoreError
+    from .sweep.export import export_store
+
+    try:
+        out = export_store(args.store, args.out, decode_flags=args.decode_flags)
+    except (StoreError, OSError, ValueError) as err:
+        return _error(str(err))
+    print(f"{args.store} -> {out}")
+    return EXIT_OK
 
 
 def _invalidate(args: argparse.Namespace) -> int:
