@@ -118,7 +118,7 @@ def test_data_mask_is_written_only_after_the_data(tmp_path, reference, monkeypat
     store = tmp_path / "m.zarr"
     original = store_mod._write_arrays
 
-    def failing(writer, items, *later):
+    def failing(writer, items, *later, **kwargs):
         original(writer, dict(list(items.items())[:3]))  # part of the data reached the disk ...
         raise OSError("disk full")  # ... then the write failed
 

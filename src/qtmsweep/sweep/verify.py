@@ -239,8 +239,9 @@ def verify_store(path: str | Path, max_chunks: int | None = None) -> VerifyRepor
         for index in flagged[:max_chunks]:
             cells = int(np.prod([b - a for a, b in report.cells(index).values()]))
             problems, read = _check_chunk(index, flags, arrays, runs, cells)
-            if checksums is not None:
-                problems.extend(_crc_problems(index, *checksums))
+            if checksums is not None:  # a file already found damaged is named once
+                problems.extend(p for p in _crc_problems(index, *checksums)
+                                if not any(q.startswith(p.split(" has crc32c")[0] + " ") for q in problems))
             report.files_read += read
             if problems:
                 report.bad[index] = problems
