@@ -68,6 +68,7 @@ def cluster():
         yield c
 
 
+@pytest.mark.slow
 def test_a_killed_dask_worker_loses_nothing_and_nothing_done_is_recomputed(tmp_path, reference, cluster):
     """SIGKILL one of two workers mid-sweep: Dask reruns its chunk elsewhere, the run finishes,
     the store equals an uninterrupted run, and the chunks finished before the kill are untouched."""
@@ -177,6 +178,7 @@ def test_a_second_run_on_the_same_store_is_refused_while_the_first_finishes(tmp_
     assert book["done"].all() and (book["run"] == 1).all()  # the second run wrote nothing
 
 
+@pytest.mark.slow
 def test_sigint_mid_run_records_what_is_done_and_a_rerun_completes(tmp_path, reference):
     """Ctrl-C (SIGINT) of the CLI: it stops, says how far it got, and the rerun finishes the store."""
     _, ref = reference  # the same grid in 48 chunks of 4000 cells: a wide margin for the signal to land

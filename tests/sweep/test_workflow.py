@@ -32,6 +32,7 @@ def workflow_run(tmp_path_factory):
     return workdir, proc
 
 
+@pytest.mark.slow
 def test_default_workflow_leaves_one_spec_store_per_sweep(workflow_run):
     workdir, _ = workflow_run
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -49,6 +50,7 @@ def test_default_workflow_leaves_one_spec_store_per_sweep(workflow_run):
         assert f"{sweep}: created" in log
 
 
+@pytest.mark.slow
 def test_force_space_stores_carry_the_reduced_model(workflow_run):
     workdir, _ = workflow_run
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -64,6 +66,7 @@ def test_force_space_stores_carry_the_reduced_model(workflow_run):
             assert "mu_r" in ds.attrs or "mu_r" in ds.dims  # 000 never states it: recorded
 
 
+@pytest.mark.slow
 def test_rerun_is_a_no_op_and_a_changed_sweep_alone_is_rerun(workflow_run):
     workdir, _ = workflow_run
     proc = snakemake(workdir, "-n")
