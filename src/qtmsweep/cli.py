@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true",
                    help="replace a store made from a different config (same config: resume)")
     g.add_argument("--fresh", action="store_true", help="discard an existing store and start over")
+    r.add_argument("--no-disk-check", action="store_true",
+                   help="run even if the projected store is larger than the free disk")
     r.add_argument("--durable", action="store_true", default=None,
                    help="fsync each chunk's files before its completion flag (survives a power loss)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -164,6 +166,7 @@ def _run(args: argparse.Namespace) -> int:
             "max_in_flight": args.max_in_flight, "max_chunks": args.max_chunks,
             "if_exists": "fresh" if args.fresh else "overwrite" if args.overwrite else "resume",
             "progress": not args.no_progress, "durable": args.durable,
+            "check_disk": False if args.no_disk_check else None,
         }
         options = RunOptions.from_config(config, **overrides)
         if args.slurm_jobs is not None or args.slurm_queue is not None:
@@ -459,10 +462,15 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         for name in config["sweeps"]:
-            plan = build_plan(config, name, probe=True)
+            plan = build_plan(config, name, probe=False)
+            from .sweep.grid import checked_probe
+            from .sweep.sizes import format_bytes, projected_store_bytes
+
+            size = projected_store_bytes(plan, checked_probe(plan))
             print(f"{name}: model {plan.model}, dims " + ", ".join(f"{d}={n}" for d, n in zip(plan.dims, plan.shape))
                   + f" ({plan.n_cells} cells), {plan.n_chunks} chunks of "
-                  + "x".join(str(c) for c in plan.chunks) + f", config_sha256 {plan.config_sha256[:12]}")
+                  + "x".join(str(c) for c in plan.chunks) + f", store up to {format_bytes(size)} (uncompressed)"
+                  + f", config_sha256 {plan.config_sha256[:12]}")
     except (ConfigError, ValueError) as err:
         return _error(str(err))
     print(f"{args.config}: OK")

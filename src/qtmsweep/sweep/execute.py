@@ -67,6 +67,9 @@ class RunOptions:
     durable : bool
         fsync every data file and directory entry before a chunk's completion flag (a flag set
         then survives a power loss; costs the time of the syncs, see ``benchmarks/durable.py``).
+    check_disk : bool
+        Refuse a sweep whose projected store is larger than the free disk
+        (:func:`qtmsweep.sweep.sizes.check_disk_space`).
     """
 
     cluster: str = "local"
@@ -81,6 +84,7 @@ class RunOptions:
     max_chunks: int | None = None
     if_exists: str = "resume"
     durable: bool = False
+    check_disk: bool = True
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> "RunOptions":
@@ -107,6 +111,8 @@ class RunOptions:
             raise ValueError(f"threads_per_worker={self.threads_per_worker!r} is not allowed; allowed: an integer >= 1")
         if self.if_exists not in ("resume", "overwrite", "fresh"):
             raise ValueError(f"if_exists={self.if_exists!r} is not allowed; allowed: 'resume', 'overwrite', 'fresh'")
+        if not isinstance(self.check_disk, bool):
+            raise ValueError(f"check_disk={self.check_disk!r} is not allowed; allowed: true or false")
         if not isinstance(self.durable, bool):
             raise ValueError(f"durable={self.durable!r} is not allowed; allowed: true or false")
         _check_memory_limit(self.memory_limit)
@@ -473,6 +479,11 @@ def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *
              for name in names}
     if len(set(map(str, paths.values()))) != len(paths):
         raise ValueError("two sweeps would write the same store; give distinct stores")
+    if options.check_disk:
+        from .sizes import check_disk_space
+
+        for name in names:
+            check_disk_space(plans[name], probes[name], paths[name], _done_fraction(plans[name], paths[name]))
     if options.cluster == "slurm" and not options.slurm.get("log_directory") and names:
         # keep the SLURM worker jobs' output next to the results, not in the current directory
         options.slurm = {**options.slurm, "log_directory": str(paths[names[0]].absolute().parent / "dask-worker-logs")}
@@ -502,6 +513,18 @@ def run_sweep(config: Mapping[str, Any], sweep: str, store: str | Path | None = 
     """Run one sweep of a validated config into ``store`` (default ``<results_dir>/<sweep>/<sweep>.zarr``)."""
     return run_sweeps(config, [sweep], stores={sweep: store} if store is not None else None, options=options,
                       cpus=cpus, stream=stream)[0]
+
+
+def _done_fraction(plan: SweepPlan, path: Path) -> float:
+    """Fraction of the chunks of an existing store of the same config already done (else 0)."""
+    from .layout import is_store
+
+    try:
+        if is_store(path) and read_attrs(path).get("config_sha256") == plan.config_sha256:
+            return float(read_done(path).mean())
+    except Exception:  # noqa: BLE001 - prepare_store says what is wrong with it
+        pass
+    return 0.0
 
 
 def _work_left(plan: SweepPlan, path: Path, options: RunOptions) -> bool:
