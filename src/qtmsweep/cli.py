@@ -237,7 +237,7 @@ def _warn_invariants(result) -> None:
     if not bad:
         return
     violated = [f"{bad[k]} {CHECK_DOC[k]}" for k in VIOLATIONS if k in bad]
-    flagged = [f"{n} {CHECK_DOC[k]}" for k, n in bad.items() if k not in VIOLATIONS]
+    flagged = [f"{n} {CHECK_DOC.get(k, k)}" for k, n in bad.items() if k not in VIOLATIONS]
     what = (f"VIOLATES physics invariants in {'; '.join(violated)}" if violated else "")
     if flagged:
         what += ("; also " if what else "has ") + "; ".join(flagged)

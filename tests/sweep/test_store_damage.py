@@ -216,3 +216,26 @@ def test_disk_full_at_template_time_or_in_finish_run_is_a_message(tmp_path, refe
         monkeypatch.undo()
         result = run_sweep(reference[0], "s", tmp_path / "s.zarr", INLINE)
         assert result.chunks_computed == 0 and result.complete
+
+
+def test_a_store_made_before_the_population_check_resumes_with_its_own_counters(store, reference):
+    """Stores of the current format keep reading: one recorded 5 counters (no population_range)."""
+    import zarr
+
+    from qtmsweep.sweep.store import mark_incomplete
+
+    book = zarr.open_group(str(store), mode="r+", use_consolidated=False)[BOOKKEEPING]
+    old = ["second_law", "energy_conservation", "particle_conservation", "precision", "nonfinite"]
+    grid = book["done"].shape
+    del book["counts"]
+    book.create_array("counts", shape=grid + (5,), chunks=(1,) * len(grid) + (5,), dtype="int64", fill_value=0,
+                      compressors=None)
+    book["counts"][...] = 0
+    book.attrs["counters"] = old
+    mark_incomplete(store, [(0, 0)])
+    import qtmsweep.sweep.chunkwrite as chunkwrite
+
+    chunkwrite._WRITERS.clear()  # as in a new process (a newer qtmsweep): this one cached the store's layout
+    result = run_sweep(reference[0], "s", store, INLINE)
+    assert result.chunks_computed == 1 and result.complete and list(result.invariants) == old
+    assert store_info(store)["invariants"] == dict.fromkeys(old, 0)

@@ -52,10 +52,11 @@ def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: x
         if name in FLOAT32_DIAGNOSTICS:
             values = _float32_upward(values)
         items[name] = (selection, values)
-    book = {f"{BOOKKEEPING}/counts": (index + (slice(None),), counts[(None,) * len(index)]),
+    writer = _writer(path, store_id or plan.config_sha256)
+    stored = _store_counts(writer, counts)
+    book = {f"{BOOKKEEPING}/counts": (index + (slice(None),), stored[(None,) * len(index)]),
             f"{BOOKKEEPING}/run": (index, np.full((1,) * len(index), run, dtype=np.int32))}
     done = {f"{BOOKKEEPING}/done": (index, np.ones((1,) * len(index), dtype=np.int8))}
-    writer = _writer(path, store_id or plan.config_sha256)
     if store_id:
         _check_store_id(path, store_id)
     crcs = _write_arrays(writer, items, durable=durable) or {}
@@ -75,6 +76,24 @@ def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: x
         _check_store_id(path, store_id)
     _write_arrays(writer, done, durable=durable)
     return counts
+
+
+def _store_counts(writer, counts: np.ndarray) -> np.ndarray:
+    """``counts`` (in :data:`COUNTERS` order) in the order of the counters the store was created with
+    (its ``_sweep`` attrs): a store made before a check was added keeps its own counters."""
+    names = getattr(writer, "_counters", None)
+    if names is None:
+        import zarr
+
+        try:
+            with _quiet():
+                names = tuple(zarr.open_group(str(Path(writer.path) / BOOKKEEPING), mode="r").attrs["counters"])
+        except Exception:  # noqa: BLE001 - no attrs: the current counters
+            names = tuple(COUNTERS)
+        writer._counters = names
+    if names == tuple(COUNTERS):
+        return counts
+    return np.array([counts[COUNTERS.index(n)] if n in COUNTERS else 0 for n in names], dtype=np.int64)
 
 
 def _crc_entries(writer) -> list[tuple[str, tuple[int, ...]]] | None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TextIO
 
 from .grid import SweepPlan, build_plan, checked_probe
-from .store import (COUNTERS, StoreLock, check_output_path, chunk_done, finish_run, prepare_store, read_attrs,
+from .store import (StoreLock, check_output_path, chunk_done, finish_run, prepare_store, read_attrs,
                     read_done, start_run, write_chunk)
 
 
@@ -587,7 +587,8 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
     return SweepResult(sweep=plan.name, store=str(path), status=status, chunks_total=plan.n_chunks,
                        chunks_done=attrs["chunks_done"], chunks_computed=computed, cells_total=plan.n_cells,
                        cells_computed=cells, seconds=time.perf_counter() - t0, complete=attrs["complete"],
-                       invariants={k: attrs[f"invariant_{k}"] for k in COUNTERS}, setup=setup, run=run)
+                       invariants={k[len("invariant_"):]: v for k, v in attrs.items() if k.startswith("invariant_")},
+                       setup=setup, run=run)
 
 
 def _execute(plan: SweepPlan, target: ChunkTarget, todo: list[int], client,
