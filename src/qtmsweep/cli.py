@@ -294,9 +294,17 @@ def _point(args: argparse.Namespace) -> int:
         else:
             value = float(v.values)
         doc["results"][name] = {"value": value, "units": v.attrs.get("units"), "long_name": v.attrs.get("long_name")}
+    from .thermo.invariants import FINITE_OUTPUTS
+
+    nonfinite = [n for n in FINITE_OUTPUTS if n in ds and not np.isfinite(np.asarray(ds[n].values)).all()]
+    status = EXIT_OK
+    if nonfinite:  # the numbers printed cannot be trusted: say so and fail
+        print(f"qtmsweep: warning: {', '.join(nonfinite)} not finite at these parameters (the kernel lost "
+              "precision: extreme temperatures or rates?); the values below are not results", file=sys.stderr)
+        status = EXIT_FAILED
     if args.json:
         print(json.dumps(_jsonable(doc), indent=2))
-        return EXIT_OK
+        return status
     print(f"{doc['model']} (method: {doc['method']})")
     print("parameters: " + " ".join(f"{k}={_fmt(v)}" for k, v in doc["parameters"].items()))
     if defaulted:
@@ -306,7 +314,7 @@ def _point(args: argparse.Namespace) -> int:
         value = r["value"]
         text = "  ".join(f"{k}={_fmt(x)}" for k, x in value.items()) if isinstance(value, dict) else _fmt(value)
         print(f"  {name:<{width}}  {text}  [{r['units']}]")
-    return EXIT_OK
+    return status
 
 
 def _fmt(x: Any) -> str:
