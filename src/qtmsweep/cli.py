@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--sweep", action="append", metavar="NAME", help="sweep to run (repeatable; default: all)")
     r.add_argument("--out", metavar="DIR", help="results directory (default: the config's results_dir)")
     r.add_argument("--store", metavar="PATH", help="explicit store path (with exactly one --sweep)")
-    r.add_argument("--cluster", choices=("local", "address", "slurm", "inline"),
+    r.add_argument("--cluster", choices=("auto", "local", "address", "slurm", "inline"),
                    help="where chunks run (default: the config's dask.cluster)")
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="connect to a running Dask scheduler (implies --cluster address)")

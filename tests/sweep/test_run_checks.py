@@ -88,3 +88,26 @@ def test_a_resumed_complete_store_returns_without_a_cluster(tmp_path, monkeypatc
     mark_incomplete(store, [(0, 0)])
     with pytest.raises(AssertionError, match="a cluster was started"):
         run_sweep(cfg, "s", store, RunOptions(cluster="local", progress=False))
+
+
+def test_cluster_auto_computes_a_small_sweep_in_process_and_a_large_one_on_a_cluster(tmp_path, monkeypatch):
+    """issue 17: no cluster start for a sweep smaller than the start-up; `cluster: local` overrides."""
+    import qtmsweep.sweep.execute as ex
+
+    cfg = validate_config(make_config(s=grid_sweep()))
+    cfg.pop("dask", None)
+    options = RunOptions.from_config(cfg, progress=False)
+    assert options.cluster == "auto"
+    result = run_sweep(cfg, "s", tmp_path / "a.zarr", options)
+    assert result.setup["cluster"] == "inline" and "cluster: auto (91 cells left" in result.setup["chosen_by"]
+    asked = []
+
+    def record(opts, **kwargs):
+        asked.append(opts.cluster)
+        raise RuntimeError("no cluster in this test")
+
+    monkeypatch.setattr(ex, "dask_client", record)
+    monkeypatch.setattr(ex, "AUTO_INLINE_CELLS", 90)  # the same sweep, now "large"
+    with pytest.raises(RuntimeError, match="no cluster in this test"):
+        run_sweep(cfg, "s", tmp_path / "b.zarr", options)
+    assert asked == ["local"]

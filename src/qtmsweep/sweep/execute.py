@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TextIO
 
@@ -45,7 +45,10 @@ class RunOptions:
 
     Attributes
     ----------
-    cluster : {"local", "address", "slurm", "inline"}
+    cluster : {"auto", "local", "address", "slurm", "inline"}
+        ``auto`` (the default): ``inline`` when the cells left to compute are at most
+        :data:`AUTO_INLINE_CELLS` (starting a local cluster would take longer than the work),
+        else ``local``.
     address : str or None
         Scheduler address for ``cluster="address"``.
     n_workers : int or None
@@ -72,7 +75,7 @@ class RunOptions:
         (:func:`qtmsweep.sweep.sizes.check_disk_space`).
     """
 
-    cluster: str = "local"
+    cluster: str = "auto"
     address: str | None = None
     n_workers: int | None = None
     threads_per_worker: int = 1
@@ -98,8 +101,9 @@ class RunOptions:
         return cls(**values)
 
     def validate(self) -> None:
-        if self.cluster not in ("local", "address", "slurm", "inline"):
-            raise ValueError(f"cluster={self.cluster!r} is not allowed; allowed: 'local', 'address', 'slurm', 'inline'")
+        if self.cluster not in ("auto", "local", "address", "slurm", "inline"):
+            raise ValueError(f"cluster={self.cluster!r} is not allowed; allowed: 'auto', 'local', 'address', 'slurm', "
+                             "'inline'")
         if self.cluster == "address" and not self.address:
             raise ValueError("cluster='address' needs a scheduler address (dask.address or --scheduler)")
         for name in ("n_workers", "numba_threads", "max_in_flight", "max_chunks"):
@@ -125,6 +129,10 @@ class RunOptions:
                 raise ValueError("cluster='slurm' needs SLURM's `sbatch` on PATH, and it is not there; allowed here: "
                                  "cluster 'local' or 'inline', or 'address' with a running scheduler")
 
+
+#: ``cluster: auto`` computes in this process up to this many cells left to compute (a local
+#: cluster takes seconds to start; inline, the kernel still uses every CPU through numba threads).
+AUTO_INLINE_CELLS = 2**20
 
 #: Smallest ``memory_limit`` a worker is given: the worker process itself needs ~150 MB and a chunk
 #: may use up to the plan's 256 MiB budget.
@@ -494,9 +502,16 @@ def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *
             # every store is complete and would be resumed: no cluster for nothing to compute
             client, setup = None, {"cluster": "none (nothing left to compute)", "requested": options.cluster}
         else:
-            if options.cluster == "address":
-                check_scheduler_reachable(options.address)
-            client, setup = stack.enter_context(dask_client(options, cpus=cpus))
+            chosen = options
+            if options.cluster == "auto":
+                left = sum(int(plans[n].n_cells * (1.0 - _done_fraction(plans[n], paths[n]))) for n in names)
+                chosen = replace(options, cluster="inline" if left <= AUTO_INLINE_CELLS else "local")
+            if chosen.cluster == "address":
+                check_scheduler_reachable(chosen.address)
+            client, setup = stack.enter_context(dask_client(chosen, cpus=cpus))
+            if options.cluster == "auto":
+                setup = {**setup, "chosen_by": f"cluster: auto ({left} cells left to compute; inline up to "
+                                               f"{AUTO_INLINE_CELLS})"}
         # workers import the package and load the kernels while stores are prepared; the futures are
         # held until the runs end (a released future's task may be cancelled)
         _warm_futures = []
