@@ -239,3 +239,22 @@ def test_a_store_made_before_the_population_check_resumes_with_its_own_counters(
     result = run_sweep(reference[0], "s", store, INLINE)
     assert result.chunks_computed == 1 and result.complete and list(result.invariants) == old
     assert store_info(store)["invariants"] == dict.fromkeys(old, 0)
+
+
+def test_alias_and_label_coordinates_carry_units_and_names(tmp_path):
+    """The alias coordinates T, dT were stored with units '1', long_name 'T'; lead/state had no attrs."""
+    import qtmsweep
+
+    model = qtmsweep.get_model("chain")
+    fixed = {k: v for k, v in model.defaults().items() if k not in ("T_L", "T_R")}
+    cfg = validate_config({"sweeps": {"c": {"model": "chain", "fixed": fixed,
+                                            "grid": {"T": {"linspace": [1.0, 2.0, 3]},
+                                                     "dT": {"linspace": [0.01, 0.1, 2]}}}}})
+    store = tmp_path / "c.zarr"
+    run_sweep(cfg, "c", store, INLINE)
+    with xr.open_zarr(str(store)) as ds:
+        units = model.parameter("T_L").units
+        assert ds["T"].attrs["units"] == units and "(T_L + T_R)/2" in ds["T"].attrs["long_name"]
+        assert ds["dT"].attrs["units"] == units and "T_L - T_R" in ds["dT"].attrs["long_name"]
+        assert "into the system" in ds["lead"].attrs["long_name"]
+        assert np.allclose(ds["T"].values, [1.0, 1.5, 2.0])

@@ -47,7 +47,17 @@ def _axis_attrs(plan: SweepPlan, name: str) -> dict[str, str]:
     if name in model.parameter_names:
         p = model.parameter(name)
         return {"units": p.units, "long_name": p.description}
+    if name in TEMPERATURE_ALIASES and {"T_L", "T_R"} <= set(model.parameter_names):
+        return {"units": model.parameter("T_L").units, "long_name": TEMPERATURE_ALIASES[name]}
     return {"units": "1", "long_name": name}
+
+
+#: Swept aliases of a pair of bath temperatures (the chain's ``T``, ``dT``: 003/004 presets).
+TEMPERATURE_ALIASES = {"T": "mean bath temperature T = (T_L + T_R)/2 (T_L = T + dT/2, T_R = T - dT/2)",
+                       "dT": "bath temperature difference dT = T_L - T_R"}
+#: Attrs of the label coordinates the models leave bare.
+LABEL_ATTRS = {"lead": {"long_name": "lead (reservoir) of a current; positive currents flow from it into the system"},
+               "state": {"long_name": "state of the population p"}}
 
 
 def template(plan: SweepPlan, probe: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict]]:
@@ -62,7 +72,7 @@ def template(plan: SweepPlan, probe: xr.Dataset) -> tuple[xr.Dataset, dict[str, 
         values = c.values
         if values.dtype.kind == "U":  # variable-length strings have a zarr v3 spec, fixed-width ones don't
             values = values.astype(object)
-        coords[name] = (c.dims, values, dict(c.attrs))
+        coords[name] = (c.dims, values, dict(c.attrs) or dict(LABEL_ATTRS.get(name, {})))
     data, encoding = {}, {}
     for name, v in probe.data_vars.items():
         if not set(v.dims) & set(dims):
