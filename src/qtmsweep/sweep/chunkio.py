@@ -27,7 +27,7 @@ Examples
 >>> z = zarr.create_array(path, shape=(5, 4), chunks=(2, 4), dtype="float64", fill_value=np.nan,
 ...                       compressors=zarr.codecs.BloscCodec(cname="lz4"))
 >>> writer = ChunkWriter(path)
->>> writer.write("", (slice(4, 5), slice(0, 4)), np.arange(4.0)[None, :])   # the (partial) last chunk
+>>> crcs = writer.write("", (slice(4, 5), slice(0, 4)), np.arange(4.0)[None, :])   # the (partial) last chunk
 >>> zarr.open_array(path)[4].tolist()
 [0.0, 1.0, 2.0, 3.0]
 """
