@@ -13,7 +13,7 @@ Examples
 >>> cfg = validate_config({"sweeps": {"s": {"model": "sqd", "fixed": fixed,
 ...                                           "grid": {"T_l": {"linspace": [1.0, 2.0, 3]}}}}})
 >>> cfg["dask"]["cluster"], cfg["sweeps"]["s"]["method"]
-('local', 'auto')
+('auto', 'auto')
 """
 
 from __future__ import annotations
