@@ -376,6 +376,8 @@ def dask_client(options: RunOptions, *, cpus: int | None = None) -> Iterator[tup
     options.validate()
     cpus = cpus or available_cpus()
     kind = options.cluster
+    if kind == "auto":  # chosen by run_sweeps from the work left; a direct caller (refine) gets a local cluster
+        kind = "local"
     if kind == "inline":
         nt = options.numba_threads or cpus
         yield None, {"cluster": "inline", "numba_threads": nt, "max_in_flight": 1}
