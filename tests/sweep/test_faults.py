@@ -21,7 +21,7 @@ import pytest
 import xarray as xr
 
 from qtmsweep.sweep import RunOptions, run_sweep, validate_config
-from qtmsweep.sweep.store import BOOKKEEPING, mark_incomplete, read_bookkeeping, remove_partial_files
+from qtmsweep.sweep.store import BOOKKEEPING, COUNTERS, mark_incomplete, read_bookkeeping, remove_partial_files
 from qtmsweep.sweep.verify import verify_store
 
 from .conftest import data_vars_equal, grid_sweep, make_config, wait_for_done_flags, write_config
@@ -227,7 +227,7 @@ def test_a_chunk_already_flagged_done_is_not_computed_again(tmp_path, reference)
     flat, cells, counts, _ = compute_chunk(plan, target, 0, 1)
     assert (flat, cells, counts) == (0, 2 * 4000, None)
     assert _mtimes(store, [(0, 0)]) == stamps
-    assert compute_chunk(plan, target, 2, 1)[2] == [0] * 6  # a chunk not done yet is computed (6 counters)
+    assert compute_chunk(plan, target, 2, 1)[2] == [0] * len(COUNTERS)  # a chunk not done yet is computed
 
 
 def test_a_task_of_a_run_whose_store_was_created_again_writes_nothing(tmp_path, reference):
