@@ -10,5 +10,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 from .physics.registry import available_models, get_model  # noqa: E402
 from .solve import grid, solve  # noqa: E402
 from .physics.declared import define_model  # noqa: E402
+from .sweep.opening import open_store  # noqa: E402
 
-__all__ = ["__version__", "available_models", "define_model", "get_model", "grid", "solve"]
+__all__ = ["__version__", "available_models", "define_model", "get_model", "grid", "open_store", "solve"]

@@ -202,8 +202,10 @@ def analyze_store(store_path: str | Path, out_path: str | Path | None = None, *,
         region = {d: (sl if d == lead_dim else slice(None)) for d in new.dims}
         new = new.drop_vars([c for c in new.coords])
         new.attrs = {}
-        new.to_zarr(str(target), region=region, mode="r+", consolidated=False)
-    final_attrs["analysis_nonfinite_cells"] = nonfinite  # cells not (yet) computed: analysed as undetermined
+        # every chunk gets its file, an all-NaN one too: `qtmsweep verify` can then tell a lost file
+        new.to_zarr(str(target), region=region, mode="r+", consolidated=False, write_empty_chunks=True)
+    final_attrs["analysis_nonfinite_cells"] = nonfinite
+    final_attrs["analysis_every_chunk"] = 1  # every analysis chunk has its file (see `qtmsweep verify`)  # cells not (yet) computed: analysed as undetermined
     _update_attrs(target, final_attrs)
     return target
 

@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--sweep", action="append", metavar="NAME", help="sweep to run (repeatable; default: all)")
     r.add_argument("--out", metavar="DIR", help="results directory (default: the config's results_dir)")
     r.add_argument("--store", metavar="PATH", help="explicit store path (with exactly one --sweep)")
-    r.add_argument("--cluster", choices=("local", "address", "slurm", "inline"),
+    r.add_argument("--cluster", choices=("auto", "local", "address", "slurm", "inline"),
                    help="where chunks run (default: the config's dask.cluster)")
     r.add_argument("--scheduler", metavar="ADDRESS",
                    help="connect to a running Dask scheduler (implies --cluster address)")
@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--overwrite", action="store_true",
                    help="replace a store made from a different config (same config: resume)")
     g.add_argument("--fresh", action="store_true", help="discard an existing store and start over")
+    r.add_argument("--no-disk-check", action="store_true",
+                   help="run even if the projected store is larger than the free disk")
+    r.add_argument("--durable", action="store_true", default=None,
+                   help="fsync each chunk's files before its completion flag (survives a power loss)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--summary-json", metavar="PATH", help="write the run summary (and store info) as JSON")
 
@@ -117,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
 
     for name in PLOT_COMMANDS:  # parsed by qtmsweep.plot.cli; listed here for --help
         sub.add_parser(name, help=PLOT_HELP[name], add_help=False)
+
+    ex = sub.add_parser("export", help="write a store (with its analysis) to NetCDF, CSV or Parquet",
+                        description="The format follows OUT's suffix: .nc, .csv (attrs in OUT.attrs.json) or .parquet.")
+    ex.add_argument("store")
+    ex.add_argument("out", help="output file: .nc, .csv or .parquet")
+    ex.add_argument("--decode-flags", action="store_true", help="flag variables (mode) as their names")
     return p
 
 
@@ -134,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"run": _run, "point": _point, "info": _info, "verify": _verify, "invalidate": _invalidate,
-                "validate": _validate, "models": _models}[args.command](args)
+                "validate": _validate, "models": _models, "export": _export}[args.command](args)
     except KeyboardInterrupt:
         print("qtmsweep: interrupted (finished chunks are recorded; rerun to resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -165,7 +175,8 @@ def _run(args: argparse.Namespace) -> int:
             "threads_per_worker": args.threads_per_worker, "numba_threads": args.numba_threads,
             "max_in_flight": args.max_in_flight, "max_chunks": args.max_chunks,
             "if_exists": "fresh" if args.fresh else "overwrite" if args.overwrite else "resume",
-            "progress": not args.no_progress,
+            "progress": not args.no_progress, "durable": args.durable,
+            "check_disk": False if args.no_disk_check else None,
         }
         options = RunOptions.from_config(config, **overrides)
         if args.slurm_jobs is not None or args.slurm_queue is not None:
@@ -214,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_OK
     try:
         results = run_sweeps(config, names, out=args.out, stores=stores, options=options)
-    except (ConfigError, StoreError) as err:
+    except (ConfigError, StoreError, ValueError) as err:
         return _error(str(err))
     except RuntimeError as err:
         return _error(str(err), EXIT_FAILED)
@@ -242,7 +253,7 @@ def _warn_invariants(result) -> None:
     if not bad:
         return
     violated = [f"{bad[k]} {CHECK_DOC[k]}" for k in VIOLATIONS if k in bad]
-    flagged = [f"{n} {CHECK_DOC[k]}" for k, n in bad.items() if k not in VIOLATIONS]
+    flagged = [f"{n} {CHECK_DOC.get(k, k)}" for k, n in bad.items() if k not in VIOLATIONS]
     what = (f"VIOLATES physics invariants in {'; '.join(violated)}" if violated else "")
     if flagged:
         what += ("; also " if what else "has ") + "; ".join(flagged)
@@ -304,9 +315,17 @@ def _point(args: argparse.Namespace) -> int:
         else:
             value = float(v.values)
         doc["results"][name] = {"value": value, "units": v.attrs.get("units"), "long_name": v.attrs.get("long_name")}
+    from .thermo.invariants import FINITE_OUTPUTS
+
+    nonfinite = [n for n in FINITE_OUTPUTS if n in ds and not np.isfinite(np.asarray(ds[n].values)).all()]
+    status = EXIT_OK
+    if nonfinite:  # the numbers printed cannot be trusted: say so and fail
+        print(f"qtmsweep: warning: {', '.join(nonfinite)} not finite at these parameters (the kernel lost "
+              "precision: extreme temperatures or rates?); the values below are not results", file=sys.stderr)
+        status = EXIT_FAILED
     if args.json:
         print(json.dumps(_jsonable(doc), indent=2))
-        return EXIT_OK
+        return status
     print(f"{doc['model']} (method: {doc['method']})")
     print("parameters: " + " ".join(f"{k}={_fmt(v)}" for k, v in doc["parameters"].items()))
     if defaulted:
@@ -316,7 +335,7 @@ def _point(args: argparse.Namespace) -> int:
         value = r["value"]
         text = "  ".join(f"{k}={_fmt(x)}" for k, x in value.items()) if isinstance(value, dict) else _fmt(value)
         print(f"  {name:<{width}}  {text}  [{r['units']}]")
-    return EXIT_OK
+    return status
 
 
 def _fmt(x: Any) -> str:
@@ -386,33 +405,63 @@ def _verify(args: argparse.Namespace) -> int:
         return _error(f"--max-chunks {args.max_chunks}: allowed: a positive number of chunks")
     try:
         report = verify_store(args.store, max_chunks=args.max_chunks)
-        if args.repair and report.bad:
+        repaired = bool(args.repair and (report.bad or report.lost_bookkeeping))
+        if repaired:
+            n_bad = len(report.bad)
             repair_store(args.store, report)
     except (StoreError, OSError, ValueError) as err:
         return _error(str(err))
     if args.json:
-        doc = {"store": report.store, "chunk_dims": list(report.chunk_dims), "chunks_flagged": report.chunks_flagged,
+        doc = {"store": report.store, "kind": report.kind, "chunk_dims": list(report.chunk_dims),
+               "chunks_flagged": report.chunks_flagged,
                "chunks_total": report.chunks_total, "chunks_checked": report.chunks_checked,
-               "files_read": report.files_read, "repaired": bool(args.repair and report.bad),
+               "files_read": report.files_read, "repaired": repaired,
                "bad": [{"chunk": list(k), "cells": {d: list(r) for d, r in report.cells(k).items()}, "problems": v}
-                       for k, v in report.bad.items()]}
+                       for k, v in report.bad.items()],
+               "store_problems": report.store_problems, "analysis_problems": report.analysis_problems,
+               "notes": report.notes}
         print(json.dumps(doc, indent=2))
     else:
-        out = [f"store:   {report.store}",
-               f"checked: {report.chunks_checked} of {report.chunks_flagged} chunks flagged done "
-               f"({report.chunks_total} in the grid), {report.files_read} files read",
-               f"bad:     {len(report.bad)} chunk{'s' if len(report.bad) != 1 else ''}"]
+        if report.kind == "analysis":
+            out = [f"store:   {report.store} (analysis store)", f"checked: every chunk, {report.files_read} files read"]
+        else:
+            out = [f"store:   {report.store}",
+                   f"checked: {report.chunks_checked} of {report.chunks_flagged} chunks flagged done "
+                   f"({report.chunks_total} in the grid), {report.files_read} files read",
+                   f"bad:     {len(report.bad)} chunk{'s' if len(report.bad) != 1 else ''}"]
         for index, problems in report.bad.items():
             cells = " ".join(f"{d}[{a}:{b}]" for d, (a, b) in report.cells(index).items())
             out.append(f"  chunk {','.join(map(str, index))} ({cells}):")
             out.extend(f"      {p}" for p in problems)
-        if report.bad and args.repair:
-            out.append(f"marked {len(report.bad)} chunk(s) incomplete: run the sweep again "
-                       f"(`qtmsweep run CONFIG --store {args.store}`) to recompute them")
-        elif report.bad:
+        if report.store_problems:
+            out.append("store files:")
+            out.extend(f"      {p}" for p in report.store_problems)
+        if report.analysis_problems:
+            out.append("analysis variables (run `qtmsweep analyze` on the sweep store again to rewrite them):")
+            out.extend(f"      {p}" for p in report.analysis_problems)
+        out.extend(f"note: {n}" for n in report.notes)
+        if repaired:
+            out.append(f"marked {n_bad} chunk(s) incomplete"
+                       + (f", re-created {', '.join(report.lost_bookkeeping)}" if report.lost_bookkeeping else "")
+                       + f": run the sweep again (`qtmsweep run CONFIG --store {args.store}`) to recompute them")
+        elif report.bad or report.lost_bookkeeping:
             out.append("rerun with --repair to mark them incomplete, then run the sweep again to recompute them")
         print("\n".join(out))
-    return EXIT_FAILED if report.bad and not args.repair else EXIT_OK
+    if report.ok:
+        return EXIT_OK
+    return EXIT_OK if repaired and report.repairable else EXIT_FAILED
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .sweep import StoreError
+    from .sweep.export import export_store
+
+    try:
+        out = export_store(args.store, args.out, decode_flags=args.decode_flags)
+    except (StoreError, OSError, ValueError) as err:
+        return _error(str(err))
+    print(f"{args.store} -> {out}")
+    return EXIT_OK
 
 
 def _invalidate(args: argparse.Namespace) -> int:
@@ -442,10 +491,15 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         for name in config["sweeps"]:
-            plan = build_plan(config, name, probe=True)
+            plan = build_plan(config, name, probe=False)
+            from .sweep.grid import checked_probe
+            from .sweep.sizes import format_bytes, projected_store_bytes
+
+            size = projected_store_bytes(plan, checked_probe(plan))
             print(f"{name}: model {plan.model}, dims " + ", ".join(f"{d}={n}" for d, n in zip(plan.dims, plan.shape))
                   + f" ({plan.n_cells} cells), {plan.n_chunks} chunks of "
-                  + "x".join(str(c) for c in plan.chunks) + f", config_sha256 {plan.config_sha256[:12]}")
+                  + "x".join(str(c) for c in plan.chunks) + f", store up to {format_bytes(size)} (uncompressed)"
+                  + f", config_sha256 {plan.config_sha256[:12]}")
     except (ConfigError, ValueError) as err:
         return _error(str(err))
     print(f"{args.config}: OK")

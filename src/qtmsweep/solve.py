@@ -11,7 +11,7 @@ from . import __version__
 from .physics.precision import EPS as _EPS, lead_bound, relative_bound, sigma_error
 from .physics.registry import get_model
 from .thermo import conservation_residual, entropy_production_from_forces, heat_current
-from .validation import check_parameters
+from .validation import check_array_inputs, check_parameters
 
 CURRENT_META = {
     "J_E": ("energy/time", "energy current from reservoir into system"),
@@ -79,6 +79,7 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
     if m.normalize is not None:
         params = m.normalize(dict(params))
     check_parameters(m, params)
+    check_array_inputs(params)
     structural = {k: _scalar(v) for k, v in params.items() if m.parameter(k).structural}
     numeric = {k: v for k, v in params.items() if not m.parameter(k).structural}
     arrays, dims, coords, shape = _broadcast(numeric)

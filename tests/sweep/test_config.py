@@ -31,7 +31,7 @@ def test_default_config_file_is_valid_and_has_small_sweeps():
 def test_defaults_are_filled_at_every_level():
     cfg = validate_config({"sweeps": {"s": grid_sweep()}})
     assert cfg["results_dir"] == "results"
-    assert cfg["dask"]["cluster"] == "local" and cfg["dask"]["threads_per_worker"] == 1
+    assert cfg["dask"]["cluster"] == "auto" and cfg["dask"]["threads_per_worker"] == 1
     assert cfg["dask"]["slurm"]["jobs"] == 1 and cfg["dask"]["slurm"]["memory"] == "1GB"
     assert cfg["sweeps"]["s"]["method"] == "auto" and "chunk_cells" not in cfg["sweeps"]["s"]
 

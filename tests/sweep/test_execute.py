@@ -112,13 +112,13 @@ def test_a_failing_chunk_is_not_marked_done_and_a_rerun_completes(tmp_path, refe
 
 def test_data_mask_is_written_only_after_the_data(tmp_path, reference, monkeypatch):
     """A chunk whose data write fails stays 'not done' (its bookkeeping is never written)."""
-    import qtmsweep.sweep.store as store_mod
+    import qtmsweep.sweep.chunkwrite as store_mod
 
     cfg, ref = reference
     store = tmp_path / "m.zarr"
     original = store_mod._write_arrays
 
-    def failing(writer, items, *later):
+    def failing(writer, items, *later, **kwargs):
         original(writer, dict(list(items.items())[:3]))  # part of the data reached the disk ...
         raise OSError("disk full")  # ... then the write failed
 
@@ -141,6 +141,7 @@ def dask_cluster():
         yield cluster
 
 
+@pytest.mark.slow
 def test_dask_run_interrupted_then_resumed_equals_inline_run(tmp_path, reference, dask_cluster):
     cfg, ref = reference
     store = tmp_path / "m.zarr"
@@ -155,6 +156,7 @@ def test_dask_run_interrupted_then_resumed_equals_inline_run(tmp_path, reference
         data_vars_equal(ref, ds.load())
 
 
+@pytest.mark.slow
 def test_driver_keeps_at_most_max_in_flight_chunks_submitted(tmp_path, dask_cluster):
     from distributed import Client
 
@@ -186,6 +188,7 @@ def test_driver_keeps_at_most_max_in_flight_chunks_submitted(tmp_path, dask_clus
     assert read_bookkeeping(store)["done"].all()
 
 
+@pytest.mark.slow
 def test_local_cluster_setup_is_sized_by_the_cpu_budget_and_tunes_the_workers(monkeypatch):
     # what a LocalCluster started earlier in this process leaves behind (a nanny sets it in our environ)
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
@@ -208,7 +211,7 @@ def test_progress_bar_reports_chunks(tmp_path, reference):
     assert "0/12 chunks" in text and "100.0% 12/12 chunks" in text and "cells/s" in text
 
 
-@pytest.mark.parametrize("cluster", ["inline", "local"])
+@pytest.mark.parametrize("cluster", ["inline", pytest.param("local", marks=pytest.mark.slow)])
 def test_sigkill_mid_run_then_rerun_completes_without_recomputing(tmp_path, cluster):
     """Kill the CLI (SIGKILL) after a few chunks; its Dask workers (local cluster) exit too, and the
     rerun finishes the store with the same data, rewriting no chunk finished before the kill."""
@@ -243,6 +246,7 @@ def test_sigkill_mid_run_then_rerun_completes_without_recomputing(tmp_path, clus
         data_vars_equal(ref, ds.load())
 
 
+@pytest.mark.slow
 def test_memory_is_bounded_by_the_chunk_not_the_grid(tmp_path):
     """A 1.6e9-cell sweep: template and two chunks in well under the memory of one grid variable (12.8 GB)."""
     import tracemalloc

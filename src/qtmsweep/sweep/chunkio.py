@@ -27,7 +27,7 @@ Examples
 >>> z = zarr.create_array(path, shape=(5, 4), chunks=(2, 4), dtype="float64", fill_value=np.nan,
 ...                       compressors=zarr.codecs.BloscCodec(cname="lz4"))
 >>> writer = ChunkWriter(path)
->>> writer.write("", (slice(4, 5), slice(0, 4)), np.arange(4.0)[None, :])   # the (partial) last chunk
+>>> crcs = writer.write("", (slice(4, 5), slice(0, 4)), np.arange(4.0)[None, :])   # the (partial) last chunk
 >>> zarr.open_array(path)[4].tolist()
 [0.0, 1.0, 2.0, 3.0]
 """
@@ -45,6 +45,26 @@ from typing import Any
 import numpy as np
 
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def crc32c(data) -> int:
+    """CRC-32C (Castagnoli) of ``data``, as zarr v3's ``crc32c`` codec computes it (``google_crc32c``).
+
+    >>> crc32c(b"123456789")   # the check value of CRC-32C
+    3808858755
+    """
+    import google_crc32c
+
+    return int(google_crc32c.value(bytes(data) if not isinstance(data, bytes) else data))
+
+
+def fsync_directory(path: str | Path) -> None:
+    """fsync a directory, so the names renamed into it survive a power loss (POSIX)."""
+    fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _ArrayPlan:
@@ -150,14 +170,20 @@ class ChunkWriter:
             plan = self._plans[name] = _ArrayPlan(array)
         return plan
 
-    def write(self, name: str, selection: tuple[slice, ...], values: Any) -> None:
+    def write(self, name: str, selection: tuple[slice, ...], values: Any,
+              durable: bool = False) -> dict[tuple[int, ...], int] | None:
         """``array[selection] = values`` where ``selection`` covers whole chunks of array ``name``
-        (or reaches the array's end)."""
+        (or reaches the array's end).
+
+        Returns the crc32c (Castagnoli, as zarr v3's ``crc32c`` codec computes it) of every chunk
+        file written, by chunk index; ``None`` where zarr wrote them (a chain not handled here).
+        With ``durable``, each file is fsync'ed before its rename and its directory after it.
+        """
         plan = self._plan(name)
         values = np.asarray(values)
         if not plan.direct:
             plan.array[selection] = values
-            return
+            return None
         if values.dtype != plan.dtype:
             values = values.astype(plan.dtype)
         if len(selection) != len(plan.shape):
@@ -174,6 +200,7 @@ class ChunkWriter:
         if values.shape != tuple(extent):
             raise ValueError(f"{name}: values of shape {values.shape} for a selection of shape {tuple(extent)}")
         offsets = [r.start * c for r, c in zip(starts, plan.chunks)]
+        crcs: dict[tuple[int, ...], int] = {}
         for coords in itertools.product(*starts):
             local = tuple(slice(i * c - o, min((i + 1) * c, n) - o)
                           for i, c, n, o in zip(coords, plan.chunks, plan.shape, offsets))
@@ -182,9 +209,12 @@ class ChunkWriter:
                 full = np.full(plan.chunks, plan.fill_value, dtype=plan.dtype)
                 full[tuple(slice(0, k) for k in block.shape)] = block
                 block = full
-            self._put(plan.directory / plan.encode_key(coords), plan.encoder(block))
+            data = plan.encoder(block)
+            crcs[tuple(coords)] = crc32c(data)
+            self._put(plan.directory / plan.encode_key(coords), data, durable)
+        return crcs
 
-    def _put(self, path: Path, data) -> None:
+    def _put(self, path: Path, data, durable: bool = False) -> None:
         parent = path.parent
         if parent not in self._dirs:
             parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +228,12 @@ class ChunkWriter:
                 fh = open(tmp, "wb")
             with fh:
                 fh.write(data)
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, path)
+            if durable:
+                fsync_directory(parent)
         except BaseException:
             try:
                 os.unlink(tmp)

@@ -13,7 +13,7 @@ Examples
 >>> cfg = validate_config({"sweeps": {"s": {"model": "sqd", "fixed": fixed,
 ...                                           "grid": {"T_l": {"linspace": [1.0, 2.0, 3]}}}}})
 >>> cfg["dask"]["cluster"], cfg["sweeps"]["s"]["method"]
-('local', 'auto')
+('auto', 'auto')
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def validate_config(config: Mapping[str, Any], *, check: bool = True) -> dict:
     """
     if not isinstance(config, Mapping):
         raise ConfigError(f"<top level>: the configuration must be a mapping, not {type(config).__name__}")
+    _check_sweep_names(config)
     cfg = copy.deepcopy(dict(config))
     _unbool_refine_on(cfg)
     from jsonschema.exceptions import best_match
@@ -140,6 +141,26 @@ def _register_declared_models(cfg: Mapping[str, Any]) -> None:
         raise ConfigError(str(err)) from None
     except ValueError as err:  # e.g. the name of a built-in model
         raise ConfigError(f"models: {err}") from None
+
+
+#: Longest sweep name: it names a directory, a store and the store's lock and temporary siblings.
+MAX_SWEEP_NAME = 100
+
+
+def _check_sweep_names(config: Mapping[str, Any]) -> None:
+    """Sweep names must be strings (YAML reads ``123:`` as a number, ``yes:`` as true) of at most
+    :data:`MAX_SWEEP_NAME` characters."""
+    sweeps = config.get("sweeps")
+    if not isinstance(sweeps, Mapping):
+        return
+    for name in sweeps:
+        if not isinstance(name, str):
+            raise ConfigError(f"sweeps: the sweep name {name!r} was read as {type(name).__name__}, not text (YAML reads "
+                              f"123 as a number and yes/no/on/off as booleans); allowed: a name starting with a letter "
+                              f"or digit, of letters, digits, '_', '.', '-' (quote it: \"{name}\": ...)")
+        if len(name) > MAX_SWEEP_NAME:
+            raise ConfigError(f"sweeps.{name[:40]}...: the sweep name has {len(name)} characters; allowed: at most "
+                              f"{MAX_SWEEP_NAME} (it names the store's directory and files)")
 
 
 def _message(error) -> str:
@@ -259,11 +280,9 @@ def load_config(path: str | Path, *, check: bool = True) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist or is not a file")
-    with open(path, encoding="utf-8") as fh:
-        try:
-            raw = yaml.safe_load(fh)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    from .yamlload import load_yaml_file
+
+    raw = load_yaml_file(path)  # duplicate keys refused, 1e-3 a number, aliases bounded, encoding named
     if raw is None:
         raw = {}
     if isinstance(raw, dict) and "include" in raw:

@@ -22,12 +22,12 @@ import sys
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence, TextIO
 
 from .grid import SweepPlan, build_plan, checked_probe
-from .store import (COUNTERS, StoreLock, check_output_path, chunk_done, finish_run, prepare_store, read_attrs,
+from .store import (StoreLock, check_output_path, chunk_done, finish_run, prepare_store, read_attrs,
                     read_done, start_run, write_chunk)
 
 
@@ -45,7 +45,10 @@ class RunOptions:
 
     Attributes
     ----------
-    cluster : {"local", "address", "slurm", "inline"}
+    cluster : {"auto", "local", "address", "slurm", "inline"}
+        ``auto`` (the default): ``inline`` when the cells left to compute are at most
+        :data:`AUTO_INLINE_CELLS` (starting a local cluster would take longer than the work),
+        else ``local``.
     address : str or None
         Scheduler address for ``cluster="address"``.
     n_workers : int or None
@@ -64,9 +67,15 @@ class RunOptions:
         Compute at most this many chunks, then stop (a partial, resumable run).
     if_exists : {"resume", "overwrite", "fresh"}
         What to do with an existing store (see :func:`qtmsweep.sweep.store.prepare_store`).
+    durable : bool
+        fsync every data file and directory entry before a chunk's completion flag (a flag set
+        then survives a power loss; costs the time of the syncs, see ``benchmarks/durable.py``).
+    check_disk : bool
+        Refuse a sweep whose projected store is larger than the free disk
+        (:func:`qtmsweep.sweep.sizes.check_disk_space`).
     """
 
-    cluster: str = "local"
+    cluster: str = "auto"
     address: str | None = None
     n_workers: int | None = None
     threads_per_worker: int = 1
@@ -77,6 +86,8 @@ class RunOptions:
     progress: bool = True
     max_chunks: int | None = None
     if_exists: str = "resume"
+    durable: bool = False
+    check_disk: bool = True
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> "RunOptions":
@@ -90,8 +101,9 @@ class RunOptions:
         return cls(**values)
 
     def validate(self) -> None:
-        if self.cluster not in ("local", "address", "slurm", "inline"):
-            raise ValueError(f"cluster={self.cluster!r} is not allowed; allowed: 'local', 'address', 'slurm', 'inline'")
+        if self.cluster not in ("auto", "local", "address", "slurm", "inline"):
+            raise ValueError(f"cluster={self.cluster!r} is not allowed; allowed: 'auto', 'local', 'address', 'slurm', "
+                             "'inline'")
         if self.cluster == "address" and not self.address:
             raise ValueError("cluster='address' needs a scheduler address (dask.address or --scheduler)")
         for name in ("n_workers", "numba_threads", "max_in_flight", "max_chunks"):
@@ -103,6 +115,77 @@ class RunOptions:
             raise ValueError(f"threads_per_worker={self.threads_per_worker!r} is not allowed; allowed: an integer >= 1")
         if self.if_exists not in ("resume", "overwrite", "fresh"):
             raise ValueError(f"if_exists={self.if_exists!r} is not allowed; allowed: 'resume', 'overwrite', 'fresh'")
+        if not isinstance(self.check_disk, bool):
+            raise ValueError(f"check_disk={self.check_disk!r} is not allowed; allowed: true or false")
+        if not isinstance(self.durable, bool):
+            raise ValueError(f"durable={self.durable!r} is not allowed; allowed: true or false")
+        _check_memory_limit(self.memory_limit)
+        if self.cluster == "address":
+            _parse_scheduler_address(self.address)
+        if self.cluster == "slurm":
+            import shutil
+
+            if shutil.which("sbatch") is None:
+                raise ValueError("cluster='slurm' needs SLURM's `sbatch` on PATH, and it is not there; allowed here: "
+                                 "cluster 'local' or 'inline', or 'address' with a running scheduler")
+
+
+#: ``cluster: auto`` computes in this process up to this many cells left to compute (a local
+#: cluster takes seconds to start; inline, the kernel still uses every CPU through numba threads).
+AUTO_INLINE_CELLS = 2**20
+
+#: Smallest ``memory_limit`` a worker is given: the worker process itself needs ~150 MB and a chunk
+#: may use up to the plan's 256 MiB budget.
+MIN_MEMORY_LIMIT = 256 * 2**20
+
+
+def _check_memory_limit(value: Any) -> None:
+    """``memory_limit``: ``"auto"``, or a size (bytes as an int, or ``"4GB"``/``"2GiB"``) >= 256 MiB."""
+    allowed = "allowed: 'auto', or a size of at least 256MiB such as '4GB' or 4000000000 (bytes)"
+    if value == "auto":
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"memory_limit={value!r} is not allowed; {allowed}")
+    if isinstance(value, str):
+        from dask.utils import parse_bytes
+
+        try:
+            nbytes = parse_bytes(value)
+        except (ValueError, TypeError):
+            raise ValueError(f"memory_limit={value!r} is not a size; {allowed}") from None
+    else:
+        nbytes = value
+    if nbytes < MIN_MEMORY_LIMIT:
+        raise ValueError(f"memory_limit={value!r} ({nbytes} bytes) is too small for a worker; {allowed}")
+
+
+def _parse_scheduler_address(address: Any) -> tuple[str, int]:
+    """``(host, port)`` of a ``tcp://host:port`` (or ``host:port``) scheduler address; ValueError otherwise."""
+    allowed = "allowed: a Dask scheduler address such as 'tcp://10.0.0.5:8786'"
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"scheduler address {address!r} is not allowed; {allowed}")
+    text = address.strip()
+    scheme, _, rest = text.rpartition("://")
+    if scheme not in ("", "tcp", "tls"):
+        raise ValueError(f"scheduler address {address!r}: protocol {scheme!r} is not supported; {allowed}")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        raise ValueError(f"scheduler address {address!r} is not host:port; {allowed}")
+    return host.strip("[]"), int(port)
+
+
+def check_scheduler_reachable(address: str, timeout: float = 5.0) -> None:
+    """A TCP connection to the scheduler, before any store is created: a closed port or an unknown
+    host is a ``ValueError`` naming the address within ``timeout`` seconds (not a 60 s hang)."""
+    import socket
+
+    host, port = _parse_scheduler_address(address)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as err:
+        raise ValueError(f"scheduler address {address!r}: nothing answers there ({err.strerror or err}); start the "
+                         "scheduler first, or use cluster 'local'") from None
 
 
 @dataclass
@@ -209,6 +292,7 @@ class ChunkTarget:
     store: str
     run: int
     store_id: str | None = None
+    durable: bool = False
 
 
 def compute_chunk(plan: SweepPlan, target: ChunkTarget, flat: int, numba_threads: int | None) -> tuple:
@@ -228,7 +312,7 @@ def compute_chunk(plan: SweepPlan, target: ChunkTarget, flat: int, numba_threads
         return flat, plan.chunk_cells(index), None, time.perf_counter() - t0
     _set_numba_threads(numba_threads)
     ds = plan.compute(plan.chunk_slices(index))
-    counts = write_chunk(target.store, plan, index, ds, target.run, target.store_id)
+    counts = write_chunk(target.store, plan, index, ds, target.run, target.store_id, target.durable)
     return flat, plan.chunk_cells(index), [int(c) for c in counts], time.perf_counter() - t0
 
 
@@ -292,6 +376,8 @@ def dask_client(options: RunOptions, *, cpus: int | None = None) -> Iterator[tup
     options.validate()
     cpus = cpus or available_cpus()
     kind = options.cluster
+    if kind == "auto":  # chosen by run_sweeps from the work left; a direct caller (refine) gets a local cluster
+        kind = "local"
     if kind == "inline":
         nt = options.numba_threads or cpus
         yield None, {"cluster": "inline", "numba_threads": nt, "max_in_flight": 1}
@@ -403,13 +489,31 @@ def run_sweeps(config: Mapping[str, Any], sweeps: Sequence[str] | None = None, *
              for name in names}
     if len(set(map(str, paths.values()))) != len(paths):
         raise ValueError("two sweeps would write the same store; give distinct stores")
+    if options.check_disk:
+        from .sizes import check_disk_space
+
+        for name in names:
+            check_disk_space(plans[name], probes[name], paths[name], _done_fraction(plans[name], paths[name]))
     if options.cluster == "slurm" and not options.slurm.get("log_directory") and names:
         # keep the SLURM worker jobs' output next to the results, not in the current directory
         options.slurm = {**options.slurm, "log_directory": str(paths[names[0]].absolute().parent / "dask-worker-logs")}
     with ExitStack() as stack:
         for name in names:
             stack.enter_context(_lock(paths[name]))
-        client, setup = stack.enter_context(dask_client(options, cpus=cpus))
+        if not any(_work_left(plans[n], paths[n], options) for n in names):
+            # every store is complete and would be resumed: no cluster for nothing to compute
+            client, setup = None, {"cluster": "none (nothing left to compute)", "requested": options.cluster}
+        else:
+            chosen = options
+            if options.cluster == "auto":
+                left = sum(int(plans[n].n_cells * (1.0 - _done_fraction(plans[n], paths[n]))) for n in names)
+                chosen = replace(options, cluster="inline" if left <= AUTO_INLINE_CELLS else "local")
+            if chosen.cluster == "address":
+                check_scheduler_reachable(chosen.address)
+            client, setup = stack.enter_context(dask_client(chosen, cpus=cpus))
+            if options.cluster == "auto":
+                setup = {**setup, "chosen_by": f"cluster: auto ({left} cells left to compute; inline up to "
+                                               f"{AUTO_INLINE_CELLS})"}
         # workers import the package and load the kernels while stores are prepared; the futures are
         # held until the runs end (a released future's task may be cancelled)
         _warm_futures = []
@@ -426,6 +530,37 @@ def run_sweep(config: Mapping[str, Any], sweep: str, store: str | Path | None = 
     """Run one sweep of a validated config into ``store`` (default ``<results_dir>/<sweep>/<sweep>.zarr``)."""
     return run_sweeps(config, [sweep], stores={sweep: store} if store is not None else None, options=options,
                       cpus=cpus, stream=stream)[0]
+
+
+def _done_fraction(plan: SweepPlan, path: Path) -> float:
+    """Fraction of the chunks of an existing store of the same config already done (else 0)."""
+    from .layout import is_store
+
+    try:
+        if is_store(path) and read_attrs(path).get("config_sha256") == plan.config_sha256:
+            return float(read_done(path).mean())
+    except Exception:  # noqa: BLE001 - prepare_store says what is wrong with it
+        pass
+    return 0.0
+
+
+def _work_left(plan: SweepPlan, path: Path, options: RunOptions) -> bool:
+    """Whether running ``plan`` into ``path`` may compute anything (False only for a complete store
+    of the same config, chunking and format that would be resumed)."""
+    from .layout import STORE_FORMAT, is_store
+
+    if options.if_exists == "fresh" or not is_store(path):
+        return True
+    try:
+        attrs = read_attrs(path)
+        if (attrs.get("config_sha256") != plan.config_sha256 or attrs.get("qtmsweep_store_format") != STORE_FORMAT
+                or list(attrs.get("chunk_sizes", [])) != list(plan.chunks)
+                or list(attrs.get("chunk_dims", [])) != list(plan.dims)):
+            return True
+        done = read_done(path)
+    except Exception:  # noqa: BLE001 - anything unusual: let prepare_store say what it is
+        return True
+    return not done.all()
 
 
 @contextmanager
@@ -455,7 +590,7 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
     if options.max_chunks is not None:
         todo = todo[: options.max_chunks]
     run = start_run(store, setup)
-    target = ChunkTarget(store, run, read_attrs(store).get("store_id"))
+    target = ChunkTarget(store, run, read_attrs(store).get("store_id"), bool(options.durable))
     progress = Progress(f"{plan.name}", plan.n_chunks, int(done.sum()), stream=stream, enabled=options.progress)
     computed = cells = 0
     try:
@@ -469,7 +604,8 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
     return SweepResult(sweep=plan.name, store=str(path), status=status, chunks_total=plan.n_chunks,
                        chunks_done=attrs["chunks_done"], chunks_computed=computed, cells_total=plan.n_cells,
                        cells_computed=cells, seconds=time.perf_counter() - t0, complete=attrs["complete"],
-                       invariants={k: attrs[f"invariant_{k}"] for k in COUNTERS}, setup=setup, run=run)
+                       invariants={k[len("invariant_"):]: v for k, v in attrs.items() if k.startswith("invariant_")},
+                       setup=setup, run=run)
 
 
 def _execute(plan: SweepPlan, target: ChunkTarget, todo: list[int], client,

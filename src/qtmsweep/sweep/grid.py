@@ -250,6 +250,10 @@ def axis_values(spec: Mapping[str, Any], key: str) -> np.ndarray:
         start, stop, num = arg
         if isinstance(num, bool) or not isinstance(num, int) or num < 1:
             raise ConfigError(f"{key}.{kind}: num={num!r} must be an integer >= 1")
+        if num > MAX_AXIS_POINTS:
+            raise ConfigError(f"{key}.{kind}: num={num} is not allowed; allowed: at most {MAX_AXIS_POINTS} points on "
+                              "one axis (its coordinate alone would take "
+                              f"{num * 8 / 2**30:.1f} GiB; sweep more axes instead)")
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in (start, stop)):
             raise ConfigError(f"{key}.{kind}: start and stop must be finite numbers; got {start!r}, {stop!r}")
         if num > 1 and not start < stop:
@@ -275,6 +279,8 @@ def axis_values(spec: Mapping[str, Any], key: str) -> np.ndarray:
 
 #: Bounds of the automatic chunk size: see :func:`default_chunk_cells`.
 CHUNK_CELLS_MIN, CHUNK_CELLS_MAX, CHUNKS_WANTED = 16_384, 524_288, 16
+#: Points of one axis (checked before its values are made): 80 MB of coordinate.
+MAX_AXIS_POINTS = 10_000_000
 #: Working memory a chunk may take in a worker (bytes), by the model's ``cell_bytes``.
 CHUNK_BYTES = 256 * 2**20
 

@@ -24,6 +24,9 @@ never counts as a violation and a real violation never hides:
 ``secular`` (models with ``secular_ratio``: the global approaches)
     ``secular_ratio < SECULAR_LIMIT`` (10): the Bohr-frequency splitting is not large against
     the rates, so the secular (global) master equation is not valid there (a flag).
+``population_range``
+    a population ``p`` below ``-tol`` or above ``1 + tol``, ``tol = 1e-9 + rel_err`` (the
+    largest bound of the cell): a probability outside [0, 1] beyond rounding.
 
 With counting statistics in the dataset (``tur``, ``tur_rel_err``, ``classical_dynamics``;
 :mod:`qtmsweep.thermo.noise`) two more checks (:data:`NOISE_CHECKS`) are counted:
@@ -56,10 +59,11 @@ PRECISION_LIMIT = 1e-6
 CONSERVATION_LIMIT = 1e-10
 SECOND_LAW_FLOOR = 1e-12
 TRUNCATION_LIMIT = 1e-3
+POPULATION_LIMIT = 1e-9
 CHECKS = ("second_law", "energy_conservation", "particle_conservation", "precision", "nonfinite",
-          "truncation", "secular")
+          "truncation", "secular", "population_range")
 #: The checks that are violations of physics (``precision`` is a flag on the numerics).
-VIOLATIONS = ("second_law", "energy_conservation", "particle_conservation", "nonfinite")
+VIOLATIONS = ("second_law", "energy_conservation", "particle_conservation", "nonfinite", "population_range")
 CHECK_DOC = {
     "second_law": f"cells with sigma < -(min(sigma_rel_err, 1) |sigma| + {SECOND_LAW_FLOOR:g} sum_k |J_k F_k|)",
     "energy_conservation": f"cells with residual_E > {CONSERVATION_LIMIT:g} + rel_err",
@@ -69,6 +73,7 @@ CHECK_DOC = {
     "nonfinite": "cells with a NaN or infinite p, J_E, J_N, J_Q, sigma or sigma_micro",
     "truncation": f"cells with truncation_err > {TRUNCATION_LIMIT:g} * |J_Q| for some lead (truncation error)",
     "secular": f"cells with secular_ratio < {SECULAR_LIMIT:g} (secular approximation not valid)",
+    "population_range": f"cells with a population p outside [0, 1] by more than {POPULATION_LIMIT:g} + rel_err",
 }
 #: Checks counted when the dataset has counting statistics (not part of the store's counters yet).
 NOISE_CHECKS = ("tur", "tur_classical_violations")
@@ -142,6 +147,8 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
         masks[CHECKS.index("truncation")] = np.any(~(err <= np.maximum(TRUNCATION_LIMIT * J, rounding)), axis=1)
     if "secular_ratio" in ds:
         masks[CHECKS.index("secular")] = _cells(ds, "secular_ratio", dims, shape)[:, 0] < SECULAR_LIMIT
+    if "p" in ds:
+        masks[CHECKS.index("population_range")] = _outside_unit_interval(_cells(ds, "p", dims, shape), rel)
     out = {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
     if "tur" in ds and "flux" in ds["tur"].dims:
         out.update({k: v.reshape(shape) for k, v in tur_violation_arrays(ds, dims, shape).items()})
@@ -158,6 +165,15 @@ def tur_violation_arrays(ds: xr.Dataset, dims, shape) -> dict[str, np.ndarray]:
         below = np.isfinite(Q) & np.isfinite(err) & (Q * (1.0 + err + 1e-12) < 2.0)
     below = below.any(axis=1)
     return {"tur": below & classical, "tur_classical_violations": below & ~classical}
+
+
+def _outside_unit_interval(p: np.ndarray, rel: np.ndarray) -> np.ndarray:
+    """Rows of ``p`` (cells, states) with a population outside [0, 1] beyond ``1e-9 + rel_err``
+    (the cell's largest finite bound, per-lead or not); NaN is ``nonfinite``'s, not counted here."""
+    bound = np.where(np.isfinite(rel), rel, 0.0).max(axis=1) if rel.shape[1] else np.zeros(len(p))
+    tol = (POPULATION_LIMIT + bound)[:, None]
+    with np.errstate(invalid="ignore"):
+        return ((p < -tol) | (p > 1.0 + tol)).any(axis=1)
 
 
 @njit(cache=True, parallel=True)

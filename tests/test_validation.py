@@ -1,0 +1,77 @@
+"""issue 16: bad values and array inputs of `qtmsweep.solve` / `qtmsweep point` are refused with a
+message naming the parameter -- never a ZeroDivisionError, a reshape error or a silent mislabel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import qtmsweep
+
+SQD = dict(eps=1.0, T_l=2.0, T_r=1.0, mu_l=0.0, mu_r=0.0, gamma_l=1.0, gamma_r=1.0)
+CLI = [sys.executable, "-m", "qtmsweep.cli"]
+
+
+def test_sqd_at_1e_minus_200_is_refused_naming_the_temperature():
+    """`qtmsweep point sqd ... T_l=1e-200 T_r=1e-200` ended in a ZeroDivisionError."""
+    with pytest.raises(ValueError, match=r"T_l=1e-200 is not allowed; allowed: a temperature >= 1e-150"):
+        qtmsweep.solve("sqd", **{**SQD, "T_l": 1e-200, "T_r": 1e-200})
+    proc = subprocess.run([*CLI, "point", "sqd", "eps=1", "T_l=1e-200", "T_r=1e-200", "mu_l=0", "mu_r=0",
+                           "gamma_l=1", "gamma_r=1"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "T_l=1e-200" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_smallest_temperature_allowed_gives_finite_results_for_every_model():
+    from qtmsweep.thermo.invariants import FINITE_OUTPUTS
+    from qtmsweep.validation import MIN_TEMPERATURE
+
+    for name in qtmsweep.available_models():
+        model = qtmsweep.get_model(name)
+        temps = [p.name for p in model.parameters if p.kind == "temperature"]
+        ds = qtmsweep.solve(name, **{**model.defaults(), **{t: MIN_TEMPERATURE * (1 + i) for i, t in enumerate(temps)}})
+        for out in FINITE_OUTPUTS:
+            if out in ds:
+                assert np.isfinite(ds[out].values).all(), (name, out)
+
+
+def test_point_with_non_finite_results_warns_and_fails(monkeypatch, capsys):
+    """Tiny valid temperatures printed NaN/inf with exit 0 and no warning."""
+    from qtmsweep.cli import EXIT_FAILED, main
+
+    solve_module = sys.modules["qtmsweep.solve"]  # the module (the package's `solve` is the function)
+    real = solve_module.solve
+
+    def lossy(*args, **kwargs):
+        ds = real(*args, **kwargs)
+        return ds.assign(sigma=ds.sigma * np.nan)
+
+    monkeypatch.setattr(solve_module, "solve", lossy)
+    code = main(["point", "sqd"] + [f"{k}={v}" for k, v in SQD.items()])
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILED and "sigma not finite" in err
+
+
+def test_a_dataarray_labelled_other_than_its_values_is_refused():
+    """`T_a` valued 1, 2 but labelled 5, 6 was computed at the values and labelled with the coordinate."""
+    bad = xr.DataArray([1.0, 2.0], dims="T_l", coords={"T_l": [5.0, 6.0]})
+    with pytest.raises(ValueError, match=r"T_l: the DataArray's values \[1.0, 2.0\] differ from its coordinate"):
+        qtmsweep.solve("sqd", **{**SQD, "T_l": bad})
+    good = xr.DataArray([1.0, 2.0], dims="x", coords={"x": [5.0, 6.0]})  # another dim: its labels are the user's
+    assert qtmsweep.solve("sqd", **{**SQD, "T_l": good}).sizes["x"] == 2
+    assert qtmsweep.solve("sqd", **{**SQD, **qtmsweep.grid(T_l=[1.0, 2.0])}).sizes["T_l"] == 2
+
+
+@pytest.mark.parametrize("empty", [np.array([]), xr.DataArray(np.array([]), dims="x")], ids=["numpy", "xarray"])
+def test_an_empty_array_is_refused_naming_the_parameter(empty):
+    with pytest.raises(ValueError, match=r"T_r: an empty array \(shape \(0,\)\) is not allowed"):
+        qtmsweep.solve("sqd", **{**SQD, "T_r": empty})
+
+
+@pytest.mark.parametrize("dim", ["lead", "state"])
+def test_a_dataarray_on_an_output_dim_is_refused(dim):
+    with pytest.raises(ValueError, match=rf"eps: a DataArray on dim '{dim}' is not allowed"):
+        qtmsweep.solve("sqd", **{**SQD, "eps": xr.DataArray([1.0, 2.0], dims=dim)})
