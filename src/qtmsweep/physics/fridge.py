@@ -45,11 +45,12 @@ BATH_PARAMETERS = (
 )
 
 
-def normalize(params: dict) -> dict:
+def normalize(params: dict, *, cold_bias: float = -1.0) -> dict:
     """003's parametrisations of its figures, as aliases (resolved before validation).
 
     * ``T`` and ``dT`` (both or neither, instead of ``T_L, T_R, T_C``): the symmetric bias of
-      003 Figs. 3–5, 7, 8: ``T_L = T + dT``, ``T_R = T``, ``T_C = T − dT``.
+      003 Figs. 3–5, 7, 8: ``T_L = T + dT``, ``T_R = T``, ``T_C = T − dT``; ``cold_bias = 0``
+      reads ``T_C = T`` instead (003 Fig. 10, ``kerr_negf``).
     * ``filters="resonant"`` (instead of ``Omega_L, Omega_R, Omega_C``): the filter positions
       003 uses throughout, ``Omega_L = eps1``, ``Omega_R = eps1 + delta_z``,
       ``Omega_C = eps2 + delta_z``.
@@ -63,9 +64,10 @@ def normalize(params: dict) -> dict:
         if clash:
             raise ValueError(f"give either T, dT or the temperatures T_L, T_R, T_C, not both ({clash[0]} given)")
         if "T" not in params or "dT" not in params:
-            raise ValueError("T and dT must be given together (T_L = T + dT, T_R = T, T_C = T - dT)")
+            cold = "T_C = T - dT" if cold_bias == -1.0 else "T_C = T"
+            raise ValueError(f"T and dT must be given together (T_L = T + dT, T_R = T, {cold})")
         T, dT = params.pop("T"), params.pop("dT")
-        params.update(T_L=T + dT, T_R=T, T_C=T - dT)
+        params.update(T_L=T + dT, T_R=T, T_C=T + cold_bias * dT)
     if "filters" in params:
         if params["filters"] != "resonant":
             raise ValueError(f"filters={params['filters']!r} is not allowed; allowed: 'resonant' "

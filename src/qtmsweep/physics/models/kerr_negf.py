@@ -173,16 +173,7 @@ def normalize(params: dict) -> dict:
     """
     from ..fridge import normalize as fridge_normalize
 
-    params = dict(params)
-    if "T" in params or "dT" in params:
-        clash = [k for k in ("T_L", "T_R", "T_C") if k in params]
-        if clash:
-            raise ValueError(f"give either T, dT or the temperatures T_L, T_R, T_C, not both ({clash[0]} given)")
-        if "T" not in params or "dT" not in params:
-            raise ValueError("T and dT must be given together (kerr_negf: T_L = T + dT, T_R = T_C = T)")
-        T, dT = params.pop("T"), params.pop("dT")
-        params.update(T_L=T + dT, T_R=T, T_C=T)
-    return fridge_normalize(params)
+    return fridge_normalize(params, cold_bias=0.0)
 
 
 # -- small helpers --------------------------------------------------------------------
