@@ -186,13 +186,7 @@ def _run(args: argparse.Namespace) -> int:
             if args.slurm_queue is not None:
                 slurm["queue"] = args.slurm_queue
             options.slurm = slurm
-        options.validate()
-        if options.cluster == "slurm":
-            import importlib.util
-
-            if importlib.util.find_spec("dask_jobqueue") is None:
-                raise ValueError("cluster 'slurm' needs dask-jobqueue, which is not installed; install the slurm "
-                                 "extra: pip install 'qtmsweep[slurm]'")
+        options.validate()  # also: cluster 'slurm' needs the slurm extra and sbatch
         if args.summary_json:
             from .sweep.store import check_output_path
 

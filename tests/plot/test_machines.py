@@ -153,6 +153,11 @@ def test_kerr_truncation_two_levels_is_the_qubit_pair(kerr):
     np.testing.assert_allclose(data.J_C_curve.sel(N=2).values, J_q, rtol=1e-9, atol=1e-9 * np.abs(J_q).max())
     # 003 Fig. 7: at dT = 0.3 the resonators cool more than the qubits
     assert float(data.J_C.sel(N=4).isel(at=1)) > float(data.J_C.sel(N=2).isel(at=1))
+    # panel (b): the conservative estimate covers the change the next stores show, and shrinks with N
+    rel = data.truncation_rel_err
+    change = abs(data.J_C_curve.sel(N=3) - data.J_C_curve.sel(N=2)) / abs(data.J_C_curve.sel(N=2))
+    assert bool((rel.sel(N=2) >= 0.5 * change).all())
+    assert float(rel.sel(N=4).median()) < float(rel.sel(N=2).median())
 
 
 # -- 004 ------------------------------------------------------------------------------------------

@@ -58,7 +58,10 @@ def test_provenance_attrs(grid_store, open_store):
     cfg, store = grid_store
     attrs = open_store(store).attrs
     assert attrs["qtmsweep_version"].split("+")[0] == qtmsweep.__version__.split("+")[0]
-    assert attrs["config_sha256"] == hashlib.sha256(attrs["config"].encode()).hexdigest()
+    # the identity hash covers what defines the data: the stored YAML less description/resources
+    from qtmsweep.sweep.config import sweep_sha256
+
+    assert attrs["config_sha256"] == sweep_sha256(yaml.safe_load(attrs["config"]), "s")
     assert yaml.safe_load(attrs["config"])["sweeps"]["s"]["fixed"]["kappa"] == -1.5
     assert attrs["created"].endswith("+00:00")
     assert "git_revision" in attrs

@@ -13,7 +13,7 @@ exactly the arrays drawn, ``draw_<kind>`` writes the file.
                    undetermined cells hatched, the operating mode and COP/COP_Carnot; one row
                    per dataset (local vs global).
 ``truncation``     ``kerr_fridge``: ``J_Q[C]`` against the truncation N at a few ``x`` values,
-                   and the stores' own ``truncation_rel_change`` (N → N+1) against ``x``.
+                   and the stores' own truncation-error estimate of J_C (``truncation_err``, from N, N+1, N+2) relative to J_C, against ``x``.
 ``rectification``  ``chain`` forward/reverse sweep: ``|J_Q[L]|`` forward and reverse against
                    ``x`` and the contrast C (004 Fig. 4).
 ``contrast_map``   the contrast over ``(x, y)`` of a forward/reverse sweep.
@@ -332,7 +332,8 @@ def draw_fridge_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap:
 # == truncation =================================================================================
 def data_truncation(ds, *, x: str | None = None, at: Sequence[float] | None = None,
                     sel: Mapping[str, Any] | None = None) -> xr.Dataset:
-    """``kerr_fridge`` stores of several truncations: ``J_C(N, at)`` and ``truncation_rel_change(N, x)``."""
+    """``kerr_fridge`` stores of several truncations: ``J_C(N, at)`` and ``truncation_rel_err(N, x)``
+    (the store's conservative ``truncation_err`` of J_Q[C] over |J_Q[C]|)."""
     datasets = _as_list(ds)
     rows, rel = [], []
     Ns = []
@@ -350,7 +351,8 @@ def data_truncation(ds, *, x: str | None = None, at: Sequence[float] | None = No
         Ns.append(N1)
         J = d["J_Q"].sel(lead="C", drop=True)
         rows.append(J)
-        rel.append(d["truncation_rel_change"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel.append(d["truncation_err"].sel(lead="C", drop=True) / abs(J))
     order = np.argsort(Ns)
     Ns = [Ns[i] for i in order]
     if len(set(Ns)) != len(Ns):
@@ -360,7 +362,7 @@ def data_truncation(ds, *, x: str | None = None, at: Sequence[float] | None = No
     xs = np.asarray(J[x].values)
     at = list(at) if at is not None else [float(xs[len(xs) // 3]), float(xs[2 * len(xs) // 3]), float(xs[-1])]
     J_at = J.sel({x: at}, method="nearest").rename({x: "at"})
-    data = xr.Dataset({"J_C": J_at, "truncation_rel_change": R, "J_C_curve": J})
+    data = xr.Dataset({"J_C": J_at, "truncation_rel_err": R, "J_C_curve": J})
     data["J_C"].attrs = {"units": "energy/time", "long_name": "J_Q[C] at the selected x values against N"}
     data.attrs.update({"x": x, "family": "fridge", "title": "kerr_fridge: convergence in the truncation N1 = N2 = N",
                        "caption": _fixed_caption(datasets[0], (x, "N1", "N2"))})
@@ -368,7 +370,7 @@ def data_truncation(ds, *, x: str | None = None, at: Sequence[float] | None = No
 
 
 def draw_truncation(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> Path:
-    """(a) J_C against N at fixed x; (b) the stores' relative change N → N+1 against x."""
+    """(a) J_C against N at fixed x; (b) the stores' estimated relative truncation error of J_C against x."""
     x = data.attrs["x"]
     units = _UNITS["fridge"]
     Ns = data["N"].values
@@ -385,11 +387,11 @@ def draw_truncation(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> Pa
         ax.set_title("(a) heat current out of C against the truncation")
         ax.legend(loc="best")
         for c, (i, N) in zip(_colours(len(Ns)), enumerate(Ns)):
-            bx.semilogy(data[x].values, np.abs(data["truncation_rel_change"].isel(N=i).values), color=c,
+            bx.semilogy(data[x].values, data["truncation_rel_err"].isel(N=i).values, color=c,
                         label=f"N = {int(N)}")
         bx.set_xlabel(label(x, "fridge"))
-        bx.set_ylabel(r"$|J(N+1) - J(N)|/|J(N)|$")
-        bx.set_title("(b) relative change of the currents from N to N + 1")
+        bx.set_ylabel(r"truncation error of $J_C$ / $|J_C|$")
+        bx.set_title("(b) estimated truncation error (from N, N+1, N+2)")
         bx.legend(loc="best")
         fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
         return save(fig, path, dpi=dpi)

@@ -123,8 +123,12 @@ class RunOptions:
         if self.cluster == "address":
             _parse_scheduler_address(self.address)
         if self.cluster == "slurm":
+            import importlib.util
             import shutil
 
+            if importlib.util.find_spec("dask_jobqueue") is None:
+                raise ValueError("cluster 'slurm' needs dask-jobqueue, which is not installed; install the slurm "
+                                 "extra: pip install 'qtmsweep[slurm]'")
             if shutil.which("sbatch") is None:
                 raise ValueError("cluster='slurm' needs SLURM's `sbatch` on PATH, and it is not there; allowed here: "
                                  "cluster 'local' or 'inline', or 'address' with a running scheduler")
