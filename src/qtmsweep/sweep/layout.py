@@ -167,3 +167,26 @@ def open_bookkeeping(path: str | Path, mode: str = "r"):
 
 def is_store(path: str | Path) -> bool:
     return (Path(path) / "zarr.json").is_file()
+
+
+#: ``source`` attribute of the variables :mod:`qtmsweep.analysis` adds to a store in place.
+ANALYSIS_SOURCE = "qtmsweep.analysis"
+
+
+def chunked_variables(group, dims) -> list[tuple[str, Any, tuple[str, ...]]]:
+    """``(name, array, its dimension names)`` of every array of ``group`` written chunk by chunk:
+    over all the swept ``dims``, neither a coordinate nor an analysis variable; sorted by name
+    (the order of a ``_sweep/crc32c`` row)."""
+    arrays = sorted(group.arrays())
+    coords = set()
+    for _, array in arrays:
+        coords.update(array.metadata.dimension_names or ())
+        coords.update(str(array.attrs.get("coordinates", "")).split())
+    out = []
+    for name, array in arrays:
+        names = tuple(array.metadata.dimension_names or ())
+        if name in coords or not set(dims) <= set(names) or array.attrs.get("source") == ANALYSIS_SOURCE:
+            continue
+        out.append((name, array, names))
+    return out
+

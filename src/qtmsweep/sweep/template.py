@@ -14,7 +14,7 @@ import xarray as xr
 from ..thermo.invariants import CONSERVATION_LIMIT, PRECISION_LIMIT
 from .bookkeeping import remove_partial_files
 from .grid import SweepPlan
-from .layout import (BOOKKEEPING, CRC_ARRAY, check_metadata, COUNTER_DOC, COUNTERS, FLOAT32_DIAGNOSTICS, STORE_FORMAT, StoreError, _open_group,
+from .layout import (chunked_variables, BOOKKEEPING, CRC_ARRAY, check_metadata, COUNTER_DOC, COUNTERS, FLOAT32_DIAGNOSTICS, STORE_FORMAT, StoreError, _open_group,
                      _quiet, is_store, read_attrs, update_attrs)
 from .provenance import provenance
 
@@ -105,16 +105,8 @@ def crc_entries(group, dims: tuple[str, ...]) -> list[list]:
     ``dims`` that is neither a coordinate nor an analysis variable."""
     import itertools
 
-    arrays = sorted(group.arrays())
-    coords = set()
-    for _, array in arrays:
-        coords.update(array.metadata.dimension_names or ())
-        coords.update(str(array.attrs.get("coordinates", "")).split())
     out = []
-    for name, array in arrays:
-        names = tuple(array.metadata.dimension_names or ())
-        if name in coords or not set(dims) <= set(names) or array.attrs.get("source") == "qtmsweep.analysis":
-            continue
+    for name, array, names in chunked_variables(group, dims):
         other = [n for d, n in zip(names, array.cdata_shape) if d not in dims]
         out.extend([name, list(block)] for block in itertools.product(*(range(n) for n in other)))
     return out

@@ -47,10 +47,8 @@ import numpy as np
 from .store import (BOOKKEEPING, StoreError, _done_indices, _open_group, _quiet, chunk_files, mark_incomplete,
                     qtmsweep_attrs)
 
-#: ``source`` attr of the variables ``qtmsweep analyze`` adds (:data:`qtmsweep.analysis.SOURCE`).
-ANALYSIS_SOURCE = "qtmsweep.analysis"
 BOOK_ARRAYS = ("done", "run", "counts")
-from .layout import CRC_ARRAY  # noqa: E402
+from .layout import ANALYSIS_SOURCE, CRC_ARRAY, chunked_variables  # noqa: E402
 
 
 @dataclass
@@ -110,16 +108,8 @@ class VerifyReport:
 def _arrays(group, chunk_dims: tuple[str, ...], chunk_sizes: tuple[int, ...]):
     """(name, array, positions of the chunk dims) of every array written chunk by chunk: the
     dataset's data variables (its coordinates are written with the template)."""
-    arrays = sorted(group.arrays())
-    coords = set()
-    for _, array in arrays:
-        coords.update(array.metadata.dimension_names or ())
-        coords.update(str(array.attrs.get("coordinates", "")).split())
     out = []
-    for name, array in arrays:
-        dims = tuple(array.metadata.dimension_names or ())
-        if name in coords or not set(chunk_dims) <= set(dims) or array.attrs.get("source") == ANALYSIS_SOURCE:
-            continue
+    for name, array, dims in chunked_variables(group, chunk_dims):
         pos = tuple(dims.index(d) for d in chunk_dims)
         got = tuple(int(array.chunks[p]) for p in pos)
         if got != chunk_sizes:
