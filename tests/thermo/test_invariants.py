@@ -94,3 +94,16 @@ def test_the_issue_16_qubit_fridge_cell_with_negative_populations_is_counted():
         assert counts["population_range"] == 0
     else:  # the kernel of issue 16
         assert p.min() < -0.01 and counts["population_range"] == 1
+
+
+def test_local_me_energy_conservation_is_checked_on_the_full_hamiltonian_currents():
+    """003 Fig. 5's local ME with delta_x > 0 and eps1 != eps2: the bare currents of Eq. A21 are not
+    conserved (physics of the local approach), the full-Hamiltonian ones are; only a broken J_E_full counts."""
+    p = dict(eps1=2.0, eps2=2.1, delta_z=np.linspace(0.01, 1.0, 12), delta_x=0.02, T_L=1.1, T_R=1.0, T_C=0.9,
+             Gamma_L=0.02, Gamma_R=0.08, Gamma_C=0.06, filters="resonant", eps_c=10.0)
+    ds = qtmsweep.solve("qubit_fridge", approach="local", **p)
+    assert float(ds.residual_E.min()) > 1e-8  # the bare currents do not sum to zero
+    assert count_violations(ds)["energy_conservation"] == 0
+    broken = ds.copy(deep=True)
+    broken["J_E_full"][3, 0] = broken["J_E_full"][3, 0] * (1 + 1e-4)
+    assert count_violations(broken)["energy_conservation"] == 1
