@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["batch_size", "flat_param"]
+__all__ = ["batch_size", "flat_param", "GridParam"]
 
 
 def flat_param(params: Mapping[str, Any], name: str, n: int) -> np.ndarray:
@@ -32,3 +32,39 @@ def batch_size(params: Mapping[str, Any]) -> int:
     if len(sizes) > 1:
         raise ValueError(f"parameter arrays must be flat and of one length; got lengths {sorted(sizes)}")
     return sizes.pop() if sizes else 1
+
+
+class GridParam:
+    """One parameter on ``n`` grid cells without the broadcast copy: cell ``i`` has the value
+    ``values[(i // div) % mod]``.
+
+    A 1-D axis coordinate of a C-ordered grid of shape ``S`` along dim ``d`` is
+    ``GridParam(coord, div=prod(S[d+1:]), mod=S[d])``; a flat array is ``div=1, mod=n``;
+    a scalar ``div=1, mod=1``.  Kernels that accept these (``RateModel.grid_params``) read the
+    values in place; :meth:`flat` materialises the ``n`` values for those that do not.
+
+    >>> GridParam(np.array([1.0, 2.0]), div=3, mod=2).flat(6).tolist()
+    [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+    """
+
+    __slots__ = ("values", "div", "mod")
+
+    def __init__(self, values: np.ndarray, div: int, mod: int):
+        values = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+        if values.size != mod or div < 1 or mod < 1:
+            raise ValueError(f"GridParam: need values of size mod={mod} >= 1 and div={div} >= 1; "
+                             f"got {values.size} values")
+        self.values, self.div, self.mod = values, int(div), int(mod)
+
+    def flat(self, n: int) -> np.ndarray:
+        """The ``n`` cell values (a copy unless the values are already flat)."""
+        if self.div == 1 and self.mod == n:
+            return self.values
+        return self.values[(np.arange(n) // self.div) % self.mod]
+
+    def at(self, idx: np.ndarray) -> np.ndarray:
+        """The values of the cells ``idx``."""
+        return self.values[(np.asarray(idx) // self.div) % self.mod]
+
+    def __repr__(self) -> str:
+        return f"GridParam(<{self.mod} values>, div={self.div}, mod={self.mod})"

@@ -125,6 +125,10 @@ class SteadyState:
     #: Absolute error bounds of the currents: ``{"J_E": (n, n_leads), "J_N": ..., "J_Q": ...}``
     #: (``J_Q`` may be absent: derived from those of ``J_E`` and ``J_N``).
     abs_err: dict[str, np.ndarray] | None = None
+    #: Conservation residuals ``|Σ_λ J[λ]| / max_λ |J[λ]|`` of ``J_E`` and ``J_N`` (n,), when the
+    #: kernel formed them in its own pass (else :func:`qtmsweep.thermo.conservation_residual`).
+    residual_E: np.ndarray | None = None
+    residual_N: np.ndarray | None = None
     #: Model-specific outputs: name -> (extra dims after the cell axis, array); metadata in
     #: ``RateModel.extra_outputs``.
     extras: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
@@ -180,6 +184,9 @@ class RateModel(ParameterLookup):
     particle_exchange: bool = True
     state_particles: tuple[int, ...] | None = None
     closed_form: Callable[[Mapping[str, np.ndarray]], SteadyState] | None = None
+    #: The closed form also takes :class:`~qtmsweep.physics.batch.GridParam` values (read in
+    #: place, no broadcast copy) and a ``cells=n`` keyword.
+    grid_params: bool = False
     #: ``(lead, omega, params, T0, mu0) -> (dk_in, dk_out, dk_in - dk_out)``: the change of a lead's
     #: rates from the reference reservoir ``(T0, mu0)`` to its own, formed from input differences
     #: (no cancellation near equilibrium).  Lets the generic solver work on the deviation from the

@@ -34,13 +34,16 @@ from the populations, and the tests check the two against each other.
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from numba import njit, prange
 
+from ..batch import GridParam
 from ..distributions import inverse_temperature_difference_np, scaled_mu_difference_np
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates, fermionic_rate_deviation
 from ..registry import register
+from . import cqd_simd as _simd
 
 STATES = ("A", "B", "C", "D")
 LEADS = ("a", "b", "r")
@@ -475,15 +478,56 @@ def _ratio(err, value):
     return err / (mag - err)
 
 
-def closed_form(params) -> SteadyState:
-    """Exact steady state of ``cqd`` on flat parameter arrays (see module docstring)."""
-    arrays = tuple(np.ascontiguousarray(np.atleast_1d(np.asarray(params[k], dtype=np.float64)).ravel())
-                   for k in KERNEL_PARAMETERS)
-    sizes = {a.size for a in arrays} - {1}
-    if len(sizes) > 1:
-        raise ValueError(f"parameter arrays must be flat and of one length; got lengths {sorted(sizes)}")
-    n = sizes.pop() if sizes else 1
-    stride = np.array([1 if a.size > 1 else 0 for a in arrays], dtype=np.int64)
+#: Environment variable choosing the kernel: ``simd`` (default) or ``reference``.
+KERNEL_ENV = "QTMSWEEP_CQD_KERNEL"
+KERNELS = ("simd", "reference")
+
+
+def _kernel_choice(kernel: str | None) -> str:
+    if kernel is None:
+        kernel = os.environ.get(KERNEL_ENV, "simd") or "simd"
+        where = f"{KERNEL_ENV}={kernel!r}"
+    else:
+        where = f"kernel={kernel!r}"
+    if kernel not in KERNELS:
+        raise ValueError(f"{where} is not allowed; allowed: {', '.join(map(repr, KERNELS))}")
+    return kernel
+
+
+def _grid_params(params) -> tuple[tuple[GridParam, ...], int]:
+    """The kernel parameters as :class:`GridParam` (flat arrays and scalars wrapped, no copy)."""
+    out = []
+    for k in KERNEL_PARAMETERS:
+        v = params[k]
+        if not isinstance(v, GridParam):
+            a = np.asarray(v, dtype=np.float64)
+            if a.ndim > 1:
+                a = a.ravel()
+            v = GridParam(a, 1, 1) if a.size == 1 else GridParam(a, 1, a.size)
+        out.append(v)
+    flat_sizes = {g.mod for g in out if g.div == 1 and g.mod > 1}
+    if len(flat_sizes) > 1:
+        raise ValueError(f"parameter arrays must be flat and of one length; got lengths {sorted(flat_sizes)}")
+    n = flat_sizes.pop() if flat_sizes else 1
+    if any(g.div > 1 for g in out):
+        n = max(n, max(g.div * g.mod for g in out))
+    return tuple(out), n
+
+
+def closed_form(params, *, kernel: str | None = None, cells: int | None = None) -> SteadyState:
+    """Exact steady state of ``cqd`` on flat parameter arrays (see module docstring).
+
+    ``params`` values are scalars, flat arrays of one length or
+    :class:`~qtmsweep.physics.batch.GridParam` (read in place; then ``cells`` gives the grid's size).
+    ``kernel``: ``"simd"`` (:mod:`.cqd_simd`, the default) or ``"reference"`` (the scalar kernel
+    with libm's transcendentals); default from the environment variable ``QTMSWEEP_CQD_KERNEL``.
+    Both return the same outputs, within the same per-component bounds; the simd one also fills
+    the conservation residuals.
+    """
+    kernel = _kernel_choice(kernel)
+    grid, n = _grid_params(params)
+    if cells is not None:
+        n = int(cells)
     p = np.empty((n, 4))
     J_E = np.empty((n, 3))
     J_N = np.empty((n, 3))
@@ -494,11 +538,33 @@ def closed_form(params) -> SteadyState:
     rel_err = np.empty((n, 3))
     sigma_rel_err = np.empty(n)
     cycle_flux = np.empty(n)
-    _cqd_kernel(arrays, stride, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, sigma_rel_err, cycle_flux)
+    outputs = (p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, sigma_rel_err, cycle_flux)
+    res_E = res_N = None
+    if kernel == "reference":
+        arrays = tuple(g.values if g.mod == 1 else g.flat(n) for g in grid)
+        stride = np.array([0 if g.mod == 1 else 1 for g in grid], dtype=np.int64)
+        _cqd_kernel(arrays, stride, *outputs)
+    else:
+        res_E = np.empty(n)
+        res_N = np.empty(n)
+        flag = np.empty(n, dtype=np.uint8)
+        block_flags = np.zeros((n + _simd.BLOCK - 1) // _simd.BLOCK, dtype=np.int64)
+        div = np.array([g.div for g in grid], dtype=np.int64)
+        mod = np.array([g.mod for g in grid], dtype=np.int64)
+        _simd.cqd_simd_kernel(tuple(g.values for g in grid), div, mod, n,
+                              *(o.reshape(-1) for o in outputs), res_E, res_N, flag, block_flags)
+        if block_flags.any():  # cells beyond the fast path: the reference kernel, bit for bit
+            idx = _simd.flagged_cells(flag, block_flags)
+            sub = tuple(np.empty((idx.size,) + o.shape[1:]) for o in outputs)
+            arrays = tuple(np.ascontiguousarray(g.at(idx)) for g in grid)
+            _cqd_kernel(arrays, np.ones(12, dtype=np.int64), *sub)
+            for o, so in zip(outputs, sub):
+                o[idx] = so
+            _simd.residuals_at(J_E, J_N, idx, res_E, res_N)
     return SteadyState(
         p=p, J_E=J_E, J_N=J_N, sigma_micro=sigma_micro, rel_err=rel_err, sigma_rel_err=sigma_rel_err,
         J_Q=J_Q, forces={"F_E_r": F[:, 0], "F_E_b": F[:, 1], "F_N_b": F[:, 2]}, sigma=sigma,
-        extras={"cycle_flux": ((), cycle_flux)},
+        extras={"cycle_flux": ((), cycle_flux)}, residual_E=res_E, residual_N=res_N,
     )
 
 
@@ -520,5 +586,6 @@ CQD = register(RateModel(
     normalize=normalize,
     reference="000 (Ghosh, Gupt, Ghosh), 001 §IX–X",
     extra_outputs={"cycle_flux": OutputVariable("1/time", "cycle flux Gamma_cyc (A->B->D->C->A), 000 Eq. 21")},
+    grid_params=True,
     cell_bytes=320,  # measured peak ~200 B/cell: the fused kernel and its outputs
 ))
