@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
+from .physics.batch import GridParam
 from .physics.precision import EPS as _EPS, lead_bound, relative_bound, sigma_error
 from .physics.registry import get_model
 from .thermo import conservation_residual, entropy_production_from_forces, heat_current
@@ -41,7 +42,9 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
         numpy arrays broadcast against each other (dims ``dim_0, ...``, or the
         parameter's name for a single 1-D array); ``xarray.DataArray`` values
         are aligned by dimension and their dims and coords are kept.  Mixing
-        non-scalar numpy arrays with DataArrays is refused.
+        non-scalar numpy arrays with DataArrays is refused.  Arrays are not copied: the
+        Dataset's parameter variables are read-only views of the inputs (copy an input
+        before changing it in place, or take ``ds.copy(deep=True)``).
     cumulants : {None, 2, 3}
         Also compute counting statistics (:mod:`qtmsweep.thermo.noise`): ``S(flux, flux_)``,
         ``fano``, ``tur``, ``kur`` (and ``c3`` with 3) of the counted ``fluxes``.
@@ -82,19 +85,24 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
     check_array_inputs(params)
     structural = {k: _scalar(v) for k, v in params.items() if m.parameter(k).structural}
     numeric = {k: v for k, v in params.items() if not m.parameter(k).structural}
-    arrays, dims, coords, shape = _broadcast(numeric)
-    flat = {k: (np.asarray(v, dtype=float).reshape(-1) if np.ndim(v) else float(v)) for k, v in arrays.items()}
+    arrays, dims, coords, shape, places = _broadcast(numeric)
+    n = int(np.prod(shape)) if shape else 1
+    in_place = getattr(m, "grid_params", False) and cumulants is None and m.resolve_method(method) == "closed_form"
+    flat = _Flat({k: places[k] if in_place and k in places else v for k, v in arrays.items()}, n)
     flat.update(structural)
     if cumulants is not None:  # refuse unknown fluxes / unsupported models before any work
         from .thermo.noise import check_counting
 
         check_counting(m, structural, fluxes)
-    state = m.steady_state(flat, method=method)
+    if in_place:  # the kernel reads the grid's axes in place: no broadcast copy
+        state = m.closed_form({k: flat.raw(k) for k in flat}, cells=n)
+    else:
+        state = m.steady_state({k: flat[k] for k in flat}, method=method)
     ds = _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, m.resolve_method(method))
     if cumulants is not None:
         from .thermo.noise import add_counting_statistics
 
-        ds = add_counting_statistics(ds, m, flat, order=cumulants, fluxes=fluxes)
+        ds = add_counting_statistics(ds, m, {k: flat[k] for k in flat}, order=cumulants, fluxes=fluxes)
     return ds
 
 
@@ -102,10 +110,63 @@ def _scalar(v):
     return v.item() if hasattr(v, "item") else v
 
 
+class _Flat(dict):
+    """The solver's flat parameters: ``flat[k]`` is a scalar or the ``n`` cell values,
+    materialised on first use from a :class:`~qtmsweep.physics.batch.GridParam` (models that read
+    grid parameters in place never ask); :meth:`raw` gives what was stored."""
+
+    def __init__(self, values: Mapping[str, Any], n: int):
+        super().__init__(values)
+        self.n = n
+
+    def raw(self, key: str) -> Any:
+        return dict.__getitem__(self, key)
+
+    def __getitem__(self, key: str) -> Any:
+        v = dict.__getitem__(self, key)
+        if isinstance(v, GridParam):
+            v = v.flat(self.n)
+            dict.__setitem__(self, key, v)
+        elif np.ndim(v):
+            v = np.asarray(v, dtype=float).reshape(-1)
+            dict.__setitem__(self, key, v)
+        return v
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def items(self):
+        return ((k, self[k]) for k in self)
+
+    def values(self):
+        return (self[k] for k in self)
+
+
+def _place(values: np.ndarray, own_dims: tuple[str, ...], dims: tuple[str, ...], shape: tuple[int, ...],
+           full=None) -> GridParam:
+    """How an array on ``own_dims`` (C order) sits on the grid ``dims``/``shape``, without copying it
+    when its dims are consecutive grid dims in grid order (else the broadcast values, copied)."""
+    n = int(np.prod(shape)) if shape else 1
+    pos = [dims.index(d) for d in own_dims]
+    if pos and pos == list(range(pos[0], pos[0] + len(pos))) and values.flags.c_contiguous:
+        div = int(np.prod(shape[pos[-1] + 1:]))
+        return GridParam(values.reshape(-1), div, values.size)
+    if not pos or values.size == 1:
+        return GridParam(values.reshape(-1)[:1], 1, 1)
+    return GridParam(np.ascontiguousarray(full).reshape(-1), 1, n)
+
+
 def _broadcast(params: Mapping[str, Any]):
-    """Split scalars from arrays and broadcast the arrays; return (arrays, dims, coords, shape)."""
+    """Split scalars from arrays and broadcast the arrays (as views: no array is copied).
+
+    Returns ``(arrays, dims, coords, shape, places)``: ``arrays[k]`` a scalar or a read-only
+    broadcast view of shape ``shape``; ``places[k]`` the array as a
+    :class:`~qtmsweep.physics.batch.GridParam` (its own values in place where they are laid out
+    along consecutive grid dims).
+    """
     das = {k: v for k, v in params.items() if isinstance(v, xr.DataArray) and v.ndim > 0}
-    nps = {k: np.asarray(v) for k, v in params.items() if not isinstance(v, xr.DataArray) and np.ndim(v) > 0}
+    nps = {k: np.asarray(v, dtype=float) for k, v in params.items()
+           if not isinstance(v, xr.DataArray) and np.ndim(v) > 0}
     scalars = {k: float(np.asarray(getattr(v, "values", v))) for k, v in params.items() if k not in das and k not in nps}
     if das and nps:
         raise ValueError(
@@ -114,18 +175,22 @@ def _broadcast(params: Mapping[str, Any]):
         )
     arrays: dict[str, Any] = dict(scalars)
     coords: dict[str, Any] = {}
+    places: dict[str, GridParam] = {}
     if das:
         try:
-            bcast = xr.broadcast(*xr.align(*das.values(), join="exact"))
+            aligned = xr.align(*das.values(), join="exact")
+            bcast = xr.broadcast(*aligned)
         except ValueError as err:
             raise ValueError(f"parameters {', '.join(das)} have coordinates that do not align: {err}") from None
         dims = bcast[0].dims
-        for k, da in zip(das, bcast):
-            arrays[k] = da.transpose(*dims).values
+        shape = bcast[0].shape
+        for k, da, full in zip(das, aligned, bcast):
+            arrays[k] = full.transpose(*dims).values
+            own = tuple(d for d in dims if d in da.dims)
+            places[k] = _place(np.asarray(da.transpose(*own).values, dtype=float), own, dims, shape, arrays[k])
         for da in bcast:
             for name, c in da.coords.items():
                 coords.setdefault(name, c)
-        shape = bcast[0].shape
     elif nps:
         try:
             shape = np.broadcast_shapes(*(a.shape for a in nps.values()))
@@ -141,10 +206,16 @@ def _broadcast(params: Mapping[str, Any]):
         else:
             dims = tuple(f"dim_{i}" for i in range(len(shape)))
         for k, a in nps.items():
-            arrays[k] = np.broadcast_to(a.astype(float), shape)
+            arrays[k] = np.broadcast_to(a, shape)
+            lead = len(shape) - a.ndim
+            own = tuple(d for i, d in enumerate(dims) if i >= lead and a.shape[i - lead] != 1)
+            squeezed = a.reshape([s for s in a.shape if s != 1]) if own else a
+            ok = all(a.shape[i - lead] == shape[i] for i, d in enumerate(dims) if d in own)
+            places[k] = _place(squeezed, own, dims, shape, arrays[k]) if ok else GridParam(
+                np.ascontiguousarray(arrays[k]).reshape(-1), 1, int(np.prod(shape)))
     else:
         dims, shape = (), ()
-    return arrays, tuple(dims), coords, tuple(shape)
+    return arrays, tuple(dims), coords, tuple(shape), places
 
 
 def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method) -> xr.Dataset:
@@ -186,9 +257,11 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
         kind = "F_E" if name.startswith("F_E") else "F_N"
         var, lead = m.force_flux[name]
         data[name] = (dims, grid(np.asarray(value)), _meta(FORCE_META[kind][0], f"{FORCE_META[kind][1]}; conjugate to {var}[{lead}]"))
-    data["residual_E"] = (dims, grid(conservation_residual(J_E)), _meta("1", "energy conservation residual |sum J_E|/max|J_E|"))
+    res_E = state.residual_E if state.residual_E is not None else conservation_residual(J_E)
+    data["residual_E"] = (dims, grid(res_E), _meta("1", "energy conservation residual |sum J_E|/max|J_E|"))
     if J_N is not None:
-        data["residual_N"] = (dims, grid(conservation_residual(J_N)), _meta("1", "particle conservation residual |sum J_N|/max|J_N|"))
+        res_N = state.residual_N if state.residual_N is not None else conservation_residual(J_N)
+        data["residual_N"] = (dims, grid(res_N), _meta("1", "particle conservation residual |sum J_N|/max|J_N|"))
     rel_err, sigma_rel_err = _precision_bounds(m, state, J_E, J_N, J_Q, flat, forces, np.asarray(sigma))
     if rel_err is not None:
         data["rel_err"] = (lead_dims, grid(rel_err), _meta("1", REL_ERR_LONG_NAME))

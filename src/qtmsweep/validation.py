@@ -50,11 +50,16 @@ def check_value(parameter, value) -> None:
         arr = np.asarray(raw)
         if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number)):
             raise TypeError
-        arr = arr.astype(float)
-    except (TypeError, ValueError):
+        if np.iscomplexobj(arr):
+            raise ValueError(f"{name}={raw!r} is not allowed; allowed: {parameter.allowed()} (real)")
+        if arr.dtype != np.float64:
+            arr = arr.astype(float)
+    except (TypeError, ValueError) as err:
+        if "(real)" in str(err):
+            raise
         raise ValueError(f"{name}={raw!r} is not allowed; allowed: {parameter.allowed()}") from None
-    if np.iscomplexobj(np.asarray(raw)):
-        raise ValueError(f"{name}={raw!r} is not allowed; allowed: {parameter.allowed()} (real)")
+    if arr.size > 64 and _all_allowed(parameter, arr):  # two reductions, no copy and no masks
+        return
     bad = ~np.isfinite(arr)
     if parameter.kind == "temperature":
         bad |= ~(arr > 0)
@@ -71,6 +76,20 @@ def check_value(parameter, value) -> None:
         example = float(arr[bad].flat[0]) if arr.ndim else float(arr)
         where = "" if arr.ndim == 0 else f" (in {int(bad.sum())} of {arr.size} values)"
         raise ValueError(f"{name}={example!r}{where} is not allowed; allowed: {parameter.allowed()}")
+
+
+def _all_allowed(parameter, arr: np.ndarray) -> bool:
+    """True when every value of ``arr`` is allowed (``min``/``max`` propagate NaN); False: look closer."""
+    lo, hi = float(arr.min()), float(arr.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return False
+    if parameter.kind == "temperature":
+        return lo >= MIN_TEMPERATURE
+    if parameter.kind in ("rate", "coupling") and parameter.minimum is None:
+        return lo >= 0
+    if parameter.minimum is not None:
+        return lo >= parameter.minimum
+    return True
 
 
 #: Dims the solver's outputs use for themselves: an input on one of them would be confused with them.

@@ -494,7 +494,14 @@ def _kernel_choice(kernel: str | None) -> str:
     return kernel
 
 
-def _grid_params(params) -> tuple[tuple[GridParam, ...], int]:
+def _read_only(a: np.ndarray) -> np.ndarray:
+    """A read-only view (no copy): the kernels take one tuple type whatever the inputs' flags."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _grid_params(params, cells: int | None = None) -> tuple[tuple[GridParam, ...], int]:
     """The kernel parameters as :class:`GridParam` (flat arrays and scalars wrapped, no copy)."""
     out = []
     for k in KERNEL_PARAMETERS:
@@ -505,6 +512,8 @@ def _grid_params(params) -> tuple[tuple[GridParam, ...], int]:
                 a = a.ravel()
             v = GridParam(a, 1, 1) if a.size == 1 else GridParam(a, 1, a.size)
         out.append(v)
+    if cells is not None:
+        return tuple(out), int(cells)
     flat_sizes = {g.mod for g in out if g.div == 1 and g.mod > 1}
     if len(flat_sizes) > 1:
         raise ValueError(f"parameter arrays must be flat and of one length; got lengths {sorted(flat_sizes)}")
@@ -525,9 +534,7 @@ def closed_form(params, *, kernel: str | None = None, cells: int | None = None) 
     the conservation residuals.
     """
     kernel = _kernel_choice(kernel)
-    grid, n = _grid_params(params)
-    if cells is not None:
-        n = int(cells)
+    grid, n = _grid_params(params, cells)
     p = np.empty((n, 4))
     J_E = np.empty((n, 3))
     J_N = np.empty((n, 3))
@@ -541,7 +548,7 @@ def closed_form(params, *, kernel: str | None = None, cells: int | None = None) 
     outputs = (p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, sigma_rel_err, cycle_flux)
     res_E = res_N = None
     if kernel == "reference":
-        arrays = tuple(g.values if g.mod == 1 else g.flat(n) for g in grid)
+        arrays = tuple(_read_only(g.values if g.mod == 1 else g.flat(n)) for g in grid)
         stride = np.array([0 if g.mod == 1 else 1 for g in grid], dtype=np.int64)
         _cqd_kernel(arrays, stride, *outputs)
     else:
@@ -551,12 +558,12 @@ def closed_form(params, *, kernel: str | None = None, cells: int | None = None) 
         block_flags = np.zeros((n + _simd.BLOCK - 1) // _simd.BLOCK, dtype=np.int64)
         div = np.array([g.div for g in grid], dtype=np.int64)
         mod = np.array([g.mod for g in grid], dtype=np.int64)
-        _simd.cqd_simd_kernel(tuple(g.values for g in grid), div, mod, n,
+        _simd.cqd_simd_kernel(tuple(_read_only(g.values) for g in grid), div, mod, n,
                               *(o.reshape(-1) for o in outputs), res_E, res_N, flag, block_flags)
         if block_flags.any():  # cells beyond the fast path: the reference kernel, bit for bit
             idx = _simd.flagged_cells(flag, block_flags)
             sub = tuple(np.empty((idx.size,) + o.shape[1:]) for o in outputs)
-            arrays = tuple(np.ascontiguousarray(g.at(idx)) for g in grid)
+            arrays = tuple(_read_only(np.ascontiguousarray(g.at(idx))) for g in grid)
             _cqd_kernel(arrays, np.ones(12, dtype=np.int64), *sub)
             for o, so in zip(outputs, sub):
                 o[idx] = so
