@@ -21,6 +21,8 @@ EQUILIBRIUM_CASES = [
     ("kerr_fridge", {}, dict(N1=3, N2=4)),
     ("chain", {}, dict(N=3, stat="qubit", approach="local", g=0.05)),
     ("chain", {}, dict(N=2, stat="qubit", approach="global", g=0.2)),
+    ("chain", {}, dict(N=2, stat="boson", approach="local", g=0.05, n_max=9)),
+    ("chain", {}, dict(N=2, stat="boson", approach="global", g=0.2, n_max=30)),
 ]
 
 
@@ -131,9 +133,9 @@ def test_bad_counting_input_is_refused_with_a_message(kwargs, match):
         qtmsweep.solve("sqd", **p, **kwargs)
 
 
-def test_oscillator_chain_counting_is_refused_with_a_message():
-    with pytest.raises(ValueError, match="stat='qubit'"):
-        qtmsweep.solve("chain", N=2, stat="boson", approach="local", omega=1.0, g=0.01, T_L=1.0, T_R=0.5,
+def test_oscillator_chain_counting_too_large_or_of_particles_is_refused_with_a_message():
+    with pytest.raises(ValueError, match=r"n_max=6 is too large .* N=4 .* allowed: n_max <= 2"):
+        qtmsweep.solve("chain", N=4, stat="boson", approach="local", omega=1.0, g=0.01, T_L=1.0, T_R=0.5,
                        gamma_L=0.01, gamma_R=0.02, cumulants=2)
     with pytest.raises(ValueError, match="J_N"):
         qtmsweep.solve("chain", N=2, stat="qubit", approach="local", omega=1.0, g=0.01, T_L=1.0, T_R=0.5,

@@ -30,9 +30,10 @@
 ``tur_undetermined(flux)``
     True where ``tur`` is NaN: ``ratio_undetermined``, or ``tur_rel_err ≥`` :data:`RESOLVED_REL_ERR`
     (near equilibrium the generic solvers may not resolve ``σ`` although they resolve ``J``);
-``S_truncation_rel_change(flux)`` (``kerr_fridge`` only)
-    relative change of ``S_ii`` from ``(N1+1, N2)`` and ``(N1, N2+1)``: like ``truncation_change``
-    of the means a warning sign, not a bound (it underestimates the error ~2× at 003 Fig. 7's point);
+``S_truncation_rel_change(flux)`` (``kerr_fridge``, oscillator ``chain``)
+    relative change of ``S_ii`` from ``(N1+1, N2)`` and ``(N1, N2+1)`` (from ``n_max + 1`` quanta for
+    the chain): like ``truncation_change`` of the means a warning sign, not a bound (it
+    underestimates the error ~2× at 003 Fig. 7's point);
 ``classical_dynamics``
     True where the dynamics is a classical Markov jump process (rate models, the secular
     global MEs, local MEs without coherent coupling), where the TUR must hold.
@@ -88,12 +89,12 @@ def check_counting(model, structural: Mapping[str, Any], fluxes: Sequence[str] |
     if len(set(labels)) != len(labels):
         raise ValueError(f"fluxes={labels!r} repeats a label; allowed: distinct labels")
     if m.name == "chain":
-        from ..physics.models.chain import MAX_COUNTING_SITES
+        from ..physics.models.chain import MAX_COUNTING_SITES, check_boson_counting
 
-        if structural.get("stat", "qubit") != "qubit":
-            raise ValueError("cumulants need a finite Hilbert space: stat='qubit'; oscillator chains "
-                             "(stat='boson') have no counting generator here")
-        if structural.get("approach", "local") == "local" and int(structural.get("N", 2)) > MAX_COUNTING_SITES:
+        if structural.get("stat", "qubit") == "boson":
+            check_boson_counting(int(structural.get("N", 2)), int(structural.get("n_max", 6)),
+                                 structural.get("approach", "local"))
+        elif structural.get("approach", "local") == "local" and int(structural.get("N", 2)) > MAX_COUNTING_SITES:
             raise ValueError(f"N={structural.get('N')} is too large for counting statistics of the local chain; "
                              f"allowed: N <= {MAX_COUNTING_SITES}")
     return labels
@@ -163,17 +164,26 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
                                {"units": "1", "long_name": "True where the dynamics is a classical Markov jump "
                                 "process (TUR and KUR must hold)"}),
     }
-    if get_model(model).name == "kerr_fridge":  # truncation estimate, as the means carry one (SPEC §2)
-        change = np.zeros_like(Sd)
+    name = get_model(model).name
+    bigger = []  # truncated Hilbert spaces: the same statistics one level up (SPEC §2's N -> N+1)
+    if name == "kerr_fridge":
         for dN in ((1, 0), (0, 1)):
             up = dict(params)
             up["N1"], up["N2"] = int(params.get("N1", 3)) + dN[0], int(params.get("N2", 3)) + dN[1]
-            _, cu, _ = counting_statistics(model, up, labels, 2)
+            bigger.append(up)
+    elif name == "chain" and params.get("stat", "qubit") == "boson":
+        bigger.append({**params, "n_max": int(params.get("n_max", 6)) + 1})
+    if bigger:
+        change = np.zeros_like(Sd)
+        for up in bigger:  # checked at n_max, not again at n_max + 1 (the estimate may be ~2x larger)
+            gu = generator(get_model(model), up)
+            cu = _cumulants(gu, gu.weights(pairs), order=2)
             change = np.maximum(change, np.abs(np.einsum("nff->nf", cu.S) - Sd))
         with np.errstate(divide="ignore", invalid="ignore"):
             rel_change = np.where(Sd != 0, change / np.abs(Sd), 0.0)
+        what = "(N1+1, N2) and (N1, N2+1)" if name == "kerr_fridge" else "n_max + 1 quanta"
         out["S_truncation_rel_change"] = (fd, grid(rel_change), {"units": "1", "long_name": "relative change of "
-                                          "S(flux, flux) from (N1+1, N2) and (N1, N2+1): truncation estimate"})
+                                          f"S(flux, flux) from {what}: truncation estimate"})
     if c.c3 is not None:
         out["c3"] = (fd, grid(c.c3), {"units": "[flux]*[counted quantity]^2", "long_name": "third scaled cumulant "
                                       "lim <<N^3>>/t of the counted flux", **attrs})
