@@ -209,6 +209,30 @@ def test_fused_rate_matrix_kernel_equals_the_dense_drazin_route(model):
     assert np.all(np.abs(fast.c3 - dense.c3) <= tol * np.abs(dense.c3)), np.max(np.abs(fast.c3 - dense.c3) / tol / np.abs(dense.c3))
 
 
+@pytest.mark.parametrize("model, fluxes", [("cqd", ["J_E[r]", "J_N[b]", "J_Q[a]"]), ("kerr_fridge", None),
+                                           ("sqd", ["J_Q[l]", "J_N[r]"])])
+def test_kernel_forming_the_weights_itself_equals_the_kernel_given_them(model, fluxes):
+    """flux_cumulants (weights ω, n, −μn formed per cell in the kernel) against cumulants on
+    Generator.weights: the same products, so the same numbers to rounding."""
+    from qtmsweep.physics.counting import flux_cumulants
+    from qtmsweep.physics.generator import default_fluxes
+
+    m = get_model(model)
+    n = 300
+    p = {k: v for k, v in m.defaults().items() if m.parameter(k).structural}
+    for par in m.parameters:
+        if not par.structural:
+            p[par.name] = RNG.uniform(0.3, 2.0, n) if par.kind != "energy" else RNG.uniform(-1.0, 2.0, n)
+    if model == "kerr_fridge":
+        p["eps_c"] = np.full(n, 10.0)
+    pairs = [parse_flux(f) for f in (fluxes or default_fluxes(model))]
+    gen = generator(model, p)
+    a, b = flux_cumulants(gen, pairs, order=3), cumulants(gen, gen.weights(pairs), order=3)
+    for name in ("c1", "S", "c3", "activity", "S_rel_err", "rho", "c3_rel_err"):
+        x, y = getattr(a, name), getattr(b, name)
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-15 * np.abs(y).max(), err_msg=name)
+
+
 def _oscillator_scgf(w, gL, gR, TL, TR):
     """Heat-counting SCGF of one harmonic mode between two flat thermal baths (count quanta ω from L):
     λ(s) = (Γ/2)(1 − sqrt(1 − 4γ_Lγ_R/Γ² [n_L(1+n_R)(e^{ωs}−1) + n_R(1+n_L)(e^{−ωs}−1)])), Γ = γ_L + γ_R

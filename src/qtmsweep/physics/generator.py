@@ -73,12 +73,16 @@ def rate_model_generator(model, params: Mapping[str, Any]) -> Generator:
         particles[a], particles[b] = t.particles, -t.particles
         lead[a] = lead[b] = leads.index(t.lead)
         incoming[a] = True
-        dl += [dlnr_dx(k_in, k_out, log_ratio, True, fermionic), dlnr_dx(k_out, k_in, log_ratio, False, fermionic)]
+        dl.append((k_in, k_out, log_ratio))
     # (K, n) blocks, handed over as their (n, K) transposed views: no strided copy of every column
-    rate, energy, dl = (np.stack(x, axis=0).T for x in (rate, energy, dl))
+    rate, energy = (np.stack(x, axis=0).T for x in (rate, energy))
+
+    def dlnr():  # only the linear response (thermo.onsager) needs it: built on demand
+        return np.stack([x for k_in, k_out, lr in dl for x in (dlnr_dx(k_in, k_out, lr, True, fermionic),
+                                                                 dlnr_dx(k_out, k_in, lr, False, fermionic))]).T
     mu, beta = _reservoirs(model, params, n)
     return Generator(L=None, trace=np.ones(d), jumps=J, rate=rate, energy=energy, particles=particles, lead=lead,
-                     mu=mu, beta=beta, dlnr=dl, leads=leads, kind="pauli", incoming=incoming,
+                     mu=mu, beta=beta, dlnr=dlnr, leads=leads, kind="pauli", incoming=incoming,
                      notes={"classical": np.ones(n, dtype=bool), "approach": "pauli"})
 
 

@@ -50,7 +50,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from ..physics.counting import cumulants as _cumulants
+from ..physics.counting import flux_cumulants as _flux_cumulants
 from ..physics.generator import default_fluxes, generator, has_generator, parse_flux
 from ..physics.registry import available_models, get_model
 
@@ -106,7 +106,7 @@ def counting_statistics(model, params: Mapping[str, Any], fluxes: Sequence[str] 
     labels = check_counting(m, {k: v for k, v in params.items() if isinstance(v, (str, int))}, fluxes)
     pairs = [parse_flux(f) for f in labels]
     gen = generator(m, params)
-    return labels, _cumulants(gen, gen.weights(pairs), order=order), gen
+    return labels, _flux_cumulants(gen, pairs, order=order), gen
 
 
 def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *, order: int = 2,
@@ -176,8 +176,7 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
     if bigger:
         change = np.zeros_like(Sd)
         for up in bigger:  # checked at n_max, not again at n_max + 1 (the estimate may be ~2x larger)
-            gu = generator(get_model(model), up)
-            cu = _cumulants(gu, gu.weights(pairs), order=2)
+            cu = _flux_cumulants(generator(get_model(model), up), pairs, order=2)
             change = np.maximum(change, np.abs(np.einsum("nff->nf", cu.S) - Sd))
         with np.errstate(divide="ignore", invalid="ignore"):
             rel_change = np.where(Sd != 0, change / np.abs(Sd), 0.0)
