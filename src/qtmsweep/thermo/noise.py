@@ -26,7 +26,8 @@
     True where ``J_i`` is not resolved by its bound (``J_i = 0``, or its relative bound
     ``≥`` :data:`RESOLVED_REL_ERR`): there ``fano``, ``tur``, ``kur`` are NaN *for that reason*;
 ``tur_rel_err(flux)``
-    bound on the relative error of ``tur``: ``2 δJ + δS + δσ``;
+    bound on the relative error of ``tur``: ``2 δJ + δS + δσ`` (for truncated Hilbert spaces plus
+    ``2 S_truncation_rel_change``, an estimate: so a poorly truncated cell is undetermined);
 ``tur_undetermined(flux)``
     True where ``tur`` is NaN: ``ratio_undetermined``, or ``tur_rel_err ≥`` :data:`RESOLVED_REL_ERR`
     (near equilibrium the generic solvers may not resolve ``σ`` although they resolve ``J``);
@@ -126,12 +127,31 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
     rel_sigma = _sigma_rel_err(ds, dims, model, leads, sigma)
     S = c.S
     Sd = np.einsum("nff->nf", S)
+    name = get_model(model).name
+    bigger = []  # truncated Hilbert spaces: the same statistics one level up (SPEC §2's N -> N+1)
+    if name == "kerr_fridge":
+        for dN in ((1, 0), (0, 1)):
+            up = dict(params)
+            up["N1"], up["N2"] = int(params.get("N1", 3)) + dN[0], int(params.get("N2", 3)) + dN[1]
+            bigger.append(up)
+    elif name == "chain" and params.get("stat", "qubit") == "boson":
+        bigger.append({**params, "n_max": int(params.get("n_max", 6)) + 1})
+    rel_change = None
+    if bigger:
+        change = np.zeros_like(Sd)
+        for up in bigger:  # checked at n_max, not again at n_max + 1 (the estimate may be ~2x larger)
+            cu = _flux_cumulants(generator(get_model(model), up), pairs, order=2)
+            change = np.maximum(change, np.abs(np.einsum("nff->nf", cu.S) - Sd))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_change = np.where(Sd != 0, change / np.abs(Sd), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         undetermined = (J == 0) | ~np.isfinite(rel_J) | (rel_J >= RESOLVED_REL_ERR) | ~np.isfinite(J)
         absJ = np.where(undetermined, np.nan, np.abs(J))
         fano = Sd / absJ
         kur = Sd * c.activity[:, None] / absJ**2
         tur_rel = np.where(undetermined, np.inf, 2 * rel_J + c.S_rel_err + rel_sigma[:, None])
+        if rel_change is not None:  # truncated Hilbert space: the S estimate (it underestimates ~2x) counts too
+            tur_rel = tur_rel + 2 * rel_change
         tur_undetermined = undetermined | ~(tur_rel < RESOLVED_REL_ERR)
         tur = np.where(tur_undetermined, np.nan, Sd * sigma[:, None] / absJ**2)
 
@@ -164,22 +184,7 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
                                {"units": "1", "long_name": "True where the dynamics is a classical Markov jump "
                                 "process (TUR and KUR must hold)"}),
     }
-    name = get_model(model).name
-    bigger = []  # truncated Hilbert spaces: the same statistics one level up (SPEC §2's N -> N+1)
-    if name == "kerr_fridge":
-        for dN in ((1, 0), (0, 1)):
-            up = dict(params)
-            up["N1"], up["N2"] = int(params.get("N1", 3)) + dN[0], int(params.get("N2", 3)) + dN[1]
-            bigger.append(up)
-    elif name == "chain" and params.get("stat", "qubit") == "boson":
-        bigger.append({**params, "n_max": int(params.get("n_max", 6)) + 1})
-    if bigger:
-        change = np.zeros_like(Sd)
-        for up in bigger:  # checked at n_max, not again at n_max + 1 (the estimate may be ~2x larger)
-            cu = _flux_cumulants(generator(get_model(model), up), pairs, order=2)
-            change = np.maximum(change, np.abs(np.einsum("nff->nf", cu.S) - Sd))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel_change = np.where(Sd != 0, change / np.abs(Sd), 0.0)
+    if rel_change is not None:
         what = "(N1+1, N2) and (N1, N2+1)" if name == "kerr_fridge" else "n_max + 1 quanta"
         out["S_truncation_rel_change"] = (fd, grid(rel_change), {"units": "1", "long_name": "relative change of "
                                           f"S(flux, flux) from {what}: truncation estimate"})
