@@ -95,6 +95,9 @@ def data_noise_map(ds: xr.Dataset, *, quantity: str = "tur", flux: str | None = 
         units = {d: m.parameter(d).units for d in (x, y) if d in m.parameter_names}
     except (ValueError, KeyError):
         pass
+    for d in (x, y):  # coordinates carry their own units (force and alias axes are no model parameters)
+        if d in ds.coords and ds[d].attrs.get("units"):
+            units[d] = str(ds[d].attrs["units"])
     out.attrs.update(x=x, y=y, quantity=quantity, flux=flux, outline=what, x_units=units.get(x, ""),
                      y_units=units.get(y, ""), title=f"{ds.attrs.get('model', '')}: {quantity} of {flux}")
     return out
@@ -120,7 +123,7 @@ def draw_noise_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap: 
             mesh = ax.pcolormesh(X, Y, Z, shading="nearest", cmap=cmap, norm=norm, rasterized=True)
             fig.colorbar(mesh, ax=ax, pad=0.02).set_label(LABELS[q] + f" of {data.attrs['flux']}")
         if und.any():
-            handles.append(Patch(color="#bfbfbf", label=f"undetermined ({int(und.sum())} cells: J unresolved)"))
+            handles.append(Patch(color="#bfbfbf", label=f"undetermined ({int(und.sum())} cell{'s' if und.sum() != 1 else ''}: J unresolved)"))
         region = plane(data["outline"], x, y)
         if region.any() and not region.all():
             ax.contour(X, Y, region.astype(float), levels=[0.5], colors="k", linestyles="--", linewidths=1.4)
@@ -131,15 +134,15 @@ def draw_noise_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap: 
             yy, xx = np.nonzero(beats)
             ax.plot(X[xx], Y[yy], ls="none", marker=".", ms=3, color="#d7301f")
             handles.append(Line2D([], [], ls="none", marker=".", color="#d7301f",
-                                  label=f"beats classical TUR, Q < 2 ({int(beats.sum())} cells)"))
+                                  label=f"beats classical TUR, Q < 2 ({int(beats.sum())} cell{'s' if beats.sum() != 1 else ''})"))
         if handles:
             ax.legend(handles=handles, loc="upper right", framealpha=0.85, fontsize=7)
         for axis, name, vals, setter in (("x", x, X, ax.set_xscale), ("y", y, Y, ax.set_yscale)):
             if _geometric(vals):
                 setter("log")
         unit = {x: data.attrs.get("x_units", ""), y: data.attrs.get("y_units", "")}
-        ax.set_xlabel(x + (f" [{unit[x]}]" if unit[x] else ""))
-        ax.set_ylabel(y + (f" [{unit[y]}]" if unit[y] else ""))
+        ax.set_xlabel(x + (f" [{unit[x]}]" if unit[x] and unit[x] != "1" else ""))
+        ax.set_ylabel(y + (f" [{unit[y]}]" if unit[y] and unit[y] != "1" else ""))
         ax.set_title(data.attrs["title"], fontsize=9)
         return save(fig, path, dpi=dpi)
 
