@@ -2,6 +2,7 @@
 #
 #   snakemake --cores 2                                        # every sweep, analysis and figure
 #   snakemake papers --cores 2                                 # the same, named: every paper figure
+#   snakemake noise --cores 2                                  # the counting-statistics figures only
 #   snakemake --configfile mine.yaml --cores 2                 # YOUR sweeps only (not merged with ours)
 #   snakemake --report report.html                             # every figure with its caption
 #   snakemake --workflow-profile workflow/profiles/slurm       # every job a SLURM job
@@ -50,6 +51,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/noise.smk"
 # 003 §IV B (kerr_negf) presets: part of the default workflow, not of a user's --configfile run
 if not workflow.overwrite_configfiles:
 

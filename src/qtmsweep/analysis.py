@@ -9,6 +9,9 @@ One call per sweep, whatever the model (``ds.attrs["model"]``):
 * every other model with heat currents: the performance variables;
 * ``qubit_fridge``, ``kerr_fridge``: also ``cooling`` (sign of ``J_Q[C]`` resolved with lead C's
   precision bound) and ``cop_over_carnot`` (:mod:`qtmsweep.thermo.fridge`);
+* a sweep with counting statistics (``cumulants:``): ``tur_violation`` (coherent dynamics beating
+  the classical TUR beyond its bound, the physics to map) and ``tur_min``
+  (:func:`qtmsweep.thermo.noise.tur_variables`);
 * ``chain``: also ``contrast`` (rectification contrast of ``J_Q[L]``) on a forward/reverse sweep
   (a ``direction`` dimension, from a ``reverse:`` block) and ``conductance`` (004's κ, on
   ``J_SS = 2 J_Q[L]``) on a sweep with a symmetric pair ``dT = ±δ`` (:mod:`qtmsweep.thermo.pairs`).
@@ -99,6 +102,10 @@ def _cell_variables(ds: xr.Dataset, reduced_model: str | None = None, **toleranc
     if "J_Q" in ds:
         parts.append(performance(ds, classification.attrs["reduced_model"] if classification is not None else None,
                                  classification=classification, scales=scales, **tolerances))
+    if "tur" in ds and "flux" in ds["tur"].dims:
+        from .thermo.noise import tur_variables
+
+        parts.append(tur_variables(ds))
     if model in FRIDGE_MODELS:
         parts.append(fridge_variables(ds, scales=scales, **{k: v for k, v in tolerances.items()
                                                             if k in ("current_rtol", "err_factor")}))

@@ -21,7 +21,7 @@ def check_parameters(model, params: Mapping[str, Any], *, require_all: bool = Tr
                 f"{name!r} is not a parameter of model {model.name!r}; allowed: {', '.join(model.parameter_names)}"
             )
     if require_all:
-        missing = [p for p in model.parameter_names if p not in params]
+        missing = [p.name for p in model.parameters if p.name not in params and not p.optional]
         if missing:
             raise ValueError(
                 f"model {model.name!r} needs a value for {', '.join(missing)} "

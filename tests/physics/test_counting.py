@@ -207,3 +207,77 @@ def test_fused_rate_matrix_kernel_equals_the_dense_drazin_route(model):
     # c3 is a cancelling sum (it vanishes at equilibrium): agreement within the two routes' bounds
     tol = 1e-9 + fast.c3_rel_err + dense.c3_rel_err
     assert np.all(np.abs(fast.c3 - dense.c3) <= tol * np.abs(dense.c3)), np.max(np.abs(fast.c3 - dense.c3) / tol / np.abs(dense.c3))
+
+
+@pytest.mark.parametrize("model, fluxes", [("cqd", ["J_E[r]", "J_N[b]", "J_Q[a]"]), ("kerr_fridge", None),
+                                           ("sqd", ["J_Q[l]", "J_N[r]"])])
+def test_kernel_forming_the_weights_itself_equals_the_kernel_given_them(model, fluxes):
+    """flux_cumulants (weights ω, n, −μn formed per cell in the kernel) against cumulants on
+    Generator.weights: the same products, so the same numbers to rounding."""
+    from qtmsweep.physics.counting import flux_cumulants
+    from qtmsweep.physics.generator import default_fluxes
+
+    m = get_model(model)
+    n = 300
+    p = {k: v for k, v in m.defaults().items() if m.parameter(k).structural}
+    for par in m.parameters:
+        if not par.structural:
+            p[par.name] = RNG.uniform(0.3, 2.0, n) if par.kind != "energy" else RNG.uniform(-1.0, 2.0, n)
+    if model == "kerr_fridge":
+        p["eps_c"] = np.full(n, 10.0)
+    pairs = [parse_flux(f) for f in (fluxes or default_fluxes(model))]
+    gen = generator(model, p)
+    a, b = flux_cumulants(gen, pairs, order=3), cumulants(gen, gen.weights(pairs), order=3)
+    for name in ("c1", "S", "c3", "activity", "S_rel_err", "rho", "c3_rel_err"):
+        x, y = getattr(a, name), getattr(b, name)
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-15 * np.abs(y).max(), err_msg=name)
+
+
+def _oscillator_scgf(w, gL, gR, TL, TR):
+    """Heat-counting SCGF of one harmonic mode between two flat thermal baths (count quanta ω from L):
+    λ(s) = (Γ/2)(1 − sqrt(1 − 4γ_Lγ_R/Γ² [n_L(1+n_R)(e^{ωs}−1) + n_R(1+n_L)(e^{−ωs}−1)])), Γ = γ_L + γ_R
+    (the birth–death process of the mode; c₁ = ω γ_Lγ_R(n_L − n_R)/Γ)."""
+    w, gL, gR = mp.mpf(w), mp.mpf(gL), mp.mpf(gR)
+    nL, nR = 1 / mp.expm1(w / mp.mpf(TL)), 1 / mp.expm1(w / mp.mpf(TR))
+    G = gL + gR
+    return lambda s: G / 2 * (1 - mp.sqrt(1 - 4 * gL * gR / G**2 * (nL * (1 + nR) * mp.expm1(w * s)
+                                                                   + nR * (1 + nL) * mp.expm1(-w * s))))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_single_oscillator_cumulants_match_the_birth_death_closed_form(seed):
+    """N = 1 oscillator chain (a classical birth–death process): c1, c2, c3 of J_Q[L] against the
+    derivatives of the closed-form SCGF (60 digits), at a truncation where the tail is negligible.
+    Rounding of the dense 21-level inverse limits S to ~1e-11 here (S_rel_err, an assembly bound,
+    claims less: it assumes the factorisation exact)."""
+    rng = np.random.default_rng(seed)
+    w = float(rng.uniform(0.5, 2))
+    p = dict(omega=w, g=0.0, T_L=w * float(rng.uniform(0.1, 0.4)), T_R=w * float(rng.uniform(0.1, 0.4)),
+             gamma_L=float(rng.uniform(0.01, 1)), gamma_R=float(rng.uniform(0.01, 1)))
+    # Boltzmann ratio <= e^-2.5: the tail beyond 20 quanta is ~1e-22 of the weight
+    ds = qtmsweep.solve("chain", N=1, stat="boson", approach="local", n_max=20, cumulants=3, fluxes=["J_Q[L]"], **p)
+    mp.mp.dps = 60
+    lam = _oscillator_scgf(p["omega"], p["gamma_L"], p["gamma_R"], p["T_L"], p["T_R"])
+    c1, c2, c3 = (float(mp.diff(lam, 0, k)) for k in (1, 2, 3))
+    assert bool(ds.classical_dynamics)
+    # the mean of record is the two-point solver's, within its own bound
+    assert abs(float(ds.J_Q.sel(lead="L")) - c1) <= float(ds.rel_err.sel(lead="L")) * abs(c1) + 1e-15 * abs(c1)
+    np.testing.assert_allclose(float(ds.S[0, 0]), c2, rtol=1e-10)
+    np.testing.assert_allclose(float(ds.c3[0]), c3, rtol=1e-9, atol=1e-12 * abs(c2))
+
+
+def test_global_oscillator_pair_is_two_independent_normal_modes():
+    """Global N = 2 oscillators: modes ω± = ω ± g, each on both baths with half the rate, independent:
+    S and c3 are the sums of the two modes' closed forms (cross-correlations included: J_Q[R] = −J_Q[L]
+    per mode, so S_LR = −S_LL)."""
+    p = dict(omega=1.3, g=0.4, T_L=0.45, T_R=0.2, gamma_L=0.07, gamma_R=0.02)
+    ds = qtmsweep.solve("chain", N=2, stat="boson", approach="global", n_max=25, cumulants=3,
+                        fluxes=["J_Q[L]", "J_Q[R]"], **p)
+    mp.mp.dps = 60
+    modes = [_oscillator_scgf(w, p["gamma_L"] / 2, p["gamma_R"] / 2, p["T_L"], p["T_R"])
+             for w in (p["omega"] + p["g"], p["omega"] - p["g"])]
+    c = [sum(float(mp.diff(lam, 0, k)) for lam in modes) for k in (1, 2, 3)]
+    np.testing.assert_allclose(float(ds.J_Q.sel(lead="L")), c[0], rtol=1e-12)
+    np.testing.assert_allclose(ds.S.values, [[c[1], -c[1]], [-c[1], c[1]]], rtol=1e-10)
+    np.testing.assert_allclose(ds.c3.values, [c[2], -c[2]], rtol=1e-8)
+    assert bool(ds.classical_dynamics)

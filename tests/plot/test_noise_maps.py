@@ -54,3 +54,27 @@ def test_noise_map_is_a_figure_kind_of_plot_figure(tmp_path):
     assert plot_figure("noise_map", ds, tmp_path / "fano.png", **opts).stat().st_size > 10_000
     with pytest.raises(ValueError, match="quantity"):
         figure_data("noise_map", ds, quantityy="fano")
+
+
+def test_tur_beaten_draws_one_panel_per_machine_with_the_coherent_violations(tmp_path):
+    """The local fridge (δx ~ rates) and the qubit chain beat the classical TUR in a pocket; the
+    panel data are exactly tur_variables' (tur_min, tur_violation), one panel per dataset."""
+    from qtmsweep.plot import figure_data, plot_figure
+    from qtmsweep.thermo.noise import tur_variables
+
+    fridge = qtmsweep.solve("qubit_fridge", approach="local", cumulants=2, eps1=1.0, eps2=1.0, delta_z=0.0, T_L=1.45,
+                            T_R=1.0, T_C=9.7, Gamma_L=3.0, Gamma_R=1e-6, Gamma_C=3.0, Omega_L=4.0, Omega_R=4.0,
+                            eps_c=10.0, **qtmsweep.grid(delta_x=np.geomspace(0.05, 1.0, 8), Omega_C=[4.0, 12.0]))
+    chain = qtmsweep.solve("chain", N=2, stat="qubit", approach="local", cumulants=2, fluxes=["J_Q[L]"], omega=1.0,
+                           T_L=1.45, gamma_L=0.086, gamma_R=0.0085,
+                           **qtmsweep.grid(g=np.geomspace(0.01, 1.0, 7), T_R=[2.0, 10.0]))
+    data = figure_data("tur_beaten", [fridge, chain])
+    assert data.attrs["panels"] == 2 and data.attrs["titles"] == ["qubit_fridge (local)", "chain (local, qubit)"]
+    for i, ds in enumerate((fridge, chain)):
+        ref = tur_variables(ds)
+        assert int(data[f"tur_violation_{i}"].sum()) == int(ref.tur_violation.sum()) > 0
+    out = plot_figure("tur_beaten", [fridge, chain], tmp_path / "beaten.png")
+    assert out.read_bytes().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="cumulants=2"):
+        figure_data("tur_beaten", qtmsweep.solve("chain", N=2, stat="qubit", approach="local", omega=1.0, g=0.1, T_L=1.0, T_R=2.0, gamma_L=0.01,
+                                                 gamma_R=0.02))

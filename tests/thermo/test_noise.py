@@ -21,6 +21,8 @@ EQUILIBRIUM_CASES = [
     ("kerr_fridge", {}, dict(N1=3, N2=4)),
     ("chain", {}, dict(N=3, stat="qubit", approach="local", g=0.05)),
     ("chain", {}, dict(N=2, stat="qubit", approach="global", g=0.2)),
+    ("chain", {}, dict(N=2, stat="boson", approach="local", g=0.05, n_max=9)),
+    ("chain", {}, dict(N=2, stat="boson", approach="global", g=0.2, n_max=30)),
 ]
 
 
@@ -131,9 +133,9 @@ def test_bad_counting_input_is_refused_with_a_message(kwargs, match):
         qtmsweep.solve("sqd", **p, **kwargs)
 
 
-def test_oscillator_chain_counting_is_refused_with_a_message():
-    with pytest.raises(ValueError, match="stat='qubit'"):
-        qtmsweep.solve("chain", N=2, stat="boson", approach="local", omega=1.0, g=0.01, T_L=1.0, T_R=0.5,
+def test_oscillator_chain_counting_too_large_or_of_particles_is_refused_with_a_message():
+    with pytest.raises(ValueError, match=r"n_max=6 is too large .* N=4 .* allowed: n_max <= 2"):
+        qtmsweep.solve("chain", N=4, stat="boson", approach="local", omega=1.0, g=0.01, T_L=1.0, T_R=0.5,
                        gamma_L=0.01, gamma_R=0.02, cumulants=2)
     with pytest.raises(ValueError, match="J_N"):
         qtmsweep.solve("chain", N=2, stat="qubit", approach="local", omega=1.0, g=0.01, T_L=1.0, T_R=0.5,
@@ -179,3 +181,18 @@ def test_a_model_without_a_counting_generator_is_refused_before_any_work():
     m = get_model("kerr_negf")
     with pytest.raises(ValueError, match="cumulants are not available for model 'kerr_negf'"):
         qtmsweep.solve("kerr_negf", cumulants=2, **m.defaults())
+
+
+@pytest.mark.parametrize("force", [1e-4, 1e-7, 1e-10])
+def test_near_equilibrium_one_force_tur_tends_to_two_and_is_undetermined_only_at_zero(force):
+    """Linear response with a single force F: J = L F, σ = L F², S = 2L, so Q = Sσ/J² → 2 (a fact of
+    the FDT, not of the code). The exact kernel resolves J down to F = 1e-10, so the ratio is
+    determined there and close to 2; at F = 0 it is NaN with ratio_undetermined."""
+    p = dict(eps=0.7, T_r=1.0, mu_l=0.3, mu_r=0.3, gamma_l=1.0, gamma_r=0.4)
+    T_l = 1.0 / (1.0 - force)  # F_E = 1/T_r - 1/T_l = force
+    ds = qtmsweep.solve("sqd", cumulants=2, fluxes=["J_E[l]"], T_l=T_l, **p)
+    assert not bool(ds.ratio_undetermined[0]) and not bool(ds.tur_undetermined[0])
+    np.testing.assert_allclose(float(ds.tur[0]), 2.0, rtol=10 * force + float(ds.tur_rel_err[0]))
+    eq = qtmsweep.solve("sqd", cumulants=2, fluxes=["J_E[l]"], T_l=1.0, **p)
+    assert bool(eq.ratio_undetermined[0]) and np.isnan(float(eq.tur[0])) and np.isnan(float(eq.fano[0]))
+    assert "NaN where ratio_undetermined" in eq.tur.attrs["long_name"]

@@ -61,7 +61,7 @@ import numpy as np
 
 _EPS = np.finfo(float).eps
 
-__all__ = ["Generator", "Cumulants", "pauli_generator", "cumulants", "drazin_solver", "scgf",
+__all__ = ["Generator", "Cumulants", "pauli_generator", "cumulants", "flux_cumulants", "drazin_solver", "scgf",
            "response", "dlnr_dx"]
 
 
@@ -82,7 +82,8 @@ class Generator:
     lead : (K,) index of the lead (bath) of the jump
     mu : (n, n_leads) chemical potentials (0 for bosonic baths), for heat weights ``ω − μ n``
     beta : (n, n_leads) inverse temperatures
-    dlnr : (n, K) ``d ln r_k / d x_λ`` with ``x_λ = β_λ (ω − μ_λ n)`` (see :func:`dlnr_dx`)
+    dlnr : (n, K) ``d ln r_k / d x_λ`` with ``x_λ = β_λ (ω − μ_λ n)`` (see :func:`dlnr_dx`), or a
+        callable returning it (built only when the linear response needs it; :meth:`dlnr_array`)
     incoming : (K,) bool, the jump is the member of its pair that brings ``ω > 0``-side energy in
         (its own ``ω, n`` define ``x``; the partner's are their negatives)
     leads : lead labels
@@ -108,6 +109,12 @@ class Generator:
     @property
     def n(self) -> int:
         return self.rate.shape[0]
+
+    def dlnr_array(self) -> np.ndarray:
+        """``dlnr`` as an array (evaluating a lazy one once)."""
+        if callable(self.dlnr):
+            self.dlnr = self.dlnr()
+        return self.dlnr
 
     def matrix(self) -> np.ndarray:
         """The generator ``L`` (built from the jumps on first use when a rate model left it None)."""
@@ -163,7 +170,7 @@ class Generator:
         """The cells ``sl`` of this generator."""
         return Generator(L=None if self.L is None else self.L[sl], trace=self.trace, jumps=self.jumps, rate=self.rate[sl],
                          energy=self.energy[sl], particles=self.particles, lead=self.lead, mu=self.mu[sl],
-                         beta=self.beta[sl], dlnr=self.dlnr[sl], leads=self.leads, kind=self.kind, incoming=self.incoming,
+                         beta=self.beta[sl], dlnr=(lambda: self.dlnr_array()[sl]) if callable(self.dlnr) else self.dlnr[sl], leads=self.leads, kind=self.kind, incoming=self.incoming,
                          dissipators=self.dissipators,
                          notes={k: (v[sl] if isinstance(v, np.ndarray) and v.shape[:1] == (self.n,) else v)
                                 for k, v in self.notes.items()})
@@ -272,6 +279,53 @@ def cumulants(gen: Generator, weights: np.ndarray, order: int = 2, batch: int | 
         parts.append(_cumulants(gen.subset(sl) if (sl.start, sl.stop) != (0, n) else gen, weights[sl], order))
     return Cumulants(**{f: (None if parts[0].__dict__[f] is None else np.concatenate([p.__dict__[f] for p in parts]))
                         for f in ("c1", "S", "c3", "activity", "S_rel_err", "rho", "c3_rel_err")})
+
+
+def flux_cumulants(gen: Generator, fluxes: list[tuple[str, str]], order: int = 2) -> Cumulants:
+    """:func:`cumulants` of the fluxes ``[(var, lead), ...]`` (``var`` in ``J_E``, ``J_N``, ``J_Q``).
+
+    For rate matrices the weights are formed inside the fused kernel from the jumps' energies,
+    particles and the leads' ``μ`` (no ``(n, K, F)`` weight array); otherwise this is
+    ``cumulants(gen, gen.weights(fluxes), order)``.  Same numbers either way (the weights are the
+    same products).
+    """
+    if order not in (2, 3):
+        raise ValueError(f"cumulants={order!r} is not allowed; allowed: 2 or 3")
+    edges = _single_edges(gen)
+    if edges is None:
+        return cumulants(gen, gen.weights(fluxes), order)
+    from .counting_kernel import pauli_flux_cumulants_kernel
+
+    n, K = gen.rate.shape
+    F = len(fluxes)
+    on = np.zeros((K, F))
+    a_E = np.zeros(F)
+    pm = np.zeros((F, n))
+    for f, (var, lead) in enumerate(fluxes):
+        if lead not in gen.leads:
+            raise ValueError(f"flux {var}[{lead}] names an unknown lead; allowed leads: {', '.join(gen.leads)}")
+        li = gen.leads.index(lead)
+        on[:, f] = gen.lead == li
+        if var == "J_E":
+            a_E[f] = 1.0
+        elif var == "J_N":
+            pm[f] = 1.0
+        elif var == "J_Q":
+            a_E[f] = 1.0
+            pm[f] = -gen.mu[:, li]
+        else:
+            raise ValueError(f"flux variable {var!r} is not countable; allowed: 'J_E', 'J_N', 'J_Q'")
+    src, tgt = edges
+    d = gen.jumps.shape[-1]
+    c1, S = np.empty((n, F)), np.empty((n, F, F))
+    c3, c3_rel = np.full((n, F), np.nan), np.full((n, F), np.nan)
+    act, S_rel, rho = np.empty(n), np.empty((n, F)), np.empty((n, d))
+    rate_T = np.ascontiguousarray(np.asarray(gen.rate, dtype=float).T)  # (K, n): a view when built that way
+    energy_T = np.ascontiguousarray(np.asarray(gen.energy, dtype=float).T)
+    pauli_flux_cumulants_kernel(src, tgt, rate_T, energy_T, np.asarray(gen.particles, dtype=float), on, a_E, pm,
+                                d, order, 256, c1, S, c3, act, S_rel, c3_rel, rho)
+    return Cumulants(c1=c1, S=S, c3=c3 if order >= 3 else None, activity=act, S_rel_err=S_rel, rho=rho,
+                     c3_rel_err=c3_rel if order >= 3 else None)
 
 
 def _single_edges(gen: Generator):
@@ -404,7 +458,7 @@ def response(gen: Generator, fluxes: list[tuple[str, str]], directions: np.ndarr
     omega_in = sign[None, :] * gen.energy
     n_in = sign * gen.particles
     dx = omega_in[..., None] * dbeta - n_in[None, :, None] * dalpha  # (n, K, J)
-    dr = (gen.rate * gen.dlnr)[..., None] * dx  # (n, K, J)
+    dr = (gen.rate * gen.dlnr_array())[..., None] * dx  # (n, K, J)
     Dk = gen.dissipator_ops()
     Drho = np.einsum("kab,nb->nka", Dk, rho)
     dLrho = np.einsum("nkj,nka->nja", dr.astype(Drho.dtype), Drho)  # (n, J, D)

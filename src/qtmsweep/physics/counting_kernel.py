@@ -165,3 +165,112 @@ def pauli_cumulants_kernel(src, tgt, rate_T, w, d, order, c1, S, c3, activity, S
                 c3[cell, f] = val
                 gross = 3 * abs(t1) + 3 * abs(t2) + abs(t3)
                 c3_rel[cell, f] = 64 * d * 2.220446049250313e-16 * gross / abs(val) if val != 0 else 0.0
+
+
+@njit(cache=True, parallel=True)
+def pauli_flux_cumulants_kernel(src, tgt, rate_T, energy_T, particles, on, a_E, pm_T, d, order, block, c1, S, c3,
+                                activity, S_rel, c3_rel, rho_out):  # pragma: no cover - compiled
+    """:func:`pauli_cumulants_kernel` with the counting weights formed in the kernel (no ``(n, K, F)``
+    array): ``ν_kf = on_kf (a_E_f ω_k + pm_f n_k)`` with ``pm_T (F, n)`` the per-cell particle weight
+    (1 for ``J_N``, ``−μ`` for ``J_Q``, 0 for ``J_E``).  Cells run in blocks of ``block`` (one set of
+    work arrays per block, not per cell)."""
+    K, n = rate_T.shape
+    F = on.shape[1]
+    nblocks = (n + block - 1) // block
+    eps = 2.220446049250313e-16
+    for ib in prange(nblocks):
+        A = np.empty((d, d))
+        piv = np.zeros(d, dtype=np.int64)
+        rho = np.empty(d)
+        y = np.empty((F, d))
+        v = np.empty(d)
+        w = np.empty((K, F))
+        for cell in range(ib * block, min(n, (ib + 1) * block)):
+            for a in range(d):
+                for b in range(d):
+                    A[a, b] = 0.0
+            for k in range(K):
+                r = rate_T[k, cell]
+                A[tgt[k], src[k]] += r
+                A[src[k], src[k]] -= r
+                for f in range(F):
+                    w[k, f] = on[k, f] * (a_E[f] * energy_T[k, cell] + pm_T[f, cell] * particles[k])
+            s = 0.0
+            for a in range(d):
+                if abs(A[a, a]) > s:
+                    s = abs(A[a, a])
+            if s == 0.0:
+                s = 1.0
+            for a in range(d):
+                for b in range(d):
+                    A[a, b] -= s / d
+            ok = _lu(A, piv)
+            if not ok:
+                for f in range(F):
+                    c1[cell, f] = np.nan
+                    for g in range(F):
+                        S[cell, f, g] = np.nan
+                continue
+            for a in range(d):
+                rho[a] = -s / d
+            _solve(A, piv, rho)
+            tot = 0.0
+            for a in range(d):
+                tot += rho[a]
+            for a in range(d):
+                rho[a] /= tot
+                rho_out[cell, a] = rho[a]
+            act = 0.0
+            for k in range(K):
+                act += rate_T[k, cell] * rho[src[k]]
+            activity[cell] = act
+            for f in range(F):
+                for a in range(d):
+                    y[f, a] = 0.0
+                acc = 0.0
+                for k in range(K):
+                    jr = rate_T[k, cell] * rho[src[k]] * w[k, f]
+                    acc += jr
+                    y[f, tgt[k]] += jr
+                c1[cell, f] = acc
+                _drazin(A, piv, rho, y[f])
+            for f in range(F):
+                for g in range(f, F):
+                    cross_fg = 0.0
+                    cross_gf = 0.0
+                    contact = 0.0
+                    for k in range(K):
+                        r = rate_T[k, cell]
+                        cross_fg += r * w[k, f] * y[g, src[k]]
+                        cross_gf += r * w[k, g] * y[f, src[k]]
+                        contact += r * rho[src[k]] * w[k, f] * w[k, g]
+                    val = contact - cross_fg - cross_gf
+                    S[cell, f, g] = val
+                    S[cell, g, f] = val
+                    if f == g:
+                        S_rel[cell, f] = 64 * d * eps * (abs(contact) + 2 * abs(cross_fg)) / abs(val) \
+                            if val != 0 else 0.0
+            if order >= 3:
+                for f in range(F):
+                    for a in range(d):
+                        v[a] = 0.0
+                    for k in range(K):
+                        r = rate_T[k, cell]
+                        wk = w[k, f]
+                        v[tgt[k]] += 2 * r * wk * (-y[f, src[k]]) + r * wk * wk * rho[src[k]]
+                    for a in range(d):
+                        v[a] -= 2 * c1[cell, f] * (-y[f, a])
+                    _drazin(A, piv, rho, v)
+                    t1 = 0.0
+                    t2 = 0.0
+                    t3 = 0.0
+                    for k in range(K):
+                        r = rate_T[k, cell]
+                        wk = w[k, f]
+                        t1 += r * wk * (-v[src[k]])
+                        t2 += r * wk * wk * (-y[f, src[k]])
+                        t3 += r * rho[src[k]] * wk * wk * wk
+                    val = 3 * t1 + 3 * t2 + t3
+                    c3[cell, f] = val
+                    gross = 3 * abs(t1) + 3 * abs(t2) + abs(t3)
+                    c3_rel[cell, f] = 64 * d * eps * gross / abs(val) if val != 0 else 0.0

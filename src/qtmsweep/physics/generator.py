@@ -13,9 +13,10 @@ the same physics the steady-state kernels use:
   global (secular) MEs are handed over as the rate process on the eigenstate populations they
   are exactly equivalent to (:func:`secular_generator`), so they use the fused rate-matrix kernel.
 
-Oscillator chains (``stat="boson"``) have no finite generator; their counting statistics would
-need a Fock-space truncation or the Gaussian (Levitov–Lesovik type) determinant formula, neither
-of which is implemented: :func:`generator` refuses them with a message.
+Oscillator chains (``stat="boson"``) are counted on the Fock space truncated to at most
+``n_max`` quanta in the whole chain (local: the Liouvillian on the number sector, built entry by
+entry by :func:`sector_lindblad_generator`; global: the secular rate process on the two normal
+modes' number states); ``S_truncation_rel_change`` reports the change from ``n_max + 1``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from .counting import Generator, dlnr_dx
 from .lindblad import build_liouvillian, sector_indices, superoperator_dissipator
 from .registry import get_model
 
-__all__ = ["generator", "rate_model_generator", "lindblad_generator", "default_fluxes", "parse_flux"]
+__all__ = ["generator", "rate_model_generator", "lindblad_generator", "sector_lindblad_generator", "default_fluxes",
+           "parse_flux"]
 
 
 def _batch(params: Mapping[str, Any]) -> int:
@@ -71,12 +73,16 @@ def rate_model_generator(model, params: Mapping[str, Any]) -> Generator:
         particles[a], particles[b] = t.particles, -t.particles
         lead[a] = lead[b] = leads.index(t.lead)
         incoming[a] = True
-        dl += [dlnr_dx(k_in, k_out, log_ratio, True, fermionic), dlnr_dx(k_out, k_in, log_ratio, False, fermionic)]
+        dl.append((k_in, k_out, log_ratio))
     # (K, n) blocks, handed over as their (n, K) transposed views: no strided copy of every column
-    rate, energy, dl = (np.stack(x, axis=0).T for x in (rate, energy, dl))
+    rate, energy = (np.stack(x, axis=0).T for x in (rate, energy))
+
+    def dlnr():  # only the linear response (thermo.onsager) needs it: built on demand
+        return np.stack([x for k_in, k_out, lr in dl for x in (dlnr_dx(k_in, k_out, lr, True, fermionic),
+                                                                 dlnr_dx(k_out, k_in, lr, False, fermionic))]).T
     mu, beta = _reservoirs(model, params, n)
     return Generator(L=None, trace=np.ones(d), jumps=J, rate=rate, energy=energy, particles=particles, lead=lead,
-                     mu=mu, beta=beta, dlnr=dl, leads=leads, kind="pauli", incoming=incoming,
+                     mu=mu, beta=beta, dlnr=dlnr, leads=leads, kind="pauli", incoming=incoming,
                      notes={"classical": np.ones(n, dtype=bool), "approach": "pauli"})
 
 
@@ -115,6 +121,48 @@ def lindblad_generator(model, params: Mapping[str, Any], terms, jumps, d: int, c
                      lead=np.array([b for _, _, b in jumps], dtype=int), mu=mu, beta=beta,
                      dlnr=np.broadcast_to(dlnr, (n, len(jumps))).copy(), leads=tuple(model.leads),
                      kind="lindblad", incoming=np.asarray(incoming, dtype=bool))
+
+
+def _sector_kron(A: np.ndarray, B: np.ndarray, idx: np.ndarray, d: int) -> np.ndarray:
+    """``kron(A, B)`` restricted to the vec indices ``idx`` (``i + d j``) without forming it:
+    ``kron(A, B)[j d + i, l d + k] = A[j, l] B[i, k]``."""
+    i, j = idx % d, idx // d
+    return A[np.ix_(j, j)] * B[np.ix_(i, i)]
+
+
+def sector_lindblad_generator(model, params: Mapping[str, Any], terms, jumps, d: int, charges, energy: np.ndarray,
+                              incoming, dlnr: np.ndarray, notes: dict | None = None) -> Generator:
+    """:func:`lindblad_generator` for large Hilbert spaces (truncated oscillators): every
+    superoperator is built directly on the ``q_i = q_j`` sector (``D × D``, never ``d² × d²``).
+
+    ``terms``: ``(coefficient (n,) or scalar, H_p (d, d))``; ``jumps``: ``(rate (n,), op (d, d), bath)``.
+    """
+    n = _batch(params)
+    idx = sector_indices(charges, d)
+    eye = np.eye(d, dtype=complex)
+    D = idx.size
+    L = np.zeros((n, D, D), dtype=complex)
+    for c, H in terms:
+        H = np.asarray(H, dtype=complex)
+        sup = -1j * (_sector_kron(eye, H, idx, d) - _sector_kron(H.T, eye, idx, d))
+        L += np.broadcast_to(np.asarray(c, dtype=float), (n,))[:, None, None] * sup[None]
+    Js, Ds = [], []
+    for r, op, _ in jumps:
+        op = np.asarray(op, dtype=complex)
+        LdL = op.conj().T @ op
+        J = _sector_kron(op.conj(), op, idx, d)
+        Dk = J - 0.5 * _sector_kron(eye, LdL, idx, d) - 0.5 * _sector_kron(LdL.T, eye, idx, d)
+        Js.append(J)
+        Ds.append(Dk)
+        L += np.broadcast_to(np.asarray(r, dtype=float), (n,))[:, None, None] * Dk[None]
+    trace = (idx % d == idx // d).astype(float)
+    rate = np.stack([np.broadcast_to(np.asarray(r, dtype=float), (n,)) for r, _, _ in jumps], axis=1)
+    mu, beta = _reservoirs(model, params, n)
+    return Generator(L=L, trace=trace, jumps=np.stack(Js), dissipators=np.stack(Ds), rate=rate,
+                     energy=np.broadcast_to(energy, (n, len(jumps))).copy(), particles=np.zeros(len(jumps)),
+                     lead=np.array([b for _, _, b in jumps], dtype=int), mu=mu, beta=beta,
+                     dlnr=np.broadcast_to(dlnr, (n, len(jumps))).copy(), leads=tuple(model.leads),
+                     kind="lindblad", incoming=np.asarray(incoming, dtype=bool), notes=dict(notes or {}))
 
 
 def secular_generator(model, params: Mapping[str, Any], jumps, d: int, energy: np.ndarray, incoming,

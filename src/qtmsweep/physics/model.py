@@ -58,6 +58,8 @@ class Parameter:
     default: Any = None
     minimum: float | None = None
     choices: tuple[str, ...] = ()
+    #: May be left out (the default applies); e.g. an option only some outputs read
+    optional: bool = False
 
     @property
     def units(self) -> str:

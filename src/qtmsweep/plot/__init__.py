@@ -26,6 +26,8 @@ Counting statistics and declared machines:
 
 ``noise_map``     TUR ratio, Fano factor or KUR of one counted flux over a plane, ICC / cooling
                   region outlined, Q < 2 cells marked (:mod:`.noise`; a store swept with ``cumulants:``).
+``tur_beaten``    where coherent machines (local-ME fridge, chains; one panel per store) beat the
+                  classical TUR: the smallest TUR ratio and the Q < 2 cells beyond the bound.
 ``lps_cooling_window`` the three-qubit fridge of ``config/sweeps/lps_fridge.yaml``: J_Q[C] over
                   (T_H, T_C) with the analytic window edge, COP against Carnot (:mod:`.declared`).
 
@@ -76,7 +78,7 @@ from .machines import (
     draw_rectification,
     draw_truncation,
 )
-from .noise import data_noise_map, draw_noise_map
+from .noise import data_noise_map, data_tur_beaten, draw_noise_map, draw_tur_beaten
 from .declared import data_lps_cooling_window, draw_lps_cooling_window
 from .style import save
 
@@ -94,10 +96,11 @@ FIGURE_KINDS: dict[str, tuple[Callable[..., xr.Dataset], Callable[..., Path]]] =
     "contrast_map": (data_contrast_map, draw_contrast_map),
     "conductance": (data_conductance, draw_conductance),
     "noise_map": (data_noise_map, draw_noise_map),
+    "tur_beaten": (data_tur_beaten, draw_tur_beaten),
     "lps_cooling_window": (data_lps_cooling_window, draw_lps_cooling_window),
 }
 #: Kinds that draw several datasets on one figure (``ds`` may be a list).
-MULTI_KINDS = ("fridge_cuts", "fridge_map", "truncation", "rectification", "conductance")
+MULTI_KINDS = ("fridge_cuts", "fridge_map", "truncation", "rectification", "conductance", "tur_beaten")
 _DRAW_OPTIONS = {"dpi", "cmap"}
 
 

@@ -95,6 +95,9 @@ def data_noise_map(ds: xr.Dataset, *, quantity: str = "tur", flux: str | None = 
         units = {d: m.parameter(d).units for d in (x, y) if d in m.parameter_names}
     except (ValueError, KeyError):
         pass
+    for d in (x, y):  # coordinates carry their own units (force and alias axes are no model parameters)
+        if d in ds.coords and ds[d].attrs.get("units"):
+            units[d] = str(ds[d].attrs["units"])
     out.attrs.update(x=x, y=y, quantity=quantity, flux=flux, outline=what, x_units=units.get(x, ""),
                      y_units=units.get(y, ""), title=f"{ds.attrs.get('model', '')}: {quantity} of {flux}")
     return out
@@ -120,7 +123,7 @@ def draw_noise_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap: 
             mesh = ax.pcolormesh(X, Y, Z, shading="nearest", cmap=cmap, norm=norm, rasterized=True)
             fig.colorbar(mesh, ax=ax, pad=0.02).set_label(LABELS[q] + f" of {data.attrs['flux']}")
         if und.any():
-            handles.append(Patch(color="#bfbfbf", label=f"undetermined ({int(und.sum())} cells: J unresolved)"))
+            handles.append(Patch(color="#bfbfbf", label=f"undetermined ({int(und.sum())} cell{'s' if und.sum() != 1 else ''}: J unresolved)"))
         region = plane(data["outline"], x, y)
         if region.any() and not region.all():
             ax.contour(X, Y, region.astype(float), levels=[0.5], colors="k", linestyles="--", linewidths=1.4)
@@ -131,15 +134,15 @@ def draw_noise_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap: 
             yy, xx = np.nonzero(beats)
             ax.plot(X[xx], Y[yy], ls="none", marker=".", ms=3, color="#d7301f")
             handles.append(Line2D([], [], ls="none", marker=".", color="#d7301f",
-                                  label=f"beats classical TUR, Q < 2 ({int(beats.sum())} cells)"))
+                                  label=f"beats classical TUR, Q < 2 ({int(beats.sum())} cell{'s' if beats.sum() != 1 else ''})"))
         if handles:
             ax.legend(handles=handles, loc="upper right", framealpha=0.85, fontsize=7)
         for axis, name, vals, setter in (("x", x, X, ax.set_xscale), ("y", y, Y, ax.set_yscale)):
             if _geometric(vals):
                 setter("log")
         unit = {x: data.attrs.get("x_units", ""), y: data.attrs.get("y_units", "")}
-        ax.set_xlabel(x + (f" [{unit[x]}]" if unit[x] else ""))
-        ax.set_ylabel(y + (f" [{unit[y]}]" if unit[y] else ""))
+        ax.set_xlabel(x + (f" [{unit[x]}]" if unit[x] and unit[x] != "1" else ""))
+        ax.set_ylabel(y + (f" [{unit[y]}]" if unit[y] and unit[y] != "1" else ""))
         ax.set_title(data.attrs["title"], fontsize=9)
         return save(fig, path, dpi=dpi)
 
@@ -151,3 +154,84 @@ def _geometric(v: np.ndarray) -> bool:
         return False
     r = v[1:] / v[:-1]
     return bool(np.allclose(r, r[0], rtol=1e-6))
+
+
+def data_tur_beaten(ds, *, x: str | None = None, y: str | None = None,
+                    sel: Mapping[str, Any] | None = None) -> xr.Dataset:
+    """Where coherent machines beat the classical TUR: per dataset (one panel each) ``tur_min`` (the
+    smallest resolved TUR ratio over the counted fluxes) over the plane ``(x, y)`` and
+    ``tur_violation`` (coherent dynamics with ``Q (1 + tur_rel_err) < 2``), from the analysis or
+    computed here (:func:`qtmsweep.thermo.noise.tur_variables`).  Panels are stacked on a ``panel``
+    dimension; attrs ``x``, ``y``, ``titles`` (model, approach, statistics of each panel)."""
+    from ..thermo.noise import tur_variables
+
+    datasets = [ds] if isinstance(ds, xr.Dataset) else list(ds)
+    parts, titles, xs, ys = [], [], [], []
+    for d in datasets:
+        if "tur" not in d:
+            raise ValueError("the dataset has no counting statistics; solve or sweep with cumulants=2 (or 3)")
+        d = select(d, sel)
+        v = tur_variables(d) if "tur_violation" not in d or "tur_min" not in d else d[["tur_violation", "tur_min"]]
+        dims = [k for k in v["tur_min"].dims if v["tur_min"].sizes[k] > 1]
+        if (x is None or y is None) and len(dims) != 2:
+            raise ValueError(f"the map needs two varying dimensions; tur varies along {dims} (name x and y)")
+        px, py = x or dims[0], y or dims[1]
+        xs.append(px)
+        ys.append(py)
+        undetermined = ~np.isfinite(v["tur_min"])
+        parts.append(xr.Dataset({"tur_min": v["tur_min"].transpose(py, px).reset_coords(drop=True),
+                                 "tur_violation": v["tur_violation"].transpose(py, px).reset_coords(drop=True),
+                                 "undetermined": undetermined.transpose(py, px).reset_coords(drop=True)}))
+        a = d.attrs
+        what = ", ".join(str(a[k]) for k in ("approach", "stat") if k in a)
+        titles.append(f"{a.get('model', '')} ({what})" if what else str(a.get("model", "")))
+    # each panel keeps its own axes (machines swept over different parameters)
+    parts = [p.rename({x_: f"{x_}_{i}" for x_ in p.dims}) for i, p in enumerate(parts)]
+    out = xr.Dataset({f"{k}_{i}": p[k] for i, p in enumerate(parts) for k in p.data_vars})
+    out.attrs.update(panels=len(parts), axes=[[a, b] for a, b in zip(xs, ys)], titles=titles)
+    return out
+
+
+def draw_tur_beaten(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap: str = "magma") -> Path:
+    """One panel per machine: ``tur_min`` (log colour), undetermined grey, the cells beating the
+    classical TUR (Q < 2 beyond the bound) filled red with a solid outline."""
+    from ..physics.registry import get_model
+
+    k = int(data.attrs["panels"])
+    with style():
+        fig = new_figure(4.2 * k, 3.8)
+        axes = np.atleast_1d(fig.subplots(1, k))
+        for i, ax in enumerate(axes):
+            x, y = data.attrs["axes"][i]
+            Q = data[f"tur_min_{i}"]
+            X, Y, Z = Q[f"{x}_{i}"].values, Q[f"{y}_{i}"].values, Q.values
+            und = data[f"undetermined_{i}"].values
+            beat = data[f"tur_violation_{i}"].values
+            finite = Z[np.isfinite(Z) & (Z > 0)]
+            if und.any():
+                ax.pcolormesh(X, Y, np.where(und, 1.0, np.nan), shading="nearest", cmap="Greys", vmin=0, vmax=3,
+                              rasterized=True)
+            if finite.size:
+                lo, hi = finite.min(), max(finite.max(), finite.min() * 1.01)
+                norm = LogNorm(lo, hi) if hi / lo > 10 else Normalize(lo, hi)
+                mesh = ax.pcolormesh(X, Y, Z, shading="nearest", cmap=cmap, norm=norm, rasterized=True)
+                fig.colorbar(mesh, ax=ax, pad=0.02).set_label("smallest TUR ratio $Q = S\\sigma/J^2$")
+            handles = [Patch(color="#bfbfbf", label="undetermined (J or $\\sigma$ unresolved)")] if und.any() else []
+            if beat.any():
+                ax.pcolormesh(X, Y, np.where(beat, 1.0, np.nan), shading="nearest", cmap="Reds", vmin=0, vmax=1.2,
+                              alpha=0.45, rasterized=True)
+                if not beat.all() and beat.shape[0] > 1 and beat.shape[1] > 1:
+                    ax.contour(X, Y, beat.astype(float), levels=[0.5], colors="#67000d", linewidths=1.2)
+            handles.append(Patch(color="#cb181d", label=f"beats classical TUR, Q < 2 ({int(beat.sum())} cells)"))
+            ax.legend(handles=handles, loc="upper right", framealpha=0.85, fontsize=7)
+            model = data.attrs["titles"][i].split(" ")[0]
+            for name, vals, setter, label in ((x, X, ax.set_xscale, ax.set_xlabel), (y, Y, ax.set_yscale, ax.set_ylabel)):
+                if _geometric(vals):
+                    setter("log")
+                try:
+                    unit = get_model(model).parameter(name).units
+                except (ValueError, KeyError):
+                    unit = ""
+                label(name + (f" [{unit}]" if unit and unit != "1" else ""))
+            ax.set_title(data.attrs["titles"][i], fontsize=9)
+        return save(fig, path, dpi=dpi)

@@ -424,7 +424,7 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         k = unknown[0]
         raise ConfigError(f"{source.get(k, base)}: {k!r} is not a parameter of model {model.name!r}; "
                           f"allowed: {', '.join(model.parameter_names)}")
-    missing = [k for k in model.parameter_names if k not in normalized]
+    missing = [p.name for p in model.parameters if p.name not in normalized and not getattr(p, "optional", False)]
     if missing:
         raise ConfigError(f"{base}: parameter {', '.join(missing)} of model {model.name!r} is neither fixed nor "
                           f"swept; every parameter must be given in {base}.fixed or {base}.grid"

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ..thermo.invariants import CHECK_DOC, CHECKS
+from ..thermo.invariants import CHECK_DOC, CHECKS, NOISE_CHECKS
 
 BOOKKEEPING = "_sweep"
 #: ``_sweep/crc32c``: int64 (chunk grid, file): crc32c of each data file of a chunk (-1: not recorded);
@@ -47,8 +47,10 @@ BOOKKEEPING = "_sweep"
 CRC_ARRAY = "crc32c"
 #: 2: one zarr chunk per element of the non-swept dims (lead, state); float32 diagnostics.
 STORE_FORMAT = 2
-#: Invariant checks counted per chunk on the worker (:mod:`qtmsweep.thermo.invariants`).
-COUNTERS = CHECKS
+#: Invariant checks counted per chunk on the worker (:mod:`qtmsweep.thermo.invariants`); the two TUR
+#: counters are 0 for sweeps without ``cumulants:`` (``tur``: classical dynamics below the TUR, a bug;
+#: ``tur_classical_violations``: coherent dynamics below it, physics).
+COUNTERS = CHECKS + NOISE_CHECKS
 COUNTER_DOC = CHECK_DOC
 #: Diagnostics kept in float32 in the store (their float64 values are checked on the worker, see
 #: :data:`COUNTERS`): 7 digits of an error bound or a residual are plenty, and the store is ~7% smaller.

@@ -40,7 +40,8 @@ With counting statistics in the dataset (``tur``, ``tur_rel_err``, ``classical_d
     TUR is a theorem there, so this is a bug (it is in :data:`VIOLATIONS`);
 ``tur_classical_violations``
     the same beyond-the-bound ``Q < 2`` in a cell of coherent dynamics (local MEs with coherent
-    coupling): physics, counted and mapped, not a violation.
+    coupling): physics, counted and mapped, not a violation (``tur_violation`` of the analysis).
+    Cells with ``Q ≤ 0`` (``σ ≤ 0``) are left to ``second_law``.
 
 Examples
 --------
@@ -80,7 +81,7 @@ CHECK_DOC = {
     "secular": f"cells with secular_ratio < {SECULAR_LIMIT:g} (secular approximation not valid)",
     "population_range": f"cells with a population p outside [0, 1] by more than {POPULATION_LIMIT:g} + rel_err",
 }
-#: Checks counted when the dataset has counting statistics (not part of the store's counters yet).
+#: Checks of the counting statistics (0 on a dataset without ``tur``); the store counts them per chunk too.
 NOISE_CHECKS = ("tur", "tur_classical_violations")
 VIOLATIONS = VIOLATIONS + ("tur",)
 CHECK_DOC.update({
@@ -103,7 +104,7 @@ def _cells(ds: xr.Dataset, name: str, dims: tuple[str, ...], shape: tuple[int, .
 
 
 def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """Boolean numpy mask per check (:data:`CHECKS`) over the cell axes ``dims`` (default: sigma's dims)."""
+    """Boolean numpy mask per check (:data:`CHECKS` and :data:`NOISE_CHECKS`) over the cell axes ``dims`` (default: sigma's dims)."""
     model = get_model(ds.attrs["model"])
     dims = tuple(ds["sigma"].dims) if dims is None else tuple(dims)
     shape = tuple(ds.sizes[d] for d in dims)
@@ -159,6 +160,8 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
     out = {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
     if "tur" in ds and "flux" in ds["tur"].dims:
         out.update({k: v.reshape(shape) for k, v in tur_violation_arrays(ds, dims, shape).items()})
+    else:
+        out.update({k: np.zeros(shape, dtype=bool) for k in NOISE_CHECKS})
     return out
 
 
@@ -169,7 +172,8 @@ def tur_violation_arrays(ds: xr.Dataset, dims, shape) -> dict[str, np.ndarray]:
     classical = _cells(ds, "classical_dynamics", dims, shape)[:, 0].astype(bool) if "classical_dynamics" in ds \
         else np.ones(Q.shape[0], dtype=bool)
     with np.errstate(invalid="ignore"):
-        below = np.isfinite(Q) & np.isfinite(err) & (Q * (1.0 + err + 1e-12) < 2.0)
+        # Q <= 0 is sigma <= 0: the second-law check's business, not the TUR's
+        below = np.isfinite(Q) & np.isfinite(err) & (Q > 0) & (Q * (1.0 + err + 1e-12) < 2.0)
     below = below.any(axis=1)
     return {"tur": below & classical, "tur_classical_violations": below & ~classical}
 

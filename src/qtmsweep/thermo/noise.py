@@ -26,13 +26,15 @@
     True where ``J_i`` is not resolved by its bound (``J_i = 0``, or its relative bound
     ``≥`` :data:`RESOLVED_REL_ERR`): there ``fano``, ``tur``, ``kur`` are NaN *for that reason*;
 ``tur_rel_err(flux)``
-    bound on the relative error of ``tur``: ``2 δJ + δS + δσ``;
+    bound on the relative error of ``tur``: ``2 δJ + δS + δσ`` (for truncated Hilbert spaces plus
+    ``2 S_truncation_rel_change``, an estimate: so a poorly truncated cell is undetermined);
 ``tur_undetermined(flux)``
     True where ``tur`` is NaN: ``ratio_undetermined``, or ``tur_rel_err ≥`` :data:`RESOLVED_REL_ERR`
     (near equilibrium the generic solvers may not resolve ``σ`` although they resolve ``J``);
-``S_truncation_rel_change(flux)`` (``kerr_fridge`` only)
-    relative change of ``S_ii`` from ``(N1+1, N2)`` and ``(N1, N2+1)``: like ``truncation_change``
-    of the means a warning sign, not a bound (it underestimates the error ~2× at 003 Fig. 7's point);
+``S_truncation_rel_change(flux)`` (``kerr_fridge``, oscillator ``chain``)
+    relative change of ``S_ii`` from ``(N1+1, N2)`` and ``(N1, N2+1)`` (from ``n_max + 1`` quanta for
+    the chain): like ``truncation_change`` of the means a warning sign, not a bound (it
+    underestimates the error ~2× at 003 Fig. 7's point);
 ``classical_dynamics``
     True where the dynamics is a classical Markov jump process (rate models, the secular
     global MEs, local MEs without coherent coupling), where the TUR must hold.
@@ -49,7 +51,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from ..physics.counting import cumulants as _cumulants
+from ..physics.counting import flux_cumulants as _flux_cumulants
 from ..physics.generator import default_fluxes, generator, has_generator, parse_flux
 from ..physics.registry import available_models, get_model
 
@@ -59,7 +61,7 @@ CONVENTION = "S = lim_{t->inf} Cov(N_a, N_b)/t (no factor 2); cumulants scaled b
 _UNITS = {"J_E": "energy/time", "J_N": "1/time", "J_Q": "energy/time"}
 _COUNTED = {"J_E": "energy", "J_N": "1", "J_Q": "energy"}
 
-__all__ = ["add_counting_statistics", "counting_statistics", "RESOLVED_REL_ERR", "CONVENTION"]
+__all__ = ["add_counting_statistics", "counting_statistics", "tur_variables", "RESOLVED_REL_ERR", "CONVENTION"]
 
 
 def _cells(ds: xr.Dataset, name: str, dims, extra=()):
@@ -88,12 +90,12 @@ def check_counting(model, structural: Mapping[str, Any], fluxes: Sequence[str] |
     if len(set(labels)) != len(labels):
         raise ValueError(f"fluxes={labels!r} repeats a label; allowed: distinct labels")
     if m.name == "chain":
-        from ..physics.models.chain import MAX_COUNTING_SITES
+        from ..physics.models.chain import MAX_COUNTING_SITES, check_boson_counting
 
-        if structural.get("stat", "qubit") != "qubit":
-            raise ValueError("cumulants need a finite Hilbert space: stat='qubit'; oscillator chains "
-                             "(stat='boson') have no counting generator here")
-        if structural.get("approach", "local") == "local" and int(structural.get("N", 2)) > MAX_COUNTING_SITES:
+        if structural.get("stat", "qubit") == "boson":
+            check_boson_counting(int(structural.get("N", 2)), int(structural.get("n_max", 6)),
+                                 structural.get("approach", "local"))
+        elif structural.get("approach", "local") == "local" and int(structural.get("N", 2)) > MAX_COUNTING_SITES:
             raise ValueError(f"N={structural.get('N')} is too large for counting statistics of the local chain; "
                              f"allowed: N <= {MAX_COUNTING_SITES}")
     return labels
@@ -105,7 +107,7 @@ def counting_statistics(model, params: Mapping[str, Any], fluxes: Sequence[str] 
     labels = check_counting(m, {k: v for k, v in params.items() if isinstance(v, (str, int))}, fluxes)
     pairs = [parse_flux(f) for f in labels]
     gen = generator(m, params)
-    return labels, _cumulants(gen, gen.weights(pairs), order=order), gen
+    return labels, _flux_cumulants(gen, pairs, order=order), gen
 
 
 def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *, order: int = 2,
@@ -125,12 +127,31 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
     rel_sigma = _sigma_rel_err(ds, dims, model, leads, sigma)
     S = c.S
     Sd = np.einsum("nff->nf", S)
+    name = get_model(model).name
+    bigger = []  # truncated Hilbert spaces: the same statistics one level up (SPEC §2's N -> N+1)
+    if name == "kerr_fridge":
+        for dN in ((1, 0), (0, 1)):
+            up = dict(params)
+            up["N1"], up["N2"] = int(params.get("N1", 3)) + dN[0], int(params.get("N2", 3)) + dN[1]
+            bigger.append(up)
+    elif name == "chain" and params.get("stat", "qubit") == "boson":
+        bigger.append({**params, "n_max": int(params.get("n_max", 6)) + 1})
+    rel_change = None
+    if bigger:
+        change = np.zeros_like(Sd)
+        for up in bigger:  # checked at n_max, not again at n_max + 1 (the estimate may be ~2x larger)
+            cu = _flux_cumulants(generator(get_model(model), up), pairs, order=2)
+            change = np.maximum(change, np.abs(np.einsum("nff->nf", cu.S) - Sd))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_change = np.where(Sd != 0, change / np.abs(Sd), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         undetermined = (J == 0) | ~np.isfinite(rel_J) | (rel_J >= RESOLVED_REL_ERR) | ~np.isfinite(J)
         absJ = np.where(undetermined, np.nan, np.abs(J))
         fano = Sd / absJ
         kur = Sd * c.activity[:, None] / absJ**2
         tur_rel = np.where(undetermined, np.inf, 2 * rel_J + c.S_rel_err + rel_sigma[:, None])
+        if rel_change is not None:  # truncated Hilbert space: the S estimate (it underestimates ~2x) counts too
+            tur_rel = tur_rel + 2 * rel_change
         tur_undetermined = undetermined | ~(tur_rel < RESOLVED_REL_ERR)
         tur = np.where(tur_undetermined, np.nan, Sd * sigma[:, None] / absJ**2)
 
@@ -163,17 +184,10 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
                                {"units": "1", "long_name": "True where the dynamics is a classical Markov jump "
                                 "process (TUR and KUR must hold)"}),
     }
-    if get_model(model).name == "kerr_fridge":  # truncation estimate, as the means carry one (SPEC §2)
-        change = np.zeros_like(Sd)
-        for dN in ((1, 0), (0, 1)):
-            up = dict(params)
-            up["N1"], up["N2"] = int(params.get("N1", 3)) + dN[0], int(params.get("N2", 3)) + dN[1]
-            _, cu, _ = counting_statistics(model, up, labels, 2)
-            change = np.maximum(change, np.abs(np.einsum("nff->nf", cu.S) - Sd))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel_change = np.where(Sd != 0, change / np.abs(Sd), 0.0)
+    if rel_change is not None:
+        what = "(N1+1, N2) and (N1, N2+1)" if name == "kerr_fridge" else "n_max + 1 quanta"
         out["S_truncation_rel_change"] = (fd, grid(rel_change), {"units": "1", "long_name": "relative change of "
-                                          "S(flux, flux) from (N1+1, N2) and (N1, N2+1): truncation estimate"})
+                                          f"S(flux, flux) from {what}: truncation estimate"})
     if c.c3 is not None:
         out["c3"] = (fd, grid(c.c3), {"units": "[flux]*[counted quantity]^2", "long_name": "third scaled cumulant "
                                       "lim <<N^3>>/t of the counted flux", **attrs})
@@ -220,3 +234,36 @@ def _sigma_rel_err(ds, dims, model, leads, sigma) -> np.ndarray:
             scale += np.abs(_cells(ds, force, dims) * _cells(ds, var, dims, ("lead",))[:, leads.index(lead)])
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(sigma != 0, r * scale / np.abs(sigma), np.inf)
+
+
+def tur_variables(ds: xr.Dataset) -> xr.Dataset:
+    """Per-cell TUR analysis variables of a dataset with counting statistics.
+
+    ``tur_violation``: True where the dynamics is coherent (``classical_dynamics`` False) and some
+    counted flux has ``tur (1 + tur_rel_err) < 2`` — the classical TUR is beaten beyond the bound
+    (physics; the same in a classical cell is the invariant counter ``tur``, a bug).
+    ``tur_min``: the smallest resolved TUR ratio over the counted fluxes (NaN where none is).
+
+    >>> import qtmsweep
+    >>> ds = qtmsweep.solve("chain", N=2, stat="qubit", approach="local", cumulants=2, omega=1.0,
+    ...                     g=0.1441517268918418, T_L=1.4546703261493046, T_R=9.67653256486908,
+    ...                     gamma_L=0.08644157774589083, gamma_R=0.008502199751735169)
+    >>> v = tur_variables(ds)
+    >>> bool(v.tur_violation), float(v.tur_min) < 2
+    (True, True)
+    """
+    from .invariants import tur_violation_arrays
+
+    dims = tuple(ds["sigma"].dims)
+    shape = tuple(ds.sizes[d] for d in dims)
+    masks = tur_violation_arrays(ds, dims, shape)
+    coords = {d: ds.coords[d] for d in dims if d in ds.coords}
+    with np.errstate(invalid="ignore"):
+        tmin = ds["tur"].min("flux", skipna=True)
+    return xr.Dataset({
+        "tur_violation": xr.DataArray(masks["tur_classical_violations"].reshape(shape), dims=dims, coords=coords,
+                                      attrs={"units": "1", "long_name": "coherent dynamics beats the classical TUR "
+                                             "beyond the bound: tur (1 + tur_rel_err) < 2 for some counted flux"}),
+        "tur_min": tmin.assign_attrs(units="1", long_name="smallest resolved TUR ratio S_ii sigma/J_i^2 over the "
+                                     "counted fluxes (2 is the classical bound)"),
+    })

@@ -77,6 +77,7 @@ from ..registry import register
 from ..secular import mode_secular_ratio
 
 LEADS = ("L", "R")
+STRUCTURAL = ("N", "stat", "approach", "n_max")
 _EPS = np.finfo(float).eps
 
 PARAMETERS = (
@@ -90,6 +91,8 @@ PARAMETERS = (
     Parameter("stat", "choice", "site statistics", "qubit", choices=("qubit", "boson")),
     Parameter("approach", "choice", "master equation: local (004 Eq. 2) or global (004 Eq. 20, N = 2)", "local",
               choices=("local", "global")),
+    Parameter("n_max", "integer", "counting statistics of oscillator chains (stat='boson', cumulants=2|3) only: "
+              "largest total number of quanta kept in the truncated Fock space", 6, minimum=1, optional=True),
 )
 
 
@@ -301,7 +304,7 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     N = int(params.get("N", 2))
     stat = params.get("stat", "qubit")
     approach = params.get("approach", "local")
-    numeric = {k: v for k, v in params.items() if k not in ("N", "stat", "approach")}
+    numeric = {k: v for k, v in params.items() if k not in STRUCTURAL}
     n = batch_size(numeric)
     _check(numeric, n, N, approach)
     fermionic = stat == "qubit"
@@ -418,36 +421,88 @@ CHAIN = register(LindbladModel(
 
 #: Largest chain the counting statistics accept (local approach, Liouvillian sector C(2N, N)).
 MAX_COUNTING_SITES = 5
+#: Largest number-sector dimension of a truncated oscillator chain's Liouvillian (dense, per cell).
+MAX_BOSON_SECTOR = 500
+
+
+@lru_cache(maxsize=16)
+def boson_basis(N: int, n_max: int):
+    """Fock states of ``N`` oscillators with at most ``n_max`` quanta in total: ``(states, a_j ops, charges)``.
+
+    ``states`` are tuples ``(n_1, …, n_N)`` ordered by total number; ``a_j`` is the annihilator of
+    site ``j`` on this space (``a_j† `` at the cap gives 0: the truncated creation operator).
+    """
+    from itertools import product
+
+    states = sorted((s for s in product(range(n_max + 1), repeat=N) if sum(s) <= n_max), key=lambda s: (sum(s), s))
+    index = {s: k for k, s in enumerate(states)}
+    d = len(states)
+    ops = []
+    for j in range(N):
+        a = np.zeros((d, d), dtype=complex)
+        for k, st in enumerate(states):
+            if st[j] > 0:
+                lower = st[:j] + (st[j] - 1,) + st[j + 1:]
+                a[index[lower], k] = np.sqrt(st[j])
+        ops.append(a)
+    return tuple(states), tuple(ops), tuple(sum(st) for st in states)
+
+
+def boson_sector_size(N: int, n_max: int) -> int:
+    """Dimension of the number sector (``Σ_q (states with q quanta)²``) of :func:`boson_basis`."""
+    from math import comb
+
+    return sum(comb(q + N - 1, N - 1) ** 2 for q in range(n_max + 1))
+
+
+def check_boson_counting(N: int, n_max: int, approach: str, limit: int = MAX_BOSON_SECTOR) -> None:
+    """Refuse an oscillator chain too large for the dense truncated Liouvillian, naming ``n_max``
+    (the truncation estimate solves ``n_max + 1`` too, about twice the size: the generator itself
+    accepts up to ``3 limit``)."""
+    if approach == "local" and boson_sector_size(N, n_max) > limit:
+        ok = max((m for m in range(1, 40) if boson_sector_size(N, m) <= limit), default=0)
+        raise ValueError(f"n_max={n_max} is too large for counting statistics of the local oscillator chain "
+                         f"with N={N} (its number sector has {boson_sector_size(N, n_max)} > {limit} "
+                         f"entries); allowed: n_max <= {ok} for N = {N}")
 
 
 def generator(params: Mapping[str, Any]):
-    """Counting generator (:mod:`qtmsweep.physics.counting`) of a qubit chain.
+    """Counting generator (:mod:`qtmsweep.physics.counting`) of the chain.
 
-    Local (N ≤ :data:`MAX_COUNTING_SITES`): the Liouvillian of :func:`_local_lindblad` on the
+    Qubits, local (N ≤ :data:`MAX_COUNTING_SITES`): the Liouvillian of :func:`_local_lindblad` on the
     excitation-number sector, jumps ``s_1, s_1†`` (bath L) and ``s_N, s_N†`` (bath R) counted with
     the bare energy ``∓omega`` (004 Eq. 4's heat).  Global (N = 2): the secular jumps of
-    :func:`_global_lindblad`.  Oscillator chains are refused (no finite generator).
+    :func:`_global_lindblad`.  Oscillators (``stat="boson"``): the same jumps on the Fock space with
+    at most ``n_max`` quanta in total (:func:`boson_basis`); local: the truncated Liouvillian on the
+    number sector; global (N = 2): the two normal modes ``ω± = omega ± g`` each on both baths with
+    half the rate, a classical rate process on the states ``(n₊, n₋)`` (secular ME of a harmonic
+    mode: ``a±`` map number states to number states).
     """
     from ..counting import dlnr_dx
-    from ..generator import lindblad_generator
+    from ..generator import lindblad_generator, sector_lindblad_generator, secular_generator
     from .. import registry
 
     N = int(params.get("N", 2))
     stat = params.get("stat", "qubit")
     approach = params.get("approach", "local")
-    numeric = {k: v for k, v in params.items() if k not in ("N", "stat", "approach")}
+    n_max = int(params.get("n_max", 6))
+    numeric = {k: v for k, v in params.items() if k not in STRUCTURAL}
     n = batch_size(numeric)
     _check(numeric, n, N, approach)
-    if stat != "qubit":
-        raise ValueError("counting statistics (cumulants) need a finite Hilbert space: stat='qubit'; "
-                         "oscillator chains (stat='boson') have no counting generator here")
     model = registry.get_model("chain")
     omega, g = _arr(numeric, "omega", n), _arr(numeric, "g", n)
-    if approach == "local":
+    if stat == "boson":
+        check_boson_counting(N, n_max, approach, limit=3 * MAX_BOSON_SECTOR)
+        if approach == "local":
+            states, ops, charges = boson_basis(N, n_max)
+        else:
+            states, ops, charges = boson_basis(2, n_max)  # normal-mode number states (n+, n-)
+    elif approach == "local":
         if N > MAX_COUNTING_SITES:
             raise ValueError(f"N={N} is too large for counting statistics of the local chain; allowed: "
                              f"N <= {MAX_COUNTING_SITES} (Liouvillian sector C(2N, N))")
         ops, charges = qubit_operators(N)
+    if approach == "local":
         terms = [(omega, sum(o.conj().T @ o for o in ops))]
         if N > 1:
             terms.append((g, sum(ops[j].conj().T @ ops[j + 1] + ops[j + 1].conj().T @ ops[j] for j in range(N - 1))))
@@ -460,10 +515,35 @@ def generator(params: Mapping[str, Any]):
             energy += [omega, -omega]
             incoming += [True, False]
             dl += [dlnr_dx(gain, loss, lr, True, False), dlnr_dx(loss, gain, lr, False, False)]
+        notes = {"classical": (g == 0) | (N == 1)}
+        if stat == "boson":
+            notes["approach"] = f"local, oscillators truncated to n_max={n_max} quanta (Liouvillian on the number sector)"
+            return sector_lindblad_generator(model, numeric, terms, jumps, len(charges), charges,
+                                             np.stack(energy, axis=1), incoming, np.stack(dl, axis=1), notes=notes)
         gen = lindblad_generator(model, numeric, terms, jumps, 2**N, charges, np.stack(energy, axis=1),
                                  incoming, np.stack(dl, axis=1))
-        gen.notes["classical"] = (g == 0) | (N == 1)
-        gen.notes["approach"] = "local (Liouvillian route)"
+        gen.notes.update(notes, approach="local (Liouvillian route)")
+        return gen
+    if stat == "boson":
+        index = {st: k for k, st in enumerate(states)}
+        jumps, energy, incoming, dl = [], [], [], []
+        for b, lead in enumerate(LEADS):
+            T, gam = _arr(numeric, f"T_{lead}", n), 0.5 * _arr(numeric, f"gamma_{lead}", n)
+            for mode, w in enumerate((omega + g, omega - g)):
+                nb = bose(w, T)
+                lr = -w / T
+                for st in states:
+                    if sum(st) < n_max:
+                        up = st[:mode] + (st[mode] + 1,) + st[mode + 1:]
+                        m = up[mode]  # |<n+1|a†|n>|² = n + 1
+                        k_up, k_down = m * gam * nb, m * gam * (1 + nb)
+                        jumps += [(k_up, (index[up], index[st]), b), (k_down, (index[st], index[up]), b)]
+                        energy += [w, -w]
+                        incoming += [True, False]
+                        dl += [dlnr_dx(k_up, k_down, lr, True, False), dlnr_dx(k_down, k_up, lr, False, False)]
+        gen = secular_generator(model, numeric, jumps, len(states), np.stack(energy, axis=1), incoming,
+                                np.stack(dl, axis=1))
+        gen.notes["approach"] = f"global (secular rate process of the normal modes, n_max={n_max} quanta)"
         return gen
     E = np.stack([np.zeros(n), omega + g, omega - g, 2 * omega], axis=-1)
     V0 = np.zeros((4, 4))
