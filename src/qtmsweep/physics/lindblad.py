@@ -527,6 +527,8 @@ class LindbladModel(ParameterLookup):
     #: Peak working memory of one cell in a solve, bytes (or a function of the structural
     #: parameters); see :attr:`qtmsweep.physics.model.RateModel.cell_bytes`.
     cell_bytes: int | Callable[[Mapping[str, Any]], int] | None = None
+    #: See :attr:`qtmsweep.physics.model.RateModel.constraints`.
+    constraints: Callable[[Mapping[str, Any]], None] | None = None
 
     def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
         """:attr:`cell_bytes` for these (structural) parameters (default 4096)."""

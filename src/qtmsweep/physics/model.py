@@ -195,6 +195,13 @@ class RateModel(ParameterLookup):
     #: the sweep sizes its chunks by it.  Default: the generic Pauli solver's, which grows
     #: with the square of the number of states.
     cell_bytes: int | Callable[[Mapping[str, Any]], int] | None = None
+    #: Constraints between parameters beyond each one's own range (e.g. ``g < omega``):
+    #: ``constraints(params)`` raises ``ValueError`` naming the parameter, its value and what is
+    #: allowed.  It receives flat arrays (all of one length) and scalars, as a kernel does, and is run
+    #: by :func:`qtmsweep.solve` and, on the corners of a sweep's grid, by the config check
+    #: (:func:`qtmsweep.validation.check_grid`): it must fail at a corner whenever it fails
+    #: anywhere, which holds for a bound on a function that is convex in each parameter.
+    constraints: Callable[[Mapping[str, Any]], None] | None = None
 
     def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
         """:attr:`cell_bytes` for these (structural) parameters."""

@@ -354,7 +354,7 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         Naming the offending key.
     """
     from ..physics.registry import get_model
-    from ..validation import check_parameters
+    from ..validation import check_grid, check_parameters, grid_corners
 
     sweeps = config.get("sweeps", {})
     if name not in sweeps:
@@ -413,8 +413,8 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         for k in FORCE_IMPLIED:
             params[k] = 1.0  # placeholder; values checked below
     if model.normalize is not None:
-        try:
-            normalized = model.normalize(dict(params))
+        try:  # on the grid's corners: the names, and no outer product of the axes (check_grid)
+            normalized = model.normalize(grid_corners(params)[0])
         except ValueError as err:
             raise ConfigError(f"{base}: {err}") from None
     else:
@@ -439,11 +439,10 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
                 check_parameters(model, {k: v}, require_all=False)
             except ValueError as err:
                 raise ConfigError(f"{source.get(k, base)}: {err}") from None
-    if model.normalize is not None:
-        try:
-            check_parameters(model, {k: v for k, v in normalized.items() if k not in params}, require_all=False)
-        except ValueError as err:
-            raise ConfigError(f"{base}: {err}") from None
+    try:  # the aliases' values and the model's constraints, over the whole grid (on its corners)
+        check_grid(model, params)  # (a force-space grid's temperatures are placeholders here, checked below)
+    except ValueError as err:
+        raise ConfigError(f"{base}: {err}") from None
     if force_space is not None:
         _check_force_values(force_space, axes, model, f"{base}.forces")
 

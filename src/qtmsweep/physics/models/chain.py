@@ -125,6 +125,36 @@ def _check(params: Mapping[str, Any], n: int, N: int, approach: str) -> None:
             raise ValueError("approach='global' needs 0 <= g < omega (both normal modes at positive frequency)")
 
 
+def constraints(params: Mapping[str, Any]) -> None:
+    """The chain's constraints between parameters (:attr:`~qtmsweep.physics.lindblad.LindbladModel.constraints`).
+
+    ``approach='global'`` (004 Eq. 20–22) is the secular equation on the eigenbasis of the two-site
+    ``H``: ``N = 2``, and both normal modes ``omega ± g`` at a positive frequency, ``g < omega``
+    (at ``g >= omega`` the mode ``omega − g`` is not, and the eigenbasis the global dissipators are
+    built on is not that of a bath-driven excitation any more).
+
+    >>> constraints({"approach": "global", "N": 2, "omega": np.array([1.0, 1.0]), "g": np.array([0.5, 1.5])})
+    Traceback (most recent call last):
+    ...
+    ValueError: g=1.5 is not allowed with approach='global' at omega=1.0; allowed: 0 <= g < omega (the normal modes omega +- g must both be at a positive frequency)
+    """
+    if params.get("approach", "local") != "global":
+        return
+    N = int(params.get("N", 2))
+    if N != 2:
+        raise ValueError(f"N={N} is not allowed with approach='global'; allowed: N = 2 (004 Eq. 20–22); "
+                         "for longer chains use approach='local'")
+    omega = np.asarray(params["omega"], dtype=float)
+    g = np.asarray(params["g"], dtype=float)
+    bad = ~(g < omega)
+    if np.any(bad):
+        g_b, o_b = np.broadcast_arrays(g, omega)
+        i = np.flatnonzero(np.broadcast_to(bad, g_b.shape))[0]
+        raise ValueError(f"g={float(g_b.flat[i])!r} is not allowed with approach='global' at omega="
+                         f"{float(o_b.flat[i])!r}; allowed: 0 <= g < omega (the normal modes omega +- g must both "
+                         "be at a positive frequency)")
+
+
 def _rates(params, n):
     omega = _arr(params, "omega", n)
     out = {}
@@ -409,6 +439,7 @@ CHAIN = register(LindbladModel(
     force_flux={"F_E_L": ("J_Q", "L")},
     extra_outputs=EXTRA_OUTPUTS,
     normalize=normalize,
+    constraints=constraints,
     reference="004 (Santiago-García et al.) Eqs. 2–7, 18–22",
     # measured ~1.1, 2.1, 4.1 and 8.4 kB/cell at N = 2, 4, 8 and 12 (4e4 cells; the correlation
     # solver's fixed sub-batch buffers come on top, see SOLVER_BUFFER_BYTES)

@@ -134,6 +134,38 @@ def truncated_model(N1: int, N2: int) -> RateModel:
     )
 
 
+def constraints(params: Mapping[str, Any]) -> None:
+    """The filter cutoff above every transition of the truncated ladders (and of the N + 1, N + 2
+    solves of the truncation error): ``eps_c >= max |eps1 + delta_z n2|`` over ``n2 = 0 .. N2 + 1``
+    and ``>= max |eps2 + delta_z n1|`` over ``n1 = 0 .. N1 + 1``.
+
+    The filter ``Theta(eps_c − |w|)`` switches a transition above the cutoff off, both ways: a ladder
+    step with no rate cuts the truncated state graph, whose rate matrix is then singular (no unique
+    steady state).  ``|a + delta_z n|`` is largest at ``n = 0`` or at the top level.
+
+    >>> constraints({"N1": 3, "N2": 3, "eps1": 1.0, "eps2": 1.0, "delta_z": 0.05, "eps_c": 1.1})
+    Traceback (most recent call last):
+    ...
+    ValueError: eps_c=1.1 is below the transition energy 1.2 of resonator 1 (|eps1 + delta_z n2|, n2 = 0 .. 4 with the truncation-error levels; eps1=1.0, delta_z=0.05); allowed: eps_c >= 1.2 (above it the filter switches the transition off and the rate matrix is singular)
+    """
+    N1, N2 = int(params.get("N1", 3)), int(params.get("N2", 3))
+    eps_c = np.asarray(params["eps_c"], dtype=float)
+    dz = np.asarray(params["delta_z"], dtype=float)
+    for res, name, level, top in ((1, "eps1", "n2", N2 + 1), (2, "eps2", "n1", N1 + 1)):
+        e = np.asarray(params[name], dtype=float)
+        with np.errstate(invalid="ignore", over="ignore"):
+            w = np.maximum(np.abs(e), np.abs(e + dz * top))
+        bad = w > eps_c
+        if np.any(bad):
+            arrs = np.broadcast_arrays(w, eps_c, e, dz)
+            i = np.flatnonzero(np.broadcast_to(bad, arrs[0].shape))[0]
+            w_i, c_i, e_i, dz_i = (float(a.flat[i]) for a in arrs)
+            raise ValueError(f"eps_c={c_i!r} is below the transition energy {w_i!r} of resonator {res} (|{name} + "
+                             f"delta_z {level}|, {level} = 0 .. {top} with the truncation-error levels; {name}={e_i!r}, "
+                             f"delta_z={dz_i!r}); allowed: eps_c >= {w_i!r} (above it the filter switches the "
+                             "transition off and the rate matrix is singular)")
+
+
 #: Bytes of rate matrix per sub-batch of the generic Pauli solver (bounds the peak memory).
 _BATCH_BYTES = 64 * 2**20
 
@@ -273,6 +305,7 @@ KERR_FRIDGE = register(LindbladModel(
     force_flux=FORCE_FLUX,
     extra_outputs=EXTRA_OUTPUTS,
     normalize=normalize,
+    constraints=constraints,
     reference="003 (Bhandari, Jordan) §IV A, App. B",
     kind="pauli",
     # measured ~1.4, 3.9 and 4.9 kB/cell at N1 x N2 = 4, 9 and 25 levels (4e4 cells, N and N+1 solves;

@@ -1,0 +1,101 @@
+"""Model constraints and alias values are checked before any work or store (issue 16): over the whole
+grid, without building the outer product of its axes."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import qtmsweep
+from qtmsweep.sweep import ConfigError, validate_config
+
+from .conftest import cli, make_config, no_traceback, write_config
+
+CHAIN_FIXED = {"N": 2, "stat": "qubit", "omega": 1.0, "T_L": 1.0, "T_R": 0.5, "gamma_L": 0.01, "gamma_R": 0.02}
+
+
+def chain_global_sweep(g_max: float = 1.5) -> dict:
+    """004's two-qubit chain, global approach, with a g axis that crosses omega = 1 when g_max > 1."""
+    fixed = {k: v for k, v in CHAIN_FIXED.items() if k != "T_L"}
+    return {"model": "chain", "fixed": {**fixed, "approach": "global"},
+            "grid": {"g": {"linspace": [0.05, g_max, 12]}, "T_L": {"linspace": [0.6, 2.0, 5]}}}
+
+
+def kerr_sweep(eps_c: float, N: int = 3) -> dict:
+    m = qtmsweep.get_model("kerr_fridge")
+    fixed = {**m.defaults(), "N1": N, "N2": N, "eps_c": eps_c}
+    fixed.pop("T_L")
+    return {"model": "kerr_fridge", "fixed": fixed, "grid": {"T_L": {"linspace": [1.05, 2.0, 6]}}}
+
+
+def test_chain_global_with_a_g_grid_crossing_omega_is_refused_at_validation(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        validate_config(make_config(s=chain_global_sweep()))
+    msg = str(err.value)
+    assert msg.startswith("sweeps.s: g=1.5 is not allowed with approach='global' at omega=1.0")
+    assert "allowed: 0 <= g < omega" in msg and "grid corner" in msg
+    validate_config(make_config(s=chain_global_sweep(0.95)))  # below omega everywhere: accepted
+
+
+def test_cli_run_refuses_the_chain_grid_before_any_store(tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", make_config(s=chain_global_sweep()))
+    out = tmp_path / "out"
+    run = cli("run", cfg, "--out", out, "--no-progress")
+    no_traceback(run)
+    assert run.returncode == 2 and "g=1.5 is not allowed with approach='global'" in run.stderr
+    assert not out.exists()
+
+
+def test_solve_refuses_chain_global_at_g_above_omega_naming_the_cell():
+    with pytest.raises(ValueError, match=r"g=1.2 is not allowed with approach='global' at omega=1.0; allowed: 0 <= g"):
+        qtmsweep.solve("chain", **{**CHAIN_FIXED, "approach": "global"}, g=np.array([0.5, 1.2]))
+
+
+def test_kerr_fridge_with_eps_c_below_a_transition_is_refused_at_validation():
+    # defaults eps1 = eps2 = 1, delta_z = 0.05, N = 3: the top transition of the N + 2 solve is 1 + 0.05 * 4
+    with pytest.raises(ConfigError, match=r"sweeps.s: eps_c=1.1 is below the transition energy 1.2 of resonator 1 .*"
+                                          r"allowed: eps_c >= 1.2"):
+        validate_config(make_config(s=kerr_sweep(1.1)))
+    validate_config(make_config(s=kerr_sweep(1.2)))  # the transition at the cutoff is kept (Theta(0) = 1)
+
+
+def test_kerr_fridge_below_the_cutoff_really_loses_its_steady_state():
+    """What the check prevents: the solve with eps_c below the transitions has no steady state (NaN)."""
+    m = qtmsweep.get_model("kerr_fridge")
+    params = {**m.defaults(), "N1": 3, "N2": 3, "eps_c": 0.5}
+    from qtmsweep.physics.models.kerr_fridge import evaluate
+
+    flat = {k: (np.array([v]) if not isinstance(v, (str, int)) else v) for k, v in params.items()}
+    assert np.all(np.isnan(evaluate(flat, "linear").J_E))
+    with pytest.raises(ValueError, match=r"eps_c=0.5 is below the transition energy"):
+        qtmsweep.solve("kerr_fridge", **params)
+
+
+def test_alias_values_are_checked_over_the_whole_grid_naming_the_corner():
+    """T_R = T - dT/2 is <= 0 only where T is smallest and dT largest: found without the outer product."""
+    sweep = {"model": "chain", "fixed": {k: v for k, v in CHAIN_FIXED.items() if k not in ("T_L", "T_R")} | {"g": 0.01, "approach": "local"},
+             "grid": {"T": {"linspace": [0.2, 2.0, 7]}, "dT": {"linspace": [-0.3, 0.5, 5]}}}
+    with pytest.raises(ConfigError, match=r"sweeps.s: T_R=-0\.0[45]\d* is not allowed; allowed: a finite "
+                                          r"number > 0 \(at the grid corner T=0.2, dT=0.5\)"):
+        validate_config(make_config(s=sweep))
+
+
+def test_validating_a_30000_squared_T_dT_grid_allocates_no_outer_product():
+    """The T/dT aliases built the full outer product during validation (6.7 GiB for 30000^2)."""
+    n = 30_000
+    sweep = {"model": "chain", "fixed": {k: v for k, v in CHAIN_FIXED.items() if k not in ("T_L", "T_R")} | {"g": 0.01, "approach": "local"},
+             "grid": {"T": {"linspace": [1.0, 2.0, n]}, "dT": {"linspace": [-0.5, 0.5, n]}}}
+    cfg = make_config(s=sweep)
+    validate_config(make_config(s={**sweep, "grid": {"T": {"linspace": [1.0, 2.0, 3]},
+                                                     "dT": {"linspace": [-0.5, 0.5, 3]}}}))  # imports, caches
+    tracemalloc.start()
+    try:
+        validate_config(cfg)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    outer = n * n * 8  # one float64 alias value per cell: 6.7 GiB
+    axes = 2 * n * 8
+    assert peak < 64 * axes + 16 * 2**20, f"validation peaked at {peak / 2**20:.1f} MiB (outer product {outer / 2**30:.1f} GiB)"
