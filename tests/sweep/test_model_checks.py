@@ -99,3 +99,35 @@ def test_validating_a_30000_squared_T_dT_grid_allocates_no_outer_product():
     outer = n * n * 8  # one float64 alias value per cell: 6.7 GiB
     axes = 2 * n * 8
     assert peak < 64 * axes + 16 * 2**20, f"validation peaked at {peak / 2**20:.1f} MiB (outer product {outer / 2**30:.1f} GiB)"
+
+
+# -- a singular cell is flagged, never fatal to its chunk ------------------------------------------
+
+def _singular_corner_sweep(model: str, fixed: dict, a: str, b: str, on: float, method: str = "auto") -> dict:
+    """A 3 x 3 grid of two couplings in one chunk; only the cell where both are 0 has no unique steady state."""
+    return {"model": model, "method": method, "fixed": fixed,
+            "grid": {a: {"values": [0.0, 0.5 * on, on]}, b: {"values": [0.0, 0.5 * on, on]}}}
+
+
+@pytest.mark.parametrize("model, method, a, b, on", [("cqd", "linear", "gamma_a", "gamma_b", 1.0),
+                                                     ("chain", "auto", "gamma_L", "gamma_R", 0.01)])
+def test_a_singular_cell_is_nan_and_counted_while_the_rest_of_its_chunk_is_computed(tmp_path, model, method, a, b, on):
+    from qtmsweep.sweep import run_sweep
+
+    from .conftest import CQD_FIXED, INLINE
+
+    if model == "cqd":  # gamma_a = gamma_b = 0: dot L has no lead, its occupation is undetermined
+        fixed = {k: v for k, v in CQD_FIXED.items() if k not in (a, b)} | {"T_a": 1.0, "mu_a": 0.0}
+    else:  # no bath at either end: the chain keeps any state
+        fixed = {k: v for k, v in CHAIN_FIXED.items() if k not in (a, b)} | {"g": 0.01, "approach": "local"}
+    cfg = validate_config(make_config(s=_singular_corner_sweep(model, fixed, a, b, on, method)))
+    result = run_sweep(cfg, "s", tmp_path / "s.zarr", INLINE)
+    assert result.complete
+    import xarray as xr
+
+    with xr.open_zarr(str(tmp_path / "s.zarr")) as ds:
+        ds = ds.load()
+    J = ds.J_E.transpose(a, b, "lead").values
+    assert np.isnan(J[0, 0]).all()
+    assert np.isfinite(J.reshape(9, -1)[1:]).all()  # the other 8 cells of the chunk
+    assert ds.attrs["invariant_singular"] == 1 and ds.attrs["invariant_nonfinite"] == 1

@@ -447,12 +447,21 @@ def lyapunov_steady_state(h: np.ndarray, loss: np.ndarray, gain: np.ndarray, fer
             np.einsum("njl,ik->njilk", A.conj(), eye).reshape(n, N * N, N * N)
         rhs = -np.swapaxes(P, -1, -2).reshape(n, N * N)
         with np.errstate(all="ignore"):
-            x = np.linalg.solve(K, rhs[..., None])[..., 0]
+            try:
+                x = np.linalg.solve(K, rhs[..., None])[..., 0]
+            except np.linalg.LinAlgError:  # a cell without a unique steady state: NaN there only
+                x = _solve_each(K, rhs)
         C = np.swapaxes(x.reshape(n, N, N), -1, -2)
     else:  # per cell Bartels–Stewart
         from scipy.linalg import solve_continuous_lyapunov
 
-        C = np.stack([solve_continuous_lyapunov(A[k], -P[k]) for k in range(n)])
+        C = np.full((n, N, N), np.nan, dtype=complex)
+        for k in range(n):
+            try:
+                with np.errstate(all="ignore"):
+                    C[k] = solve_continuous_lyapunov(A[k], -P[k])
+            except (np.linalg.LinAlgError, ValueError):  # singular (e.g. no bath at all): NaN there only
+                pass
     return 0.5 * (C + np.conj(np.swapaxes(C, -1, -2)))
 
 
