@@ -11,7 +11,7 @@ from . import __version__
 from .physics.precision import EPS as _EPS, lead_bound, relative_bound, sigma_error
 from .physics.registry import get_model
 from .thermo import conservation_residual, entropy_production_from_forces, heat_current
-from .validation import check_array_inputs, check_constraints, check_parameters
+from .validation import check_array_inputs, check_constraints, check_memory, check_parameters, physical_memory
 
 CURRENT_META = {
     "J_E": ("energy/time", "energy current from reservoir into system"),
@@ -86,6 +86,7 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
     flat = {k: (np.asarray(v, dtype=float).reshape(-1) if np.ndim(v) else float(v)) for k, v in arrays.items()}
     flat.update(structural)
     check_constraints(m, flat)  # constraints between parameters (e.g. chain global: g < omega), before any work
+    check_memory(m, structural, m.resolve_method(method), physical_memory(), "this machine's memory")
     if cumulants is not None:  # refuse unknown fluxes / unsupported models before any work
         from .thermo.noise import check_counting
 

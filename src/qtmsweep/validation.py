@@ -201,3 +201,40 @@ def check_grid(model, params: Mapping[str, Any]) -> dict[str, Any]:
             at = ", ".join(f"{k}={corner[k]!r}" for k in swept)
             raise ValueError(f"{err} (at the grid corner {at})") from None
     raise first
+
+
+def format_bytes(n: float) -> str:
+    """``3.00 GiB``-style size."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if abs(n) < 1024 or unit == "EiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} EiB"  # pragma: no cover
+
+
+def physical_memory() -> int:
+    """Bytes of RAM of this machine (a generous 2**40 where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 2**40
+
+
+def check_memory(model, structural: Mapping[str, Any], method: str, limit: int, limit_name: str) -> int:
+    """Refuse a model whose solve of one cell needs more than ``limit`` bytes; return the estimate.
+
+    ``model.memory_estimate(structural, method)`` (if the model has one) gives the bytes of a solve
+    of a single cell (sub-batching goes no lower) and what takes them.  Raises ``ValueError`` stating
+    the estimate, the limit (``limit_name``) and what to do.
+    """
+    estimate = getattr(model, "memory_estimate", None)
+    if estimate is None:
+        return 0
+    need, what = estimate(structural, method)
+    if need > limit:
+        given = ", ".join(f"{k}={v!r}" for k, v in structural.items())
+        raise ValueError(f"model {model.name!r} ({given}, method {method!r}) needs an estimated {format_bytes(need)} "
+                         f"to solve a single cell ({what}); allowed: at most {format_bytes(limit)} ({limit_name})")
+    return int(need)

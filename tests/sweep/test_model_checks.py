@@ -131,3 +131,85 @@ def test_a_singular_cell_is_nan_and_counted_while_the_rest_of_its_chunk_is_compu
     assert np.isnan(J[0, 0]).all()
     assert np.isfinite(J.reshape(9, -1)[1:]).all()  # the other 8 cells of the chunk
     assert ds.attrs["invariant_singular"] == 1 and ds.attrs["invariant_nonfinite"] == 1
+
+
+# -- a per-model memory estimate refuses what cannot fit, or sub-batches so that it does -------------
+
+def test_kerr_fridge_1000_by_1000_levels_is_refused_with_the_estimate_and_what_to_do():
+    """kerr_fridge N1 = N2 = 1000 tried 7.3 TiB (one dense rate matrix of 1e6 states)."""
+    with pytest.raises(ConfigError) as err:
+        validate_config(make_config(s=kerr_sweep(100.0, N=1000)))
+    msg = str(err.value)
+    d = 1002 * 1000
+    from qtmsweep.validation import format_bytes
+
+    assert f"needs an estimated {format_bytes(32 * d * d + 16384 * d)}" in msg and "TiB" in msg
+    assert "allowed: at most 256.00 MiB" in msg and "lower N1 or N2" in msg
+    m = qtmsweep.get_model("kerr_fridge")
+    with pytest.raises(ValueError, match=r"needs an estimated .* TiB .*this machine's memory"):
+        qtmsweep.solve("kerr_fridge", **{**m.defaults(), "N1": 1000, "N2": 1000, "eps_c": 100.0})
+
+
+def test_kerr_fridge_n1_1000_is_refused_and_n1_500_sub_batched_to_fit_the_chunk_budget():
+    """kerr_fridge N1 = 1000 passed validation and solved 64-cell sub-batches of 200 MB matrices (12.8 GB)."""
+    from qtmsweep.physics.models.kerr_fridge import largest_solve_states, memory_estimate, sub_batch_cells
+    from qtmsweep.sweep import build_plan
+    from qtmsweep.sweep.grid import CHUNK_BYTES
+
+    sweep = kerr_sweep(100.0)
+    sweep["fixed"].update(N1=1000, N2=3)  # 1000 x 5 = 5000 states in the N2 + 2 solve: 8 d^2 = 200 MB, four copies
+    with pytest.raises(ConfigError, match=r"N1=1000, N2=3, method 'linear'\) needs an estimated 841.06 MiB .*"
+                                          r"allowed: at most 256.00 MiB"):
+        validate_config(make_config(s=sweep))
+    sweep["fixed"].update(N1=500)
+    plan = build_plan(validate_config(make_config(s=sweep)), "s", probe=False)
+    m = qtmsweep.get_model("kerr_fridge")
+    assert sub_batch_cells(largest_solve_states(500, 3)) == 1  # one 50 MB matrix at a time (was 64)
+    one_cell, _ = memory_estimate({"N1": 500, "N2": 3}, "linear")
+    chunk = int(np.prod(plan.chunks)) * m.working_bytes_per_cell({"N1": 500, "N2": 3})
+    assert one_cell <= CHUNK_BYTES and chunk <= CHUNK_BYTES
+
+
+def _kerr_peak(monkeypatch, n: int, N1: int, batch_bytes: int | None = None) -> int:
+    import qtmsweep.physics.models.kerr_fridge as kf
+
+    if batch_bytes is not None:
+        monkeypatch.setattr(kf, "_BATCH_BYTES", batch_bytes)
+    m = qtmsweep.get_model("kerr_fridge")
+    params = {**m.defaults(), "N1": N1, "N2": 2, "eps_c": 100.0}
+    params.pop("T_L")
+    T_L = np.linspace(1.05, 2.0, n)
+    qtmsweep.solve("kerr_fridge", **params, T_L=T_L[:1])  # compile, caches
+    tracemalloc.start()
+    try:
+        qtmsweep.solve("kerr_fridge", **params, T_L=T_L)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_one_cell_estimate_bounds_a_one_cell_solve_and_sub_batches_hold_one_matrix(monkeypatch):
+    from qtmsweep.physics.models.kerr_fridge import largest_solve_states, memory_estimate
+
+    N1 = 80
+    d = largest_solve_states(N1, 2)
+    estimate, _ = memory_estimate({"N1": N1, "N2": 2}, "linear")
+    one = _kerr_peak(monkeypatch, 1, N1)
+    assert estimate / 4 < one <= estimate  # tracemalloc misses the elimination's copy (numba)
+    # sub-batches of one matrix: four cells take about what one does (one batch of four would take ~4 x)
+    four = _kerr_peak(monkeypatch, 4, N1, batch_bytes=8 * d * d)
+    assert four < 2 * one
+
+
+def test_chain_lindblad_of_20_sites_and_a_2000_site_chain_are_refused_with_the_estimate():
+    """chain local N = 20 method: linear took 8 GiB before failing; N = 2000 hung."""
+    base = {k: v for k, v in CHAIN_FIXED.items() if k != "T_L"} | {"g": 0.01, "approach": "local"}
+    sweep = {"model": "chain", "method": "linear", "fixed": base | {"N": 20}, "grid": {"T_L": {"linspace": [0.6, 2.0, 5]}}}
+    with pytest.raises(ConfigError, match=r"sweeps.s: model 'chain' \(N=20, .*method 'lindblad'\) needs an estimated "
+                                          r".*use method 'correlation'"):
+        validate_config(make_config(s=sweep))
+    sweep = {**sweep, "method": "auto", "fixed": base | {"N": 2000}}
+    with pytest.raises(ConfigError, match=r"N=2000.*method 'correlation'\) needs an estimated 976.56 MiB .*lower N"):
+        validate_config(make_config(s=sweep))
+    with pytest.raises(ValueError, match=r"needs an estimated .*this machine's memory"):
+        qtmsweep.solve("chain", **(base | {"N": 20}), T_L=1.0, method="linear")

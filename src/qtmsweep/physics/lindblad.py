@@ -538,6 +538,8 @@ class LindbladModel(ParameterLookup):
     cell_bytes: int | Callable[[Mapping[str, Any]], int] | None = None
     #: See :attr:`qtmsweep.physics.model.RateModel.constraints`.
     constraints: Callable[[Mapping[str, Any]], None] | None = None
+    #: See :attr:`qtmsweep.physics.model.RateModel.memory_estimate`.
+    memory_estimate: Callable[[Mapping[str, Any], str], tuple[int, str]] | None = None
 
     def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
         """:attr:`cell_bytes` for these (structural) parameters (default 4096)."""

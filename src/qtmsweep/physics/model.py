@@ -202,6 +202,12 @@ class RateModel(ParameterLookup):
     #: (:func:`qtmsweep.validation.check_grid`): it must fail at a corner whenever it fails
     #: anywhere, which holds for a bound on a function that is convex in each parameter.
     constraints: Callable[[Mapping[str, Any]], None] | None = None
+    #: Memory a solve of a *single* cell needs (bytes), for these structural parameters and the concrete
+    #: method: ``memory_estimate(structural, method) -> (bytes, what)``, ``what`` saying what takes it
+    #: and how to shrink it.  Sub-batching cannot go below one cell, so a sweep (and :func:`qtmsweep.solve`)
+    #: refuses a model whose estimate exceeds what a chunk (the machine) may use
+    #: (:func:`qtmsweep.validation.check_memory`).  ``None``: small and fixed.
+    memory_estimate: Callable[[Mapping[str, Any], str], tuple[int, str]] | None = None
 
     def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
         """:attr:`cell_bytes` for these (structural) parameters."""

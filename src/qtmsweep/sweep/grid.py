@@ -354,7 +354,7 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         Naming the offending key.
     """
     from ..physics.registry import get_model
-    from ..validation import check_grid, check_parameters, grid_corners
+    from ..validation import check_grid, check_memory, check_parameters, grid_corners
 
     sweeps = config.get("sweeps", {})
     if name not in sweeps:
@@ -466,10 +466,18 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         if c > n:
             raise ConfigError(f"{base}.chunks.{k}: {c} exceeds the {n} points of {k}; allowed: 1..{n}, or -1")
         explicit[dims.index(k)] = c
+    structural = {k: v for k, v in normalized.items() if k in model.parameter_names and model.parameter(k).structural}
+    try:
+        method = model.resolve_method(sc.get("method", "auto"))
+    except ValueError as err:
+        raise ConfigError(f"{base}.method: {err}") from None
+    try:  # one cell is the smallest sub-batch: what it needs must fit a chunk's budget
+        check_memory(model, structural, method, CHUNK_BYTES,
+                     f"the {CHUNK_BYTES // 2**20} MiB of working memory a chunk may use")
+    except ValueError as err:
+        raise ConfigError(f"{base}: {err}") from None
     target = sc.get("chunk_cells")
     if target is None:
-        structural = {k: v for k, v in normalized.items() if k in model.parameter_names
-                      and model.parameter(k).structural}
         target = default_chunk_cells(shape, model.working_bytes_per_cell(structural))
     chunks = auto_chunks(shape, explicit, int(target))
 

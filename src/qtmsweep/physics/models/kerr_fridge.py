@@ -170,10 +170,40 @@ def constraints(params: Mapping[str, Any]) -> None:
 _BATCH_BYTES = 64 * 2**20
 
 
+def sub_batch_cells(d: int) -> int:
+    """Cells per sub-batch of the ``d``-state solve: as many dense rate matrices (``8 d²`` bytes each) as
+    fit :data:`_BATCH_BYTES`, at least one (then the one cell's matrix is the memory, see
+    :func:`memory_estimate`).
+
+    >>> sub_batch_cells(9), sub_batch_cells(3006)   # 3 x 3 levels; N1 = 1000, N2 = 3 at N1 + 2
+    (103563, 1)
+    """
+    return max(1, _BATCH_BYTES // (8 * d * d))
+
+
+def largest_solve_states(N1: int, N2: int) -> int:
+    """States of the largest of the five solves (``N1 x N2`` and the truncation-error ones with
+    ``N1 + 1, N1 + 2`` or ``N2 + 1, N2 + 2`` levels)."""
+    return max((N1 + 2) * N2, N1 * (N2 + 2))
+
+
+def memory_estimate(structural: Mapping[str, Any], method: str) -> tuple[int, str]:
+    """Bytes of the solve of one cell (:attr:`~qtmsweep.physics.lindblad.LindbladModel.memory_estimate`):
+    the dense rate matrix of the largest solve, ``8 d²`` bytes, four times (it is built, and copied in
+    the GTH elimination: measured 3.3 times at d = 600 .. 1680, 2.3 of them traced by ``tracemalloc``),
+    plus 16 kB per state (transitions, edges, populations; measured 5 .. 13 kB)."""
+    N1, N2 = int(structural.get("N1", 3)), int(structural.get("N2", 3))
+    d = largest_solve_states(N1, N2)
+    what = (f"the dense rate matrix of the {d} states of the largest solve ({N1 + 2} x {N2} or {N1} x {N2 + 2} "
+            f"levels, with the truncation-error levels), 8 d^2 bytes, about four copies while it is built and "
+            "eliminated; lower N1 or N2: the memory grows as (N1 N2)^2")
+    return 32 * d * d + 16384 * d, what
+
+
 def _solve_batched(model: RateModel, params: Mapping[str, Any], n: int):
     """:func:`solve_rate_equations` in sub-batches of bounded memory; fields concatenated."""
     d = len(model.states)
-    step = max(64, _BATCH_BYTES // (8 * d * d))
+    step = sub_batch_cells(d)
     if n <= step:
         return solve_rate_equations(model, params)
     parts = []
@@ -306,6 +336,7 @@ KERR_FRIDGE = register(LindbladModel(
     extra_outputs=EXTRA_OUTPUTS,
     normalize=normalize,
     constraints=constraints,
+    memory_estimate=memory_estimate,
     reference="003 (Bhandari, Jordan) §IV A, App. B",
     kind="pauli",
     # measured ~1.4, 3.9 and 4.9 kB/cell at N1 x N2 = 4, 9 and 25 levels (4e4 cells, N and N+1 solves;
