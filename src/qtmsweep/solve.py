@@ -9,6 +9,7 @@ import xarray as xr
 
 from . import __version__
 from .physics.precision import EPS as _EPS, lead_bound, relative_bound, sigma_error
+from .physics.model import label_coordinates
 from .physics.registry import get_model
 from .thermo import conservation_residual, entropy_production_from_forces, heat_current
 from .validation import check_array_inputs, check_constraints, check_memory, check_parameters, physical_memory
@@ -215,6 +216,7 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
     ds = ds.assign_coords(lead=("lead", list(m.leads)))
     if state.p is not None:
         ds = ds.assign_coords(state=("state", list(state.states if state.states is not None else m.states)))
+    ds = ds.assign_coords(label_coordinates(m, structural, ds.dims))  # site, eigenstate
     attrs: dict[str, Any] = {"model": m.name, "method": method, "qtmsweep_version": __version__}
     for k, v in arrays.items():
         if not np.ndim(v):

@@ -540,6 +540,8 @@ class LindbladModel(ParameterLookup):
     constraints: Callable[[Mapping[str, Any]], None] | None = None
     #: See :attr:`qtmsweep.physics.model.RateModel.memory_estimate`.
     memory_estimate: Callable[[Mapping[str, Any], str], tuple[int, str]] | None = None
+    #: See :attr:`qtmsweep.physics.model.RateModel.dim_labels`.
+    dim_labels: Callable[[Mapping[str, Any]], Mapping[str, tuple[Any, dict[str, str]]]] | None = None
 
     def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
         """:attr:`cell_bytes` for these (structural) parameters (default 4096)."""

@@ -208,6 +208,9 @@ class RateModel(ParameterLookup):
     #: refuses a model whose estimate exceeds what a chunk (the machine) may use
     #: (:func:`qtmsweep.validation.check_memory`).  ``None``: small and fixed.
     memory_estimate: Callable[[Mapping[str, Any], str], tuple[int, str]] | None = None
+    #: Coordinates of the model's own output dims (``site``, ``eigenstate``): ``dim_labels(structural)
+    #: -> {dim: (values, attrs)}``, attached by :func:`qtmsweep.solve` (:func:`label_coordinates`).
+    dim_labels: Callable[[Mapping[str, Any]], Mapping[str, tuple[Any, dict[str, str]]]] | None = None
 
     def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
         """:attr:`cell_bytes` for these (structural) parameters."""
@@ -280,6 +283,16 @@ def fermionic_rate_deviation(temperature: str, mu: str, gamma: str):
         return dk, -dk, 2.0 * dk
 
     return deviation
+
+
+def label_coordinates(model, structural: Mapping[str, Any], dims) -> dict[str, Any]:
+    """The coordinates ``model.dim_labels`` gives for those of ``dims`` it labels (``{}`` without any):
+    ``{dim: (dim, values, attrs)}`` for ``Dataset.assign_coords``."""
+    labels = getattr(model, "dim_labels", None)
+    if labels is None:
+        return {}
+    return {d: (d, list(values) if not isinstance(values, np.ndarray) else values, dict(attrs))
+            for d, (values, attrs) in labels(structural).items() if d in dims}
 
 
 #: Fixed buffers a sub-batched solver may hold whatever the number of cells (the Lindblad

@@ -472,6 +472,8 @@ CHAIN = register(LindbladModel(
     normalize=normalize,
     constraints=constraints,
     memory_estimate=memory_estimate,
+    dim_labels=lambda structural: {"site": (np.arange(int(structural.get("N", 2))), {
+        "units": "1", "long_name": "site index j (0: the site on bath L, N - 1: the site on bath R)"})},
     reference="004 (Santiago-García et al.) Eqs. 2–7, 18–22",
     # measured ~1.1, 2.1, 4.1 and 8.4 kB/cell at N = 2, 4, 8 and 12 (4e4 cells; the correlation
     # solver's fixed sub-batch buffers come on top, see SOLVER_BUFFER_BYTES)
