@@ -54,23 +54,33 @@ def test_solve_refuses_chain_global_at_g_above_omega_naming_the_cell():
 
 
 def test_kerr_fridge_with_eps_c_below_a_transition_is_refused_at_validation():
-    # defaults eps1 = eps2 = 1, delta_z = 0.05, N = 3: the top transition of the N + 2 solve is 1 + 0.05 * 4
-    with pytest.raises(ConfigError, match=r"sweeps.s: eps_c=1.1 is below the transition energy 1.2 of resonator 1 .*"
-                                          r"allowed: eps_c >= 1.2"):
-        validate_config(make_config(s=kerr_sweep(1.1)))
-    validate_config(make_config(s=kerr_sweep(1.2)))  # the transition at the cutoff is kept (Theta(0) = 1)
+    # defaults eps1 = eps2 = 1, delta_z = 0.05, N = 3: the steps of the 5 x 3 truncation solve span 1.0 .. 1.2
+    # for resonator 2 and 1.0 .. 1.1 for resonator 1; below 1.1 a row and a column are both cut
+    with pytest.raises(ConfigError, match=r"sweeps.s: eps_c=1.08 cuts both ladders of the 5 x 3 solve .*"
+                                          r"allowed: eps_c >= 1.1 "):
+        validate_config(make_config(s=kerr_sweep(1.08)))
+    with pytest.raises(ConfigError, match=r"eps_c=0.5 cuts both ladders"):
+        validate_config(make_config(s=kerr_sweep(0.5)))
+    validate_config(make_config(s=kerr_sweep(1.12)))  # only the top rows cut: every state still connected
 
 
-def test_kerr_fridge_below_the_cutoff_really_loses_its_steady_state():
-    """What the check prevents: the solve with eps_c below the transitions has no steady state (NaN)."""
-    m = qtmsweep.get_model("kerr_fridge")
-    params = {**m.defaults(), "N1": 3, "N2": 3, "eps_c": 0.5}
+@pytest.mark.parametrize("eps_c, singular", [(0.5, True), (1.08, True), (1.12, False), (10.0, False)])
+def test_the_kerr_cutoff_check_refuses_exactly_the_cutoffs_without_a_steady_state(eps_c, singular):
+    """What the check prevents, and what it lets through: the kernel itself (without the check) has no
+    steady state (NaN, its elimination fails) exactly where the check refuses."""
     from qtmsweep.physics.models.kerr_fridge import evaluate
 
+    m = qtmsweep.get_model("kerr_fridge")
+    params = {**m.defaults(), "N1": 3, "N2": 3, "eps_c": eps_c}
     flat = {k: (np.array([v]) if not isinstance(v, (str, int)) else v) for k, v in params.items()}
-    assert np.all(np.isnan(evaluate(flat, "linear").J_E))
-    with pytest.raises(ValueError, match=r"eps_c=0.5 is below the transition energy"):
-        qtmsweep.solve("kerr_fridge", **params)
+    solved = evaluate(flat, "linear")
+    J = np.concatenate([solved.J_E.ravel(), solved.extras["truncation_err"][1].ravel()])
+    assert np.isnan(J).any() == singular
+    if singular:
+        with pytest.raises(ValueError, match=rf"eps_c={eps_c} cuts both ladders"):
+            qtmsweep.solve("kerr_fridge", **params)
+    else:
+        assert np.isfinite(qtmsweep.solve("kerr_fridge", **params).J_Q).all()
 
 
 def test_alias_values_are_checked_over_the_whole_grid_naming_the_corner():

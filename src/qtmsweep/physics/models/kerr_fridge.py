@@ -134,36 +134,52 @@ def truncated_model(N1: int, N2: int) -> RateModel:
     )
 
 
+def _ladder_range(a, dz, top: int):
+    """``(max, min)`` of ``|a + dz n|`` over the integers ``n = 0 .. top``."""
+    ends = np.maximum(np.abs(a), np.abs(a + dz * top))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = np.where(dz != 0, np.clip(np.round(-a / np.where(dz != 0, dz, 1.0)), 0, top), 0)
+    return ends, np.abs(a + dz * n)
+
+
 def constraints(params: Mapping[str, Any]) -> None:
-    """The filter cutoff above every transition of the truncated ladders (and of the N + 1, N + 2
-    solves of the truncation error): ``eps_c >= max |eps1 + delta_z n2|`` over ``n2 = 0 .. N2 + 1``
-    and ``>= max |eps2 + delta_z n1|`` over ``n1 = 0 .. N1 + 1``.
+    """The filter cutoff must leave every truncated ladder connected (:attr:`LindbladModel.constraints`).
 
-    The filter ``Theta(eps_c − |w|)`` switches a transition above the cutoff off, both ways: a ladder
-    step with no rate cuts the truncated state graph, whose rate matrix is then singular (no unique
-    steady state).  ``|a + delta_z n|`` is largest at ``n = 0`` or at the top level.
+    The filter ``Theta(eps_c − |w|)`` switches a transition above the cutoff off, both ways.  Resonator 1
+    steps at ``|eps1 + delta_z n2|`` (the same for every ``n1``, so a whole row ``n2`` of the state grid
+    loses its ``n1`` steps), resonator 2 at ``|eps2 + delta_z n1|`` (a column ``n1`` loses its ``n2``
+    steps).  With a row and a column both cut, the state where they cross has no rate in or out: the
+    rate matrix is singular (no unique steady state).  So each solve needs every row on and some column
+    on, or every column on and some row on; checked for the two largest solves of the truncation error,
+    ``(N1 + 2) x N2`` and ``N1 x (N2 + 2)`` (the others are parts of them).
 
-    >>> constraints({"N1": 3, "N2": 3, "eps1": 1.0, "eps2": 1.0, "delta_z": 0.05, "eps_c": 1.1})
+    >>> constraints({"N1": 3, "N2": 3, "eps1": 1.0, "eps2": 1.0, "delta_z": 0.05, "eps_c": 1.12})  # rows cut, columns on
+    >>> constraints({"N1": 3, "N2": 3, "eps1": 1.0, "eps2": 1.0, "delta_z": 0.05, "eps_c": 1.08})
     Traceback (most recent call last):
     ...
-    ValueError: eps_c=1.1 is below the transition energy 1.2 of resonator 1 (|eps1 + delta_z n2|, n2 = 0 .. 4 with the truncation-error levels; eps1=1.0, delta_z=0.05); allowed: eps_c >= 1.2 (above it the filter switches the transition off and the rate matrix is singular)
+    ValueError: eps_c=1.08 cuts both ladders of the 5 x 3 solve (with the truncation-error levels): resonator 1 steps at |eps1 + delta_z n2| = 1.0 .. 1.1 (n2 = 0 .. 2), resonator 2 at |eps2 + delta_z n1| = 1.0 .. 1.2 (n1 = 0 .. 4), at eps1=1.0, eps2=1.0, delta_z=0.05; a state with both its steps above the cutoff has no rate in or out (the rate matrix is singular); allowed: eps_c >= 1.1 (one ladder entirely below the cutoff, the other not entirely above it)
     """
     N1, N2 = int(params.get("N1", 3)), int(params.get("N2", 3))
-    eps_c = np.asarray(params["eps_c"], dtype=float)
+    ec = np.asarray(params["eps_c"], dtype=float)
     dz = np.asarray(params["delta_z"], dtype=float)
-    for res, name, level, top in ((1, "eps1", "n2", N2 + 1), (2, "eps2", "n1", N1 + 1)):
-        e = np.asarray(params[name], dtype=float)
+    e1, e2 = (np.asarray(params[k], dtype=float) for k in ("eps1", "eps2"))
+    for A, B in ((N1 + 2, N2), (N1, N2 + 2)):  # levels of resonator 1 (columns n1) and 2 (rows n2)
         with np.errstate(invalid="ignore", over="ignore"):
-            w = np.maximum(np.abs(e), np.abs(e + dz * top))
-        bad = w > eps_c
-        if np.any(bad):
-            arrs = np.broadcast_arrays(w, eps_c, e, dz)
-            i = np.flatnonzero(np.broadcast_to(bad, arrs[0].shape))[0]
-            w_i, c_i, e_i, dz_i = (float(a.flat[i]) for a in arrs)
-            raise ValueError(f"eps_c={c_i!r} is below the transition energy {w_i!r} of resonator {res} (|{name} + "
-                             f"delta_z {level}|, {level} = 0 .. {top} with the truncation-error levels; {name}={e_i!r}, "
-                             f"delta_z={dz_i!r}); allowed: eps_c >= {w_i!r} (above it the filter switches the "
-                             "transition off and the rate matrix is singular)")
+            top1, low1 = _ladder_range(e1, dz, B - 1)  # resonator-1 steps, one per row n2
+            top2, low2 = _ladder_range(e2, dz, A - 1)  # resonator-2 steps, one per column n1
+            ok = ((top1 <= ec) & (low2 <= ec)) | ((top2 <= ec) & (low1 <= ec))
+        if np.all(ok):
+            continue
+        arrs = np.broadcast_arrays(ec, top1, low1, top2, low2, e1, e2, dz)
+        i = np.flatnonzero(~np.broadcast_to(ok, arrs[0].shape))[0]
+        c, t1, l1, t2, l2, a1, a2, d = (float(a.flat[i]) for a in arrs)
+        need = min(max(t1, l2), max(t2, l1))
+        raise ValueError(f"eps_c={c!r} cuts both ladders of the {A} x {B} solve (with the truncation-error levels): "
+                         f"resonator 1 steps at |eps1 + delta_z n2| = {l1!r} .. {t1!r} (n2 = 0 .. {B - 1}), resonator 2 "
+                         f"at |eps2 + delta_z n1| = {l2!r} .. {t2!r} (n1 = 0 .. {A - 1}), at eps1={a1!r}, eps2={a2!r}, "
+                         f"delta_z={d!r}; a state with both its steps above the cutoff has no rate in or out (the rate "
+                         f"matrix is singular); allowed: eps_c >= {need!r} (one ladder entirely below the cutoff, the "
+                         "other not entirely above it)")
 
 
 #: Bytes of rate matrix per sub-batch of the generic Pauli solver (bounds the peak memory).
