@@ -439,15 +439,19 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
                 check_parameters(model, {k: v}, require_all=False)
             except ValueError as err:
                 raise ConfigError(f"{source.get(k, base)}: {err}") from None
-    try:  # the aliases' values and the model's constraints, over the whole grid (on its corners)
-        check_grid(model, params)  # (a force-space grid's temperatures are placeholders here, checked below)
-    except ValueError as err:
-        raise ConfigError(f"{base}: {err}") from None
     if force_space is not None:
         _check_force_values(force_space, axes, model, f"{base}.forces")
-
     if reverse:
         _check_reverse_values(reverse, params, model, source, f"{base}.reverse")
+    # the aliases' values and the model's constraints over the whole grid, on its corners (a force-space
+    # grid's temperatures are placeholders here, checked above), and those of the reverse run
+    for run, values in [("", params)] + ([("the reverse run: ", _swapped(params, reverse))] if reverse else []):
+        try:
+            check_grid(model, values)
+        except ValueError as err:
+            raise ConfigError(f"{base}{'.reverse' if run else ''}: {run}{err}") from None
+
+    if reverse:
         axes.append(Axis(DIRECTION, np.array([0.0, 1.0]), f"{base}.reverse"))
         extra_attrs.update({"reverse_swap": [list(p) for p in reverse],
                             "direction_meaning": "direction 0 = forward (the coordinates as labelled), 1 = reverse "
@@ -529,6 +533,14 @@ def _reverse_pairs(spec: Any, fixed: Mapping[str, Any], grid: Mapping[str, Any],
             seen.add(p)
         pairs.append((str(pair[0]), str(pair[1])))
     return tuple(pairs)
+
+
+def _swapped(params: Mapping[str, Any], reverse) -> dict[str, Any]:
+    """``params`` with each ``reverse`` pair's values exchanged (the reverse run's parameters)."""
+    out = dict(params)
+    for a, b in reverse:
+        out[a], out[b] = params[b], params[a]
+    return out
 
 
 def _check_reverse_values(reverse, params: Mapping[str, Any], model, source, key: str) -> None:
