@@ -10,9 +10,10 @@ import xarray as xr
 from . import __version__
 from .physics.batch import GridParam
 from .physics.precision import EPS as _EPS, lead_bound, relative_bound, sigma_error
+from .physics.model import label_coordinates
 from .physics.registry import get_model
 from .thermo import conservation_residual, entropy_production_from_forces, heat_current
-from .validation import check_array_inputs, check_parameters
+from .validation import check_array_inputs, check_constraints, check_memory, check_parameters, physical_memory
 
 CURRENT_META = {
     "J_E": ("energy/time", "energy current from reservoir into system"),
@@ -90,6 +91,8 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
     in_place = getattr(m, "grid_params", False) and cumulants is None and m.resolve_method(method) == "closed_form"
     flat = _Flat({k: places[k] if in_place and k in places else v for k, v in arrays.items()}, n)
     flat.update(structural)
+    check_constraints(m, flat)  # constraints between parameters (e.g. chain global: g < omega), before any work
+    check_memory(m, structural, m.resolve_method(method), physical_memory(), "this machine's memory")
     if cumulants is not None:  # refuse unknown fluxes / unsupported models before any work
         from .thermo.noise import check_counting
 
@@ -286,6 +289,7 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
     ds = ds.assign_coords(lead=("lead", list(m.leads)))
     if state.p is not None:
         ds = ds.assign_coords(state=("state", list(state.states if state.states is not None else m.states)))
+    ds = ds.assign_coords(label_coordinates(m, structural, ds.dims))  # site, eigenstate
     attrs: dict[str, Any] = {"model": m.name, "method": method, "qtmsweep_version": __version__}
     for k, v in arrays.items():
         if not np.ndim(v):

@@ -141,3 +141,119 @@ def check_array_inputs(params: Mapping[str, Any]) -> None:
                                  f"{name} {show(coord)} (the result would be labelled {float(coord.ravel()[0])!r}, "
                                  f"... but computed at {float(along[0, 0])!r}, ...); allowed: a coordinate equal to "
                                  "the values, or the parameter on a dim of another name")
+
+
+def check_constraints(model, params: Mapping[str, Any]) -> None:
+    """Run the model's constraints between parameters (``model.constraints``, if it has any).
+
+    ``params`` are what a kernel receives: flat arrays of one length and scalars (structural
+    parameters included).  Raises ``ValueError`` naming the parameter, its value and what is allowed.
+    """
+    constraints = getattr(model, "constraints", None)
+    if constraints is not None:
+        constraints(params)
+
+
+#: Most swept axes :func:`check_grid` checks corner by corner (2**k corners).
+MAX_CORNER_AXES = 20
+
+
+def grid_corners(params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The corners of a sweep's grid as flat arrays: each swept axis (a 1-D array or DataArray)
+    reduced to its smallest and largest value, their ``2**k`` combinations; scalars kept.
+
+    Returns ``(flat, swept)``: ``flat`` maps every parameter to a scalar or an array of ``2**k``
+    values, ``swept`` names the swept ones.  NaN or infinite values reach the corners (``min``/``max``
+    propagate NaN), so a check on the corners sees them.
+
+    >>> flat, swept = grid_corners({"T": np.array([1.0, 2.0, 3.0]), "dT": np.array([-0.5, 0.5]), "g": 0.1})
+    >>> swept, flat["T"].tolist(), flat["dT"].tolist(), flat["g"]
+    (['T', 'dT'], [1.0, 1.0, 3.0, 3.0], [-0.5, 0.5, -0.5, 0.5], 0.1)
+    """
+    swept = [k for k, v in params.items() if not isinstance(v, str) and np.ndim(v) > 0]
+    if len(swept) > MAX_CORNER_AXES:
+        raise ValueError(f"{len(swept)} swept parameters ({', '.join(swept)}); allowed: at most {MAX_CORNER_AXES}")
+    ends = []
+    for k in swept:
+        a = np.asarray(getattr(params[k], "values", params[k]), dtype=float).ravel()
+        ends.append(np.array([np.min(a), np.max(a)]))
+    mesh = np.meshgrid(*ends, indexing="ij") if ends else []
+    flat: dict[str, Any] = {k: v for k, v in params.items() if k not in swept}
+    flat.update({k: m.ravel() for k, m in zip(swept, mesh)})
+    return flat, swept
+
+
+def check_grid(model, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a sweep's aliases and constraints over its whole grid without forming the grid.
+
+    ``params``: every parameter as given to a sweep (scalars, and each swept one as a 1-D array of
+    its own axis; aliases such as ``T, dT`` before ``model.normalize``).  The aliases' values
+    (``T_L = T + dT/2``, ...) and :func:`check_constraints` are checked on the ``2**k`` corners of
+    the grid (:func:`grid_corners`): exact when each alias is affine and each constraint convex in
+    every parameter, as the built-in ones are; the outer product of the axes (``6.7 GiB`` for a
+    ``30000 x 30000`` ``T, dT`` grid) is never built.
+
+    Returns the normalized parameters at the corners.  Raises ``ValueError`` naming the parameter,
+    its value, what is allowed and the corner of the grid where it fails.
+    """
+    flat, swept = grid_corners(params)
+
+    def run(values):
+        normalized = model.normalize(dict(values)) if model.normalize is not None else dict(values)
+        derived = {k: v for k, v in normalized.items() if k not in values and k in model.parameter_names}
+        check_parameters(model, derived, require_all=False)
+        check_constraints(model, normalized)
+        return normalized
+
+    try:
+        return run(flat)
+    except ValueError as err:
+        if not swept:
+            raise
+        first = err
+    n = int(np.size(flat[swept[0]]))
+    for i in range(n):
+        corner = {k: (float(v[i]) if k in swept else v) for k, v in flat.items()}
+        try:
+            run(corner)
+        except ValueError as err:
+            at = ", ".join(f"{k}={corner[k]!r}" for k in swept)
+            raise ValueError(f"{err} (at the grid corner {at})") from None
+    raise first
+
+
+def format_bytes(n: float) -> str:
+    """``3.00 GiB``-style size."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if abs(n) < 1024 or unit == "EiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} EiB"  # pragma: no cover
+
+
+def physical_memory() -> int:
+    """Bytes of RAM of this machine (a generous 2**40 where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 2**40
+
+
+def check_memory(model, structural: Mapping[str, Any], method: str, limit: int, limit_name: str) -> int:
+    """Refuse a model whose solve of one cell needs more than ``limit`` bytes; return the estimate.
+
+    ``model.memory_estimate(structural, method)`` (if the model has one) gives the bytes of a solve
+    of a single cell (sub-batching goes no lower) and what takes them.  Raises ``ValueError`` stating
+    the estimate, the limit (``limit_name``) and what to do.
+    """
+    estimate = getattr(model, "memory_estimate", None)
+    if estimate is None:
+        return 0
+    need, what = estimate(structural, method)
+    if need > limit:
+        given = ", ".join(f"{k}={v!r}" for k, v in structural.items())
+        raise ValueError(f"model {model.name!r} ({given}, method {method!r}) needs an estimated {format_bytes(need)} "
+                         f"to solve a single cell ({what}); allowed: at most {format_bytes(limit)} ({limit_name})")
+    return int(need)

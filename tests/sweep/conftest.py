@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -95,3 +97,47 @@ def open_store():
         with xr.open_zarr(str(path)) as ds:
             return ds.load()
     return _open
+
+
+# -- one small cqd store, shared by the store-damage, checksum and verify tests ----------------------
+
+#: Run options of the in-process tests (no Dask cluster, no progress bar).
+def _inline():
+    from qtmsweep.sweep import RunOptions
+
+    return RunOptions(cluster="inline", progress=False)
+
+
+INLINE = _inline()
+CLI = [sys.executable, "-m", "qtmsweep.cli"]
+
+
+def cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    """``python -m qtmsweep.cli ARGS``, output captured as text."""
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, **kw)
+
+
+def no_traceback(proc: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """``(config, dataset)`` of 13 x 7 cells of cqd in 4 x 3 chunks (a 4 x 3 chunk grid, edge chunks included)."""
+    from qtmsweep.sweep import run_sweep, validate_config
+
+    cfg = validate_config(make_config(s=grid_sweep()))
+    store = tmp_path_factory.mktemp("ref") / "s.zarr"
+    run_sweep(cfg, "s", store, INLINE)
+    with xr.open_zarr(str(store)) as ds:
+        return cfg, ds.load()
+
+
+@pytest.fixture
+def store(tmp_path, reference) -> Path:
+    """A fresh, complete copy of the :func:`reference` sweep's store (run again into ``tmp_path``)."""
+    from qtmsweep.sweep import run_sweep
+
+    path = tmp_path / "s.zarr"
+    run_sweep(reference[0], "s", path, INLINE)
+    return path

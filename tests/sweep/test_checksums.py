@@ -8,37 +8,21 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 import zarr
 
-from qtmsweep.sweep import RunOptions, run_sweep, validate_config
+from qtmsweep.sweep import RunOptions, run_sweep
 from qtmsweep.sweep.chunkio import crc32c
 from qtmsweep.sweep.store import BOOKKEEPING, mark_incomplete
 from qtmsweep.sweep.verify import repair_store, verify_store
 
-from .conftest import data_vars_equal, grid_sweep, make_config
-
-INLINE = RunOptions(cluster="inline", progress=False)
+from .conftest import INLINE, data_vars_equal
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    cfg = validate_config(make_config(s=grid_sweep()))
-    store = tmp_path_factory.mktemp("ref") / "s.zarr"
-    run_sweep(cfg, "s", store, INLINE)
-    with xr.open_zarr(str(store)) as ds:
-        return cfg, ds.load()
 
-
-@pytest.fixture
-def store(tmp_path, reference) -> Path:
-    path = tmp_path / "s.zarr"
-    run_sweep(reference[0], "s", path, INLINE)
-    return path
 
 
 def test_crc32c_is_the_one_zarrs_crc32c_codec_appends(tmp_path):

@@ -172,8 +172,11 @@ def test_reverse_block_adds_a_direction_axis_of_exactly_two_runs():
     ([["T_L", "T_L"]], "two different parameter names"),
     ([["T_L", "T_R"], ["T_R", "gamma_L"]], "T_R appears in two pairs"),
     ([["T_L", "N"]], "structural parameter"),
-    ([["T_L", "g"]], None),  # g >= 0 takes T_L's values and T_L takes g's: allowed (both valid)
-    ([["T_R", "omega"]], None),
+    # each value valid for its new parameter, but the reverse run breaks the global chain's g < omega
+    # (it failed in its chunks before; issue 16)
+    ([["T_L", "g"]], r"the reverse run: g=2.0 is not allowed with approach='global' at omega=1.0"),
+    ([["T_R", "omega"]], r"the reverse run: g=0.8 is not allowed with approach='global' at omega=0.004"),
+    ([["gamma_L", "gamma_R"]], None),  # a valid reverse run
 ])
 def test_reverse_block_refusals_name_the_key(reverse, needle):
     cfg = _chain_reverse(reverse=reverse)

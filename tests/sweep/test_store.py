@@ -286,9 +286,9 @@ def test_invariant_counts_count_cells_not_elements_and_ignore_rounding():
 
     plan = build_plan(validate_config(make_config(s=grid_sweep(13, 7))), "s")
     ds = plan.compute((slice(0, 13), slice(0, 7))).copy(deep=True)
-    assert list(invariant_counts(ds, plan.dims)) == [0] * 10
+    assert list(invariant_counts(ds, plan.dims)) == [0] * 11
     assert COUNTERS == ("second_law", "energy_conservation", "particle_conservation", "precision", "nonfinite",
-                        "truncation", "secular", "population_range", "tur", "tur_classical_violations")
+                        "truncation", "secular", "population_range", "singular", "tur", "tur_classical_violations")
     ds["sigma"][0, 1] = -1e-30  # rounding at the scale of sum |J F|: not a violation
     ds["sigma"][0, 2] = -1e-3  # a real second-law violation
     ds["residual_N"][4, :3] = 1.0
@@ -296,6 +296,7 @@ def test_invariant_counts_count_cells_not_elements_and_ignore_rounding():
     ds["p"][3, 5, :] = np.nan  # four non-finite elements, one cell
     ds["J_E"][7, 6, 2] = np.inf
     ds["rel_err"][2, 2] = np.inf  # precision loss, not "non-finite": inf is the bound of a vanishing current
-    expected = [1, 1, 3, 1, 2, 0, 0, 0, 0, 0]  # cqd: no truncation_err, no secular_ratio; NaN p is non-finite only
+    # cqd: no truncation_err, no secular_ratio; a cell whose every p is NaN is non-finite and singular
+    expected = [1, 1, 3, 1, 2, 0, 0, 0, 1, 0, 0]
     assert list(invariant_counts(ds, plan.dims)) == expected
     assert list(invariant_counts(ds.transpose("mu_a", "T_a", ...), plan.dims)) == expected

@@ -14,38 +14,16 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from qtmsweep.sweep import RunOptions, StoreError, run_sweep, store_info, validate_config
+from qtmsweep.sweep import StoreError, run_sweep, store_info, validate_config
 from qtmsweep.sweep.store import BOOKKEEPING, StoreLock, read_bookkeeping
 from qtmsweep.sweep.verify import repair_store, verify_store
 
-from .conftest import data_vars_equal, grid_sweep, make_config, write_config
-
-INLINE = RunOptions(cluster="inline", progress=False)
-CLI = [sys.executable, "-m", "qtmsweep.cli"]
+from .conftest import INLINE, cli, data_vars_equal, grid_sweep, make_config, no_traceback, write_config
 
 
-def cli(*args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, **kw)
 
 
-def no_traceback(proc: subprocess.CompletedProcess) -> None:
-    assert "Traceback" not in proc.stderr, proc.stderr
 
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    cfg = validate_config(make_config(s=grid_sweep()))
-    store = tmp_path_factory.mktemp("ref") / "s.zarr"
-    run_sweep(cfg, "s", store, INLINE)
-    with xr.open_zarr(str(store)) as ds:
-        return cfg, ds.load()
-
-
-@pytest.fixture
-def store(tmp_path, reference) -> Path:
-    path = tmp_path / "s.zarr"
-    run_sweep(reference[0], "s", path, INLINE)
-    return path
 
 
 def rerun_equals_reference(store: Path, reference) -> None:

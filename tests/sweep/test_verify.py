@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from qtmsweep.sweep import RunOptions, run_sweep, validate_config
+from qtmsweep.sweep import run_sweep, validate_config
 from qtmsweep.sweep.store import BOOKKEEPING, StoreLock, read_bookkeeping
 from qtmsweep.sweep.verify import repair_store, verify_store
 
-from .conftest import data_vars_equal, grid_sweep, make_config, write_config
+from .conftest import CLI, INLINE, data_vars_equal, grid_sweep, make_config, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 #: One preset sweep per model and approach (their grids shrunk below).
@@ -38,25 +38,8 @@ def _shrunk(axis):
         axis["values"] = axis["values"][:2]
     return axis
 
-INLINE = RunOptions(cluster="inline", progress=False)
-CLI = [sys.executable, "-m", "qtmsweep.cli"]
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """13 x 7 cells of cqd in 4 x 3 chunks (a 4 x 3 chunk grid, edge chunks included)."""
-    cfg = validate_config(make_config(s=grid_sweep()))
-    store = tmp_path_factory.mktemp("ref") / "s.zarr"
-    run_sweep(cfg, "s", store, INLINE)
-    with xr.open_zarr(str(store)) as ds:
-        return cfg, ds.load()
-
-
-@pytest.fixture
-def store(tmp_path, reference) -> Path:
-    path = tmp_path / "s.zarr"
-    run_sweep(reference[0], "s", path, INLINE)
-    return path
 
 
 def _mtimes(path: Path) -> dict[Path, int]:

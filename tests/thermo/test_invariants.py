@@ -13,7 +13,7 @@ def test_a_correct_solution_has_no_violations(cqd_cells):
     counts = count_violations(qtmsweep.solve("cqd", **cqd_cells))
     assert counts == {"second_law": 0, "energy_conservation": 0, "particle_conservation": 0,
                       "precision": 0, "nonfinite": 0, "truncation": 0, "secular": 0, "population_range": 0,
-                      "tur": 0, "tur_classical_violations": 0, "cells": 400}
+                      "singular": 0, "tur": 0, "tur_classical_violations": 0, "cells": 400}
 
 
 def test_a_negative_entropy_production_is_counted(cqd_cells):

@@ -447,12 +447,21 @@ def lyapunov_steady_state(h: np.ndarray, loss: np.ndarray, gain: np.ndarray, fer
             np.einsum("njl,ik->njilk", A.conj(), eye).reshape(n, N * N, N * N)
         rhs = -np.swapaxes(P, -1, -2).reshape(n, N * N)
         with np.errstate(all="ignore"):
-            x = np.linalg.solve(K, rhs[..., None])[..., 0]
+            try:
+                x = np.linalg.solve(K, rhs[..., None])[..., 0]
+            except np.linalg.LinAlgError:  # a cell without a unique steady state: NaN there only
+                x = _solve_each(K, rhs)
         C = np.swapaxes(x.reshape(n, N, N), -1, -2)
     else:  # per cell Bartels–Stewart
         from scipy.linalg import solve_continuous_lyapunov
 
-        C = np.stack([solve_continuous_lyapunov(A[k], -P[k]) for k in range(n)])
+        C = np.full((n, N, N), np.nan, dtype=complex)
+        for k in range(n):
+            try:
+                with np.errstate(all="ignore"):
+                    C[k] = solve_continuous_lyapunov(A[k], -P[k])
+            except (np.linalg.LinAlgError, ValueError):  # singular (e.g. no bath at all): NaN there only
+                pass
     return 0.5 * (C + np.conj(np.swapaxes(C, -1, -2)))
 
 
@@ -527,6 +536,12 @@ class LindbladModel(ParameterLookup):
     #: Peak working memory of one cell in a solve, bytes (or a function of the structural
     #: parameters); see :attr:`qtmsweep.physics.model.RateModel.cell_bytes`.
     cell_bytes: int | Callable[[Mapping[str, Any]], int] | None = None
+    #: See :attr:`qtmsweep.physics.model.RateModel.constraints`.
+    constraints: Callable[[Mapping[str, Any]], None] | None = None
+    #: See :attr:`qtmsweep.physics.model.RateModel.memory_estimate`.
+    memory_estimate: Callable[[Mapping[str, Any], str], tuple[int, str]] | None = None
+    #: See :attr:`qtmsweep.physics.model.RateModel.dim_labels`.
+    dim_labels: Callable[[Mapping[str, Any]], Mapping[str, tuple[Any, dict[str, str]]]] | None = None
 
     def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
         """:attr:`cell_bytes` for these (structural) parameters (default 4096)."""

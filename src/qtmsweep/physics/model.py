@@ -204,6 +204,22 @@ class RateModel(ParameterLookup):
     #: the sweep sizes its chunks by it.  Default: the generic Pauli solver's, which grows
     #: with the square of the number of states.
     cell_bytes: int | Callable[[Mapping[str, Any]], int] | None = None
+    #: Constraints between parameters beyond each one's own range (e.g. ``g < omega``):
+    #: ``constraints(params)`` raises ``ValueError`` naming the parameter, its value and what is
+    #: allowed.  It receives flat arrays (all of one length) and scalars, as a kernel does, and is run
+    #: by :func:`qtmsweep.solve` and, on the corners of a sweep's grid, by the config check
+    #: (:func:`qtmsweep.validation.check_grid`): it must fail at a corner whenever it fails
+    #: anywhere, which holds for a bound on a function that is convex in each parameter.
+    constraints: Callable[[Mapping[str, Any]], None] | None = None
+    #: Memory a solve of a *single* cell needs (bytes), for these structural parameters and the concrete
+    #: method: ``memory_estimate(structural, method) -> (bytes, what)``, ``what`` saying what takes it
+    #: and how to shrink it.  Sub-batching cannot go below one cell, so a sweep (and :func:`qtmsweep.solve`)
+    #: refuses a model whose estimate exceeds what a chunk (the machine) may use
+    #: (:func:`qtmsweep.validation.check_memory`).  ``None``: small and fixed.
+    memory_estimate: Callable[[Mapping[str, Any], str], tuple[int, str]] | None = None
+    #: Coordinates of the model's own output dims (``site``, ``eigenstate``): ``dim_labels(structural)
+    #: -> {dim: (values, attrs)}``, attached by :func:`qtmsweep.solve` (:func:`label_coordinates`).
+    dim_labels: Callable[[Mapping[str, Any]], Mapping[str, tuple[Any, dict[str, str]]]] | None = None
 
     def working_bytes_per_cell(self, params: Mapping[str, Any]) -> int:
         """:attr:`cell_bytes` for these (structural) parameters."""
@@ -276,6 +292,16 @@ def fermionic_rate_deviation(temperature: str, mu: str, gamma: str):
         return dk, -dk, 2.0 * dk
 
     return deviation
+
+
+def label_coordinates(model, structural: Mapping[str, Any], dims) -> dict[str, Any]:
+    """The coordinates ``model.dim_labels`` gives for those of ``dims`` it labels (``{}`` without any):
+    ``{dim: (dim, values, attrs)}`` for ``Dataset.assign_coords``."""
+    labels = getattr(model, "dim_labels", None)
+    if labels is None:
+        return {}
+    return {d: (d, list(values) if not isinstance(values, np.ndarray) else values, dict(attrs))
+            for d, (values, attrs) in labels(structural).items() if d in dims}
 
 
 #: Fixed buffers a sub-batched solver may hold whatever the number of cells (the Lindblad

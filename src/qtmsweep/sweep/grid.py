@@ -354,7 +354,7 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         Naming the offending key.
     """
     from ..physics.registry import get_model
-    from ..validation import check_parameters
+    from ..validation import check_grid, check_memory, check_parameters, grid_corners
 
     sweeps = config.get("sweeps", {})
     if name not in sweeps:
@@ -413,8 +413,8 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         for k in FORCE_IMPLIED:
             params[k] = 1.0  # placeholder; values checked below
     if model.normalize is not None:
-        try:
-            normalized = model.normalize(dict(params))
+        try:  # on the grid's corners: the names, and no outer product of the axes (check_grid)
+            normalized = model.normalize(grid_corners(params)[0])
         except ValueError as err:
             raise ConfigError(f"{base}: {err}") from None
     else:
@@ -439,16 +439,19 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
                 check_parameters(model, {k: v}, require_all=False)
             except ValueError as err:
                 raise ConfigError(f"{source.get(k, base)}: {err}") from None
-    if model.normalize is not None:
-        try:
-            check_parameters(model, {k: v for k, v in normalized.items() if k not in params}, require_all=False)
-        except ValueError as err:
-            raise ConfigError(f"{base}: {err}") from None
     if force_space is not None:
         _check_force_values(force_space, axes, model, f"{base}.forces")
-
     if reverse:
         _check_reverse_values(reverse, params, model, source, f"{base}.reverse")
+    # the aliases' values and the model's constraints over the whole grid, on its corners (a force-space
+    # grid's temperatures are placeholders here, checked above), and those of the reverse run
+    for run, values in [("", params)] + ([("the reverse run: ", _swapped(params, reverse))] if reverse else []):
+        try:
+            check_grid(model, values)
+        except ValueError as err:
+            raise ConfigError(f"{base}{'.reverse' if run else ''}: {run}{err}") from None
+
+    if reverse:
         axes.append(Axis(DIRECTION, np.array([0.0, 1.0]), f"{base}.reverse"))
         extra_attrs.update({"reverse_swap": [list(p) for p in reverse],
                             "direction_meaning": "direction 0 = forward (the coordinates as labelled), 1 = reverse "
@@ -467,10 +470,18 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
         if c > n:
             raise ConfigError(f"{base}.chunks.{k}: {c} exceeds the {n} points of {k}; allowed: 1..{n}, or -1")
         explicit[dims.index(k)] = c
+    structural = {k: v for k, v in normalized.items() if k in model.parameter_names and model.parameter(k).structural}
+    try:
+        method = model.resolve_method(sc.get("method", "auto"))
+    except ValueError as err:
+        raise ConfigError(f"{base}.method: {err}") from None
+    try:  # one cell is the smallest sub-batch: what it needs must fit a chunk's budget
+        check_memory(model, structural, method, CHUNK_BYTES,
+                     f"the {CHUNK_BYTES // 2**20} MiB of working memory a chunk may use")
+    except ValueError as err:
+        raise ConfigError(f"{base}: {err}") from None
     target = sc.get("chunk_cells")
     if target is None:
-        structural = {k: v for k, v in normalized.items() if k in model.parameter_names
-                      and model.parameter(k).structural}
         target = default_chunk_cells(shape, model.working_bytes_per_cell(structural))
     chunks = auto_chunks(shape, explicit, int(target))
 
@@ -522,6 +533,14 @@ def _reverse_pairs(spec: Any, fixed: Mapping[str, Any], grid: Mapping[str, Any],
             seen.add(p)
         pairs.append((str(pair[0]), str(pair[1])))
     return tuple(pairs)
+
+
+def _swapped(params: Mapping[str, Any], reverse) -> dict[str, Any]:
+    """``params`` with each ``reverse`` pair's values exchanged (the reverse run's parameters)."""
+    out = dict(params)
+    for a, b in reverse:
+        out[a], out[b] = params[b], params[a]
+    return out
 
 
 def _check_reverse_values(reverse, params: Mapping[str, Any], model, source, key: str) -> None:

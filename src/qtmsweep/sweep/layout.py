@@ -1,6 +1,6 @@
 """The zarr (v3) store of a sweep: names, constants and metadata access shared by the store modules.
 
-Layout of ``<sweep>.zarr`` (store format 2)::
+Layout of ``<sweep>.zarr`` (store format 3, :data:`STORE_FORMAT`)::
 
     zarr.json            root group: the SPEC §4 dataset's attrs (provenance, fixed parameters,
                          ``store_id``, completion and invariant totals)
@@ -46,7 +46,17 @@ BOOKKEEPING = "_sweep"
 #: its ``files`` attr lists them as ``[variable, [zarr chunk index along the non-swept dims]]``.
 CRC_ARRAY = "crc32c"
 #: 2: one zarr chunk per element of the non-swept dims (lead, state); float32 diagnostics.
-STORE_FORMAT = 2
+#: 3: label coordinates of the models' own dims (``site`` of the chain, ``eigenstate`` "0", "+", "-", "d"
+#: of the global qubit fridge), alias coordinates with units and meaning, the ``singular`` counter and
+#: the two TUR counters.
+#: Stores of an older format read as before (``open_store``, ``info``, ``verify``, ``analyze``); only a
+#: resume is refused (:data:`FORMAT_CHANGES` says why).
+STORE_FORMAT = 3
+#: What each format changed against the one before (the resume refusal of an older store quotes it).
+FORMAT_CHANGES = {
+    2: "one zarr chunk per element of lead/state, float32 diagnostics",
+    3: "site and eigenstate label coordinates, alias coordinates with units, the 'singular' and TUR counters",
+}
 #: Invariant checks counted per chunk on the worker (:mod:`qtmsweep.thermo.invariants`); the two TUR
 #: counters are 0 for sweeps without ``cumulants:`` (``tur``: classical dynamics below the TUR, a bug;
 #: ``tur_classical_violations``: coherent dynamics below it, physics).

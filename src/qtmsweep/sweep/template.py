@@ -47,6 +47,10 @@ def _axis_attrs(plan: SweepPlan, name: str) -> dict[str, str]:
     if name in model.parameter_names:
         p = model.parameter(name)
         return {"units": p.units, "long_name": p.description}
+    alias = ALIAS_COORDS.get(model.name, {}).get(name)
+    if alias is not None:  # a swept alias: the units of the parameters it stands for, and what it means
+        like, long_name = alias
+        return {"units": model.parameter(like).units, "long_name": long_name}
     if name in TEMPERATURE_ALIASES and {"T_L", "T_R"} <= set(model.parameter_names):
         return {"units": model.parameter("T_L").units, "long_name": TEMPERATURE_ALIASES[name]}
     return {"units": "1", "long_name": name}
@@ -55,6 +59,18 @@ def _axis_attrs(plan: SweepPlan, name: str) -> dict[str, str]:
 #: Swept aliases of a pair of bath temperatures (the chain's ``T``, ``dT``: 003/004 presets).
 TEMPERATURE_ALIASES = {"T": "mean bath temperature T = (T_L + T_R)/2 (T_L = T + dT/2, T_R = T - dT/2)",
                        "dT": "bath temperature difference dT = T_L - T_R"}
+_FRIDGE_T = {"T": ("T_R", "bath temperature T = T_R (T_L = T + dT, T_C = T - dT: 003's symmetric bias)"),
+             "dT": ("T_L", "temperature bias dT = T_L - T_R = T_R - T_C")}
+#: Swept aliases of each built-in model (its ``normalize``): ``name -> (parameter with its units, long_name)``.
+ALIAS_COORDS: dict[str, dict[str, tuple[str, str]]] = {
+    "chain": {k: ("T_L", v) for k, v in TEMPERATURE_ALIASES.items()},
+    "qubit_fridge": _FRIDGE_T,
+    "kerr_fridge": _FRIDGE_T,
+    "kerr_negf": {"T": ("T_R", "bath temperature T = T_R = T_C (T_L = T + dT: 003 Fig. 10)"),
+                  "dT": ("T_L", "temperature bias dT = T_L - T_R")},
+    "cqd": {"kappa_c": ("kappa", "kappa_c >= 0 of the inter-dot Coulomb coupling kappa = kappa_c - kappa_s"),
+            "kappa_s": ("kappa", "kappa_s >= 0 of the inter-dot Coulomb coupling kappa = kappa_c - kappa_s")},
+}
 #: Attrs of the label coordinates the models leave bare.
 LABEL_ATTRS = {"lead": {"long_name": "lead (reservoir) of a current; positive currents flow from it into the system"},
                "state": {"long_name": "state of the population p"}}
@@ -239,8 +255,15 @@ def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_ex
     sha = attrs.get("config_sha256")
     fmt = attrs["qtmsweep_store_format"]
     if fmt != STORE_FORMAT and sha is not None and if_exists == "resume":
+        from .layout import FORMAT_CHANGES
+
+        changed = "; ".join(f"format {k}: {FORMAT_CHANGES[k]}" for k in sorted(FORMAT_CHANGES)
+                            if isinstance(fmt, int) and fmt < k <= STORE_FORMAT)
         raise StoreError(f"{str(path)!r} has store format {fmt}, this version writes format {STORE_FORMAT} "
-                         "(another chunk layout); use --overwrite or --fresh to start over, or another --out")
+                         f"({changed or 'another layout'}), so it cannot be resumed; it still reads as before "
+                         "(open_store, info, verify, analyze). To finish it, run the qtmsweep that made it "
+                         f"({attrs.get('qtmsweep_version', '?')}); to compute it again in this format, use --overwrite "
+                         "or --fresh, or another --out")
     if sha is None or fmt != STORE_FORMAT:  # an interrupted template (nothing computed), or another layout
         _replace(path, plan, probe)
         return "replaced"

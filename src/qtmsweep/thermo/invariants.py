@@ -31,6 +31,12 @@ never counts as a violation and a real violation never hides:
 ``population_range``
     a population ``p`` below ``-tol`` or above ``1 + tol``, ``tol = 1e-9 + rel_err`` (the
     largest bound of the cell): a probability outside [0, 1] beyond rounding.
+``singular``
+    the solver found the cell's rate matrix (Liouvillian, Lyapunov system) singular: no unique
+    steady state (e.g. every rate of a bath zero, or a filter cutting a ladder).  The solvers write
+    NaN over the whole state of such a cell, and only of that cell (every ``p``; every ``J_E`` for
+    a model without populations), so the rest of its chunk is computed; it also counts as
+    ``nonfinite``.
 
 With counting statistics in the dataset (``tur``, ``tur_rel_err``, ``classical_dynamics``;
 :mod:`qtmsweep.thermo.noise`) two more checks (:data:`NOISE_CHECKS`) are counted:
@@ -67,7 +73,7 @@ SECOND_LAW_FLOOR = 1e-12
 TRUNCATION_LIMIT = 1e-3
 POPULATION_LIMIT = 1e-9
 CHECKS = ("second_law", "energy_conservation", "particle_conservation", "precision", "nonfinite",
-          "truncation", "secular", "population_range")
+          "truncation", "secular", "population_range", "singular")
 #: The checks that are violations of physics (``precision`` is a flag on the numerics).
 VIOLATIONS = ("second_law", "energy_conservation", "particle_conservation", "nonfinite", "population_range")
 CHECK_DOC = {
@@ -80,6 +86,7 @@ CHECK_DOC = {
     "truncation": f"cells with truncation_err > {TRUNCATION_LIMIT:g} * |J_Q| for some lead (truncation error)",
     "secular": f"cells with secular_ratio < {SECULAR_LIMIT:g} (secular approximation not valid)",
     "population_range": f"cells with a population p outside [0, 1] by more than {POPULATION_LIMIT:g} + rel_err",
+    "singular": "cells whose rate matrix / Liouvillian is singular (no unique steady state; NaN there, flagged)",
 }
 #: Checks of the counting statistics (0 on a dataset without ``tur``); the store counts them per chunk too.
 NOISE_CHECKS = ("tur", "tur_classical_violations")
@@ -157,6 +164,9 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
         masks[CHECKS.index("secular")] = _cells(ds, "secular_ratio", dims, shape)[:, 0] < SECULAR_LIMIT
     if "p" in ds:
         masks[CHECKS.index("population_range")] = _outside_unit_interval(_cells(ds, "p", dims, shape), rel)
+    state = "p" if "p" in ds else "J_E"  # what a failed solve leaves NaN in full
+    if state in ds:
+        masks[CHECKS.index("singular")] = np.isnan(_cells(ds, state, dims, shape)).all(axis=1)
     out = {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
     if "tur" in ds and "flux" in ds["tur"].dims:
         out.update({k: v.reshape(shape) for k, v in tur_violation_arrays(ds, dims, shape).items()})

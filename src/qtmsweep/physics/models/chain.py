@@ -128,6 +128,67 @@ def _check(params: Mapping[str, Any], n: int, N: int, approach: str) -> None:
             raise ValueError("approach='global' needs 0 <= g < omega (both normal modes at positive frequency)")
 
 
+def constraints(params: Mapping[str, Any]) -> None:
+    """The chain's constraints between parameters (:attr:`~qtmsweep.physics.lindblad.LindbladModel.constraints`).
+
+    ``approach='global'`` (004 Eq. 20–22) is the secular equation on the eigenbasis of the two-site
+    ``H``: ``N = 2``, and both normal modes ``omega ± g`` at a positive frequency, ``g < omega``
+    (at ``g >= omega`` the mode ``omega − g`` is not, and the eigenbasis the global dissipators are
+    built on is not that of a bath-driven excitation any more).
+
+    >>> constraints({"approach": "global", "N": 2, "omega": np.array([1.0, 1.0]), "g": np.array([0.5, 1.5])})
+    Traceback (most recent call last):
+    ...
+    ValueError: g=1.5 is not allowed with approach='global' at omega=1.0; allowed: 0 <= g < omega (the normal modes omega +- g must both be at a positive frequency)
+    """
+    if params.get("approach", "local") != "global":
+        return
+    N = int(params.get("N", 2))
+    if N != 2:
+        raise ValueError(f"N={N} is not allowed with approach='global'; allowed: N = 2 (004 Eq. 20–22); "
+                         "for longer chains use approach='local'")
+    omega = np.asarray(params["omega"], dtype=float)
+    g = np.asarray(params["g"], dtype=float)
+    bad = ~(g < omega)
+    if np.any(bad):
+        g_b, o_b = np.broadcast_arrays(g, omega)
+        i = np.flatnonzero(np.broadcast_to(bad, g_b.shape))[0]
+        raise ValueError(f"g={float(g_b.flat[i])!r} is not allowed with approach='global' at omega="
+                         f"{float(o_b.flat[i])!r}; allowed: 0 <= g < omega (the normal modes omega +- g must both "
+                         "be at a positive frequency)")
+
+
+def memory_estimate(structural: Mapping[str, Any], method: str) -> tuple[int, str]:
+    """Bytes of the solve of one cell (:attr:`~qtmsweep.physics.lindblad.LindbladModel.memory_estimate`).
+
+    ``lindblad``: the Liouvillian is assembled on all ``4^N`` entries of ``rho`` (``16 · 16^N`` bytes)
+    before its excitation-number sector is solved, about four copies (measured 3.4 x at N = 4, 5, 6).
+    ``correlation``: the Kronecker systems, ``16 N⁴`` bytes per cell in sub-batches, for ``N <= 16``;
+    beyond, Bartels–Stewart on ``N x N`` matrices, measured ~185 ``N²`` bytes for one cell.
+    """
+    from math import comb
+
+    N = int(structural.get("N", 2))
+    if method == "lindblad":
+        what = (f"the Liouvillian of {N} qubits on all 4^N = {4**N} entries of rho, 16 * 16^N bytes, about four "
+                f"copies, before its sector of C(2N, N) = {comb(2 * N, N)} entries is solved; method 'lindblad' is "
+                "the small-N cross-check: use method 'correlation' (the default), exact for any N")
+        return 64 * 16**N + 64 * comb(2 * N, N) ** 2, what
+    if N <= 16:
+        return 16 * 48 * N**4 + 4096, "the Kronecker systems of the two-point equations, 16 N^4 bytes per cell"
+    what = (f"the {N} x {N} two-point matrices of the Bartels-Stewart solve, ~256 N^2 bytes; lower N "
+            "(the memory grows as N^2)")
+    return 256 * N * N, what
+
+
+def _cell_bytes(structural: Mapping[str, Any]) -> int:
+    """Working memory per cell of a chunk: measured ~1.1, 2.1, 4.1, 8.4 kB at N = 2, 4, 8, 12 (sub-batched
+    Kronecker systems); beyond N = 16 every cell of the chunk holds its N x N matrices at once
+    (measured ~66 N² bytes per added cell at N = 200)."""
+    N = int(structural.get("N", 2))
+    return 1024 + 640 * N + (80 * N * N if N > 16 else 0)
+
+
 def _rates(params, n):
     omega = _arr(params, "omega", n)
     out = {}
@@ -412,10 +473,14 @@ CHAIN = register(LindbladModel(
     force_flux={"F_E_L": ("J_Q", "L")},
     extra_outputs=EXTRA_OUTPUTS,
     normalize=normalize,
+    constraints=constraints,
+    memory_estimate=memory_estimate,
+    dim_labels=lambda structural: {"site": (np.arange(int(structural.get("N", 2))), {
+        "units": "1", "long_name": "site index j (0: the site on bath L, N - 1: the site on bath R)"})},
     reference="004 (Santiago-García et al.) Eqs. 2–7, 18–22",
     # measured ~1.1, 2.1, 4.1 and 8.4 kB/cell at N = 2, 4, 8 and 12 (4e4 cells; the correlation
     # solver's fixed sub-batch buffers come on top, see SOLVER_BUFFER_BYTES)
-    cell_bytes=lambda p: 1024 + 640 * int(p.get("N", 2)),
+    cell_bytes=_cell_bytes,
 ))
 
 

@@ -134,14 +134,92 @@ def truncated_model(N1: int, N2: int) -> RateModel:
     )
 
 
+def _ladder_range(a, dz, top: int):
+    """``(max, min)`` of ``|a + dz n|`` over the integers ``n = 0 .. top``."""
+    ends = np.maximum(np.abs(a), np.abs(a + dz * top))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = np.where(dz != 0, np.clip(np.round(-a / np.where(dz != 0, dz, 1.0)), 0, top), 0)
+    return ends, np.abs(a + dz * n)
+
+
+def constraints(params: Mapping[str, Any]) -> None:
+    """The filter cutoff must leave every truncated ladder connected (:attr:`LindbladModel.constraints`).
+
+    The filter ``Theta(eps_c − |w|)`` switches a transition above the cutoff off, both ways.  Resonator 1
+    steps at ``|eps1 + delta_z n2|`` (the same for every ``n1``, so a whole row ``n2`` of the state grid
+    loses its ``n1`` steps), resonator 2 at ``|eps2 + delta_z n1|`` (a column ``n1`` loses its ``n2``
+    steps).  With a row and a column both cut, the state where they cross has no rate in or out: the
+    rate matrix is singular (no unique steady state).  So each solve needs every row on and some column
+    on, or every column on and some row on; checked for the two largest solves of the truncation error,
+    ``(N1 + 2) x N2`` and ``N1 x (N2 + 2)`` (the others are parts of them).
+
+    >>> constraints({"N1": 3, "N2": 3, "eps1": 1.0, "eps2": 1.0, "delta_z": 0.05, "eps_c": 1.12})  # rows cut, columns on
+    >>> constraints({"N1": 3, "N2": 3, "eps1": 1.0, "eps2": 1.0, "delta_z": 0.05, "eps_c": 1.08})
+    Traceback (most recent call last):
+    ...
+    ValueError: eps_c=1.08 cuts both ladders of the 5 x 3 solve (with the truncation-error levels): resonator 1 steps at |eps1 + delta_z n2| = 1.0 .. 1.1 (n2 = 0 .. 2), resonator 2 at |eps2 + delta_z n1| = 1.0 .. 1.2 (n1 = 0 .. 4), at eps1=1.0, eps2=1.0, delta_z=0.05; a state with both its steps above the cutoff has no rate in or out (the rate matrix is singular); allowed: eps_c >= 1.1 (one ladder entirely below the cutoff, the other not entirely above it)
+    """
+    N1, N2 = int(params.get("N1", 3)), int(params.get("N2", 3))
+    ec = np.asarray(params["eps_c"], dtype=float)
+    dz = np.asarray(params["delta_z"], dtype=float)
+    e1, e2 = (np.asarray(params[k], dtype=float) for k in ("eps1", "eps2"))
+    for A, B in ((N1 + 2, N2), (N1, N2 + 2)):  # levels of resonator 1 (columns n1) and 2 (rows n2)
+        with np.errstate(invalid="ignore", over="ignore"):
+            top1, low1 = _ladder_range(e1, dz, B - 1)  # resonator-1 steps, one per row n2
+            top2, low2 = _ladder_range(e2, dz, A - 1)  # resonator-2 steps, one per column n1
+            ok = ((top1 <= ec) & (low2 <= ec)) | ((top2 <= ec) & (low1 <= ec))
+        if np.all(ok):
+            continue
+        arrs = np.broadcast_arrays(ec, top1, low1, top2, low2, e1, e2, dz)
+        i = np.flatnonzero(~np.broadcast_to(ok, arrs[0].shape))[0]
+        c, t1, l1, t2, l2, a1, a2, d = (float(a.flat[i]) for a in arrs)
+        need = min(max(t1, l2), max(t2, l1))
+        raise ValueError(f"eps_c={c!r} cuts both ladders of the {A} x {B} solve (with the truncation-error levels): "
+                         f"resonator 1 steps at |eps1 + delta_z n2| = {l1!r} .. {t1!r} (n2 = 0 .. {B - 1}), resonator 2 "
+                         f"at |eps2 + delta_z n1| = {l2!r} .. {t2!r} (n1 = 0 .. {A - 1}), at eps1={a1!r}, eps2={a2!r}, "
+                         f"delta_z={d!r}; a state with both its steps above the cutoff has no rate in or out (the rate "
+                         f"matrix is singular); allowed: eps_c >= {need!r} (one ladder entirely below the cutoff, the "
+                         "other not entirely above it)")
+
+
 #: Bytes of rate matrix per sub-batch of the generic Pauli solver (bounds the peak memory).
 _BATCH_BYTES = 64 * 2**20
+
+
+def sub_batch_cells(d: int) -> int:
+    """Cells per sub-batch of the ``d``-state solve: as many dense rate matrices (``8 d²`` bytes each) as
+    fit :data:`_BATCH_BYTES`, at least one (then the one cell's matrix is the memory, see
+    :func:`memory_estimate`).
+
+    >>> sub_batch_cells(9), sub_batch_cells(3006)   # 3 x 3 levels; N1 = 1000, N2 = 3 at N1 + 2
+    (103563, 1)
+    """
+    return max(1, _BATCH_BYTES // (8 * d * d))
+
+
+def largest_solve_states(N1: int, N2: int) -> int:
+    """States of the largest of the five solves (``N1 x N2`` and the truncation-error ones with
+    ``N1 + 1, N1 + 2`` or ``N2 + 1, N2 + 2`` levels)."""
+    return max((N1 + 2) * N2, N1 * (N2 + 2))
+
+
+def memory_estimate(structural: Mapping[str, Any], method: str) -> tuple[int, str]:
+    """Bytes of the solve of one cell (:attr:`~qtmsweep.physics.lindblad.LindbladModel.memory_estimate`):
+    the dense rate matrix of the largest solve, ``8 d²`` bytes, four times (it is built, and copied in
+    the GTH elimination: measured 3.3 times at d = 600 .. 1680, 2.3 of them traced by ``tracemalloc``),
+    plus 16 kB per state (transitions, edges, populations; measured 5 .. 13 kB)."""
+    N1, N2 = int(structural.get("N1", 3)), int(structural.get("N2", 3))
+    d = largest_solve_states(N1, N2)
+    what = (f"the dense rate matrix of the {d} states of the largest solve ({N1 + 2} x {N2} or {N1} x {N2 + 2} "
+            f"levels, with the truncation-error levels), 8 d^2 bytes, about four copies while it is built and "
+            "eliminated; lower N1 or N2: the memory grows as (N1 N2)^2")
+    return 32 * d * d + 16384 * d, what
 
 
 def _solve_batched(model: RateModel, params: Mapping[str, Any], n: int):
     """:func:`solve_rate_equations` in sub-batches of bounded memory; fields concatenated."""
     d = len(model.states)
-    step = max(64, _BATCH_BYTES // (8 * d * d))
+    step = sub_batch_cells(d)
     if n <= step:
         return solve_rate_equations(model, params)
     parts = []
@@ -273,6 +351,8 @@ KERR_FRIDGE = register(LindbladModel(
     force_flux=FORCE_FLUX,
     extra_outputs=EXTRA_OUTPUTS,
     normalize=normalize,
+    constraints=constraints,
+    memory_estimate=memory_estimate,
     reference="003 (Bhandari, Jordan) §IV A, App. B",
     kind="pauli",
     # measured ~1.4, 3.9 and 4.9 kB/cell at N1 x N2 = 4, 9 and 25 levels (4e4 cells, N and N+1 solves;

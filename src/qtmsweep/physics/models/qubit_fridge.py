@@ -279,6 +279,9 @@ EXTRA_OUTPUTS = {
                                          "approximation needs >> 1, the sweep warns below 10"),
 }
 
+#: Labels of the eigenstates of ``H_S`` (the ``eigenstate`` coordinate of ``p_eigen``), in its order.
+EIGENSTATES = ("0", "+", "-", "d")
+
 QUBIT_FRIDGE = register(LindbladModel(
     name="qubit_fridge",
     description="ZZ (+XX) coupled qubits with filtered bosonic baths L, R, C: absorption refrigerator (003 §III)",
@@ -294,6 +297,9 @@ QUBIT_FRIDGE = register(LindbladModel(
     force_flux=FORCE_FLUX,
     extra_outputs=EXTRA_OUTPUTS,
     normalize=normalize,
+    dim_labels=lambda structural: {"eigenstate": (EIGENSTATES, {
+        "long_name": "eigenstate of H_S: 0 (ground), + and - (the hybridised one-excitation states), "
+                     "d (both excited)"})},
     reference="003 (Bhandari, Jordan) §II–III, App. A",
     cell_bytes=4608,  # measured peak ~2000 (local) and ~3000 (global) B/cell
 ))
