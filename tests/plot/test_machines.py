@@ -260,3 +260,50 @@ def test_machine_kinds_refuse_what_does_not_fit(fig3, rectifier):
         figure_data("rectification", plain, x="T_L")
     with pytest.raises(ValueError, match="draws one dataset"):
         figure_data("contrast_map", [two, two], x="T_L", y="gamma_L")
+
+
+# -- the secular approximation on the global maps and cuts ------------------------------------------
+@pytest.fixture(scope="module")
+def global_store(tmp_path_factory):
+    """A small global-ME store written by the sweep runner (003 Fig. 5's parameters: at delta_x = 0 no
+    bath couples both qubits, secular_ratio = inf; any delta_x > 0 splits the levels by less than the
+    rates)."""
+    from qtmsweep.plot import open_store
+    from qtmsweep.sweep import RunOptions, run_sweep
+
+    sweep = {"model": "qubit_fridge",
+             "fixed": {"approach": "global", "eps1": 2.0, "eps2": 2.1, "T": 1.0, "dT": 0.1, "Gamma_L": 0.02,
+                       "Gamma_R": 0.08, "Gamma_C": 0.06, "filters": "resonant", "eps_c": 10.0},
+             "grid": {"delta_z": {"linspace": [0.05, 1.0, 5]}, "delta_x": {"values": [0.0, 1e-3, 0.3]}}}
+    store = tmp_path_factory.mktemp("secular") / "g.zarr"
+    run_sweep(validate_config({"sweeps": {"g": sweep}}), "g", store, RunOptions(cluster="inline", progress=False))
+    return analyze(open_store(store))  # the store and what the analyze rule adds beside it
+
+
+@pytest.mark.parametrize("kind, opts", [("fridge_map", {"x": "delta_z", "y": "delta_x"}),
+                                        ("fridge_cuts", {"x": "delta_z", "line_dim": "delta_x"})])
+def test_global_cells_outside_the_secular_regime_are_masked_and_never_cooling(global_store, kind, opts):
+    ratio = global_store.secular_ratio.transpose("delta_x", "delta_z")
+    expected = (ratio < 10.0).values
+    assert expected.any() and not expected.all()  # the store has both kinds of cells
+    assert not expected[0].any()  # delta_x = 0: nothing to approximate (ratio inf)
+    data = figure_data(kind, global_store, **opts).isel(set=0).transpose("delta_x", "delta_z")
+    np.testing.assert_array_equal(data.secular_invalid.values, expected)
+    # drawn as cooling: resolved cooling of the store, only where the approximation holds
+    cooling = global_store.cooling.transpose("delta_x", "delta_z").values
+    np.testing.assert_array_equal(data.cooled.values, (cooling == 1) & ~expected)
+    assert (cooling[expected] == 1).any()  # the mask hides cooling the invalid global ME claims
+    assert np.isnan(data.cop_over_carnot.values[expected]).all()
+    # the threshold is the figure's option: a lower limit flags fewer cells, exactly ratio < limit
+    limit = float(np.nanmedian(ratio.values[expected]))
+    lower = figure_data(kind, global_store, secular_limit=limit, **opts).isel(set=0)
+    np.testing.assert_array_equal(lower.secular_invalid.transpose("delta_x", "delta_z").values,
+                                  (ratio < limit).values)
+    with pytest.raises(ValueError, match=r"secular_limit=-1 is not allowed; allowed: a finite number > 0"):
+        figure_data(kind, global_store, secular_limit=-1, **opts)
+
+
+def test_local_stores_have_no_secular_mask(fig3):
+    data = figure_data("fridge_cuts", fig3, x="dT", line_dim="delta_z")
+    assert "secular_ratio" not in fig3 and not data.secular_invalid.any()
+    np.testing.assert_array_equal(data.cooled.values, (data.cooling == 1).values)
