@@ -718,10 +718,12 @@ def draw_conductance(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
                     ax.plot(X, sub.sel({ld: v}).values, color=c, ls=ls, lw=1.6)
                 handles.append(Line2D([], [], color="k", ls=ls, lw=1.6, label=f"{names[s]} (colour: {sym(ld)})"))
             else:
-                line = sub.isel({ld: 0}) if ld else sub
+                # a set without the line dim sits at its NaN label after the outer join (not at index 0)
+                line = sub.isel({ld: int(np.flatnonzero(np.isnan(sub[ld].values.astype(float)))[0])}) if ld else sub
                 c = plain[s % len(plain)] if not ld else "tab:orange"
-                ax.plot(X, line.values, color=c, ls="-", lw=1.6)
-                handles.append(Line2D([], [], color=c, ls="-", lw=1.6, label=names[s]))
+                # wide and under the others: a curve that coincides with another one stays visible
+                ax.plot(X, line.values, color=c, ls="-", lw=3.2, alpha=0.6, zorder=1)
+                handles.append(Line2D([], [], color=c, ls="-", lw=3.2, alpha=0.6, label=names[s]))
         if ld:
             handles += [Line2D([], [], color=c, lw=2, label=f"{sym(ld)} = {float(v):g}") for c, v in zip(colours, values)]
         ax.set_xlabel(label(x, "chain"))
