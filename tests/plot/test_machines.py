@@ -120,7 +120,12 @@ def test_local_equals_global_at_zero_xx_coupling_on_one_figure(fig5):
     data = figure_data("fridge_cuts", fig5, x="delta_z", line_dim="delta_x")
     assert data.attrs["labels"] == ["local ME", "global ME"]
     local, glob = data.J_C.isel(set=0), data.J_C.isel(set=1)
-    np.testing.assert_allclose(local.sel(delta_x=0.0), glob.sel(delta_x=0.0), rtol=1e-9, atol=0)
+    # equal within the two solves' own precision bounds, per component (a near-zero cell differs at 1e-9)
+    bound = sum((d.rel_err.sel(lead="C", drop=True) * abs(d.J_Q.sel(lead="C", drop=True))).sel(delta_x=0.0,
+                                                                                              drop=True)
+                for d in fig5)
+    diff = abs(local.sel(delta_x=0.0, drop=True) - glob.sel(delta_x=0.0, drop=True))
+    assert bool((diff <= bound).all()) and float(bound.max()) < 1e-8 * float(abs(local).max())
     # 003 §III B: at delta_x = 0.002 the global ME heats C at small delta_z where the local ME cools
     small = data.delta_z < 0.1
     assert bool((glob.sel(delta_x=0.002).where(small) < 0).any())
