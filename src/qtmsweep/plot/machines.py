@@ -33,6 +33,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ..analysis import analyze
+from ..physics.secular import SECULAR_LIMIT
 from ..thermo.fridge import FRIDGE_MODELS
 from ..thermo.pairs import DIRECTION, conductance_from_dT, contrast_from_directions, direction_pair, reverse_swap
 from ..thermo.performance import MODES
@@ -116,6 +117,45 @@ def _check_dim(ds: xr.Dataset, name: str | None, opt: str, kind: str, required: 
                          f"{', '.join(d for d in ds.dims if d not in ('lead', 'state', 'site', DIRECTION))}")
 
 
+#: How cells outside the secular approximation's regime are drawn (maps: hatched over grey; cuts: faint).
+SECULAR_HATCH, SECULAR_FACE = "////", "0.55"
+
+
+def _check_limit(limit: Any) -> float:
+    try:
+        value = float(limit)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"secular_limit={limit!r} is not allowed; allowed: a finite number > 0 (default "
+                         f"{SECULAR_LIMIT:g}, qtmsweep.physics.secular.SECULAR_LIMIT)")
+    return value
+
+
+def secular_invalid(ds: xr.Dataset, like: xr.DataArray, limit: float = SECULAR_LIMIT) -> xr.DataArray:
+    """True where the global master equation is outside its regime: ``secular_ratio < limit``.
+
+    ``secular_ratio`` (:mod:`qtmsweep.physics.secular`) is stored by the global approaches only;
+    elsewhere (local approach, ``kerr_fridge``) the mask is False.  Dimensions of ``secular_ratio``
+    that ``like`` does not have (the ``direction`` of a forward/reverse pair, the ``dT`` pair of a
+    conductance) are reduced with *any*: a cell is invalid if one of the solves behind it is.
+    NaN ratios (non-finite cells) are not flagged here (the ``nonfinite`` counter names them).
+
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"secular_ratio": ("x", [np.inf, 12.0, 9.9, 0.1])})
+    >>> secular_invalid(ds, ds.secular_ratio).values.tolist()
+    [False, False, True, True]
+    """
+    if "secular_ratio" not in ds:
+        return xr.zeros_like(like, dtype=bool)
+    bad = ds["secular_ratio"] < _check_limit(limit)
+    extra = [k for k in bad.dims if k not in like.dims]
+    if extra:
+        bad = bad.any(extra)
+    bad = bad.drop_vars([c for c in bad.coords if c not in like.dims])
+    return bad.broadcast_like(like).transpose(*like.dims)
+
+
 def set_labels(datasets: list[xr.Dataset], labels: Sequence[str] | None = None) -> list[str]:
     """One legend label per dataset: what differs between them (approach, truncation, N, ...)."""
     if labels is not None:
@@ -157,9 +197,15 @@ def _fixed_caption(ds: xr.Dataset, skip: Sequence[str]) -> str:
 
 # == fridge_cuts ================================================================================
 def data_fridge_cuts(ds, *, x: str | None = None, line_dim: str | None = None, sel: Mapping[str, Any] | None = None,
-                     labels: Sequence[str] | None = None) -> xr.Dataset:
-    """``J_C = J_Q[C]``, ``cooling`` (−1/0/+1) and ``cop_over_carnot`` per dataset (dim ``set``) along ``x``."""
+                     labels: Sequence[str] | None = None, secular_limit: float = SECULAR_LIMIT) -> xr.Dataset:
+    """``J_C = J_Q[C]``, ``cooling`` (−1/0/+1) and ``cop_over_carnot`` per dataset (dim ``set``) along ``x``.
+
+    ``secular_invalid``: cells of a global approach with ``secular_ratio < secular_limit`` (drawn
+    faint, never as cooling: their ``cooled`` is False and their ``cop_over_carnot`` NaN);
+    ``cooled``: the cells drawn as cooled (resolved cooling, secular approximation valid or not made).
+    """
     datasets = _as_list(ds)
+    secular_limit = _check_limit(secular_limit)
     parts = []
     for d in datasets:
         _check_model(d, FRIDGE_MODELS, "fridge_cuts")
@@ -171,18 +217,24 @@ def data_fridge_cuts(ds, *, x: str | None = None, line_dim: str | None = None, s
         if any(d.sizes[k] > 1 for k in extra):
             raise ValueError(f"fridge_cuts: the dataset also varies along {extra}; select a value with "
                              "sel={...} or give line_dim")
+        bad = secular_invalid(d, d["cooling"], secular_limit)
         one = xr.Dataset({
             "J_C": d["J_Q"].sel(lead="C", drop=True),
             "cooling": d["cooling"],
-            "cop_over_carnot": d["cop_over_carnot"],
+            "cooled": (d["cooling"] == 1) & ~bad,
+            "secular_invalid": bad,
+            "cop_over_carnot": d["cop_over_carnot"].where(~bad),
         }).squeeze(extra, drop=True)
         one = one.drop_vars([c for c in one.coords if c not in keep])
         parts.append(one.transpose(*keep))
     names = set_labels(datasets, labels)
     data = xr.concat(parts, dim="set", join="outer", combine_attrs="drop")
     data = data.assign_coords(set=np.arange(len(parts)))
+    for k in ("cooled", "secular_invalid"):  # outer join: a value missing in one set is not flagged
+        data[k] = data[k].fillna(False).astype(bool)
     data["J_C"].attrs = {"units": "energy/time", "long_name": "heat current out of bath C, J_C = J_Q[C]"}
     data.attrs.update({"x": x, "line_dim": line_dim or "", "labels": names, "family": "fridge",
+                       "secular_limit": secular_limit,
                        "title": f"{datasets[0].attrs.get('model')}: heat current out of bath C",
                        "caption": _fixed_caption(datasets[0], [k for k in (x, line_dim) if k])})
     return data
@@ -199,6 +251,11 @@ def _colours(n: int):
     return colormaps["viridis"](np.linspace(0.0, 0.85, max(n, 2)))[:n] if n > 1 else ["k"]
 
 
+def _valid_segments(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``values`` with NaN where not ``valid`` (a line drawn through it breaks there)."""
+    return np.where(valid, values, np.nan)
+
+
 def draw_fridge_cuts(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> Path:
     """(a) J_C against x; (b) COP/COP_Carnot where C is cooled.  Open grey circles: sign undetermined."""
     x, ld, names = data.attrs["x"], data.attrs["line_dim"], list(data.attrs["labels"])
@@ -211,7 +268,7 @@ def draw_fridge_cuts(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
         fig = new_figure(10.0, 4.3)
         ax, bx = fig.subplots(1, 2)
         ax.axhline(0.0, color="0.6", lw=0.7)
-        n_undet = 0
+        n_undet = n_secular = 0
         for s in range(data.sizes["set"]):
             for c, v in zip(colours, values):
                 sub = data.isel(set=s)
@@ -219,16 +276,21 @@ def draw_fridge_cuts(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
                     sub = sub.sel({ld: v})
                 J = sub["J_C"].values
                 code = sub["cooling"].values
+                bad = sub["secular_invalid"].values
                 ls = LINE_STYLES[s % len(LINE_STYLES)]
-                ax.plot(X, J, color=c, ls=ls, lw=1.5)
-                und = code == 0
+                if bad.any():  # the whole curve faint, the valid part on top of it
+                    n_secular += int(bad.sum())
+                    ax.plot(X, J, color=c, ls=ls, lw=0.9, alpha=0.3)
+                ax.plot(X, _valid_segments(J, ~bad), color=c, ls=ls, lw=1.5)
+                und = (code == 0) & ~bad
                 n_undet += int(und.sum())
                 if und.any():
                     ax.plot(X[und], J[und], ls="none", marker="o", mfc="none", mec="0.45", ms=4)
                 bx.plot(X, sub["cop_over_carnot"].values, color=c, ls=ls, lw=1.5)
                 if single:
-                    for sign, colour in ((1, "#2166ac"), (-1, "#b2182b")):
-                        ax.fill_between(X, 0, 1, where=code == sign, color=colour, alpha=0.12, lw=0,
+                    for where, colour in ((sub["cooled"].values, "#2166ac"), ((code == -1) & ~bad, "#b2182b"),
+                                          (bad, SECULAR_FACE)):
+                        ax.fill_between(X, 0, 1, where=where, color=colour, alpha=0.12, lw=0,
                                         transform=ax.get_xaxis_transform(), step="mid")
         handles = []
         if ld:
@@ -237,6 +299,20 @@ def draw_fridge_cuts(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
             handles += [Line2D([], [], color="k", ls=LINE_STYLES[s % 4], lw=1.5, label=n) for s, n in enumerate(names)]
         handles.append(Line2D([], [], ls="none", marker="o", mfc="none", mec="0.45", ms=4,
                               label=f"sign of $J_C$ undetermined ({n_undet} cells)"))
+        if n_secular:
+            valid = data["J_C"].where(~data["secular_invalid"]).values
+            clipped = False
+            if np.isfinite(valid).any():  # the scale of the results, not of the invalid curves
+                lo, hi = float(np.nanmin(valid)), float(np.nanmax(valid))
+                lo, hi = min(lo, 0.0), max(hi, 0.0)
+                pad = 0.08 * (hi - lo or abs(hi) or 1.0)
+                everything = data["J_C"].values
+                clipped = bool((everything < lo - pad).any() or (everything > hi + pad).any())
+                ax.set_ylim(lo - pad, hi + pad)
+            handles.append(Line2D([], [], color="k", lw=0.9, alpha=0.3,
+                                  label=f"faint: secular approximation invalid, secular_ratio < "
+                                        f"{data.attrs['secular_limit']:g} ({n_secular} cells"
+                                        + ("; axis clipped to the valid curves" if clipped else "") + ")"))
         if single:
             handles += [Patch(color="#2166ac", alpha=0.25, label="C cooled (sign resolved)"),
                         Patch(color="#b2182b", alpha=0.25, label="C heated")]
@@ -244,21 +320,48 @@ def draw_fridge_cuts(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
         ax.set_ylabel(f"$J_C = J_Q^C$ ({units['energy/time']})")
         ax.set_title("(a) heat current out of bath C ($J_C > 0$: C is cooled)")
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+        bx.set_xlim(ax.get_xlim())  # the same x range in both panels (COP exists only where C is cooled)
         bx.set_xlabel(label(x, "fridge"))
         bx.set_ylabel(r"COP / COP$_\mathrm{Carnot}$")
         top = np.nanmax(data["cop_over_carnot"].values) if np.isfinite(data["cop_over_carnot"].values).any() else 1.0
         bx.set_ylim(0.0, min(1.0, 1.15 * top))
-        bx.set_title("(b) COP / Carnot COP (where C is cooled)")
+        bx.set_title("(b) COP / Carnot COP (where C is cooled" + (", secular ME valid)" if n_secular else ")"))
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
         fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
         return save(fig, path, dpi=dpi)
 
 
+def _hatch_cells(ax, X: np.ndarray, Y: np.ndarray, mask: np.ndarray) -> None:
+    """Grey the cells of ``mask`` (over ``(Y, X)``, cell-centred like ``pcolormesh(shading="nearest")``)
+    and hatch them, so that what lies under them stays visible but reads as no result."""
+    m = np.ma.masked_where(~mask, np.ones(mask.shape))
+    ax.pcolormesh(X, Y, m, shading="nearest", cmap=ListedColormap([SECULAR_FACE]), alpha=0.6, rasterized=True)
+    hatched = ax.pcolor(_edges(X), _edges(Y), m, hatch=SECULAR_HATCH, lw=0)
+    hatched.set_array(None)  # no colour: the hatch only
+    hatched.set_facecolor("none")
+    hatched.set_edgecolor("0.15")
+
+
+def _edges(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    if v.size == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = 0.5 * (v[1:] + v[:-1])
+    return np.concatenate([[2 * v[0] - mid[0]], mid, [2 * v[-1] - mid[-1]]])
+
+
 # == fridge_map ================================================================================
 def data_fridge_map(ds, *, x: str | None = None, y: str | None = None, sel: Mapping[str, Any] | None = None,
-                    labels: Sequence[str] | None = None) -> xr.Dataset:
-    """``J_C``, ``cooling``, ``mode`` and ``cop_over_carnot`` over ``(y, x)``, one ``set`` per dataset."""
+                    labels: Sequence[str] | None = None, secular_limit: float = SECULAR_LIMIT) -> xr.Dataset:
+    """``J_C``, ``cooling``, ``mode`` and ``cop_over_carnot`` over ``(y, x)``, one ``set`` per dataset.
+
+    ``secular_invalid``: cells of a global approach with ``secular_ratio < secular_limit``, drawn
+    hatched over grey in every panel and never as cooling; ``cooled`` is the region outlined as
+    cooling (resolved cooling where the secular approximation holds or is not made) and
+    ``cop_over_carnot`` is NaN (blank) in invalid cells.
+    """
     datasets = _as_list(ds)
+    secular_limit = _check_limit(secular_limit)
     parts = []
     for d in datasets:
         _check_model(d, FRIDGE_MODELS, "fridge_map")
@@ -268,12 +371,15 @@ def data_fridge_map(ds, *, x: str | None = None, y: str | None = None, sel: Mapp
         extra = [k for k in d["cooling"].dims if k not in (x, y)]
         if any(d.sizes[k] > 1 for k in extra):
             raise ValueError(f"fridge_map: the dataset also varies along {extra}; select a value with sel={{...}}")
+        bad = secular_invalid(d, d["cooling"], secular_limit)
         one = xr.Dataset({"J_C": d["J_Q"].sel(lead="C", drop=True), "cooling": d["cooling"], "mode": d["mode"],
-                          "cop_over_carnot": d["cop_over_carnot"]}).squeeze(extra, drop=True)
+                          "cooled": (d["cooling"] == 1) & ~bad, "secular_invalid": bad,
+                          "cop_over_carnot": d["cop_over_carnot"].where(~bad)}).squeeze(extra, drop=True)
         one = one.drop_vars([c for c in one.coords if c not in (x, y)])
         parts.append(one.transpose(y, x))
     data = xr.concat(parts, dim="set", join="exact", combine_attrs="drop").assign_coords(set=np.arange(len(parts)))
     data.attrs.update({"x": x, "y": y, "labels": set_labels(datasets, labels), "family": "fridge",
+                       "secular_limit": secular_limit,
                        "title": f"{datasets[0].attrs.get('model')}: cooling of bath C",
                        "caption": _fixed_caption(datasets[0], (x, y))})
     return data
@@ -285,7 +391,8 @@ def draw_fridge_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap:
     units = _UNITS["fridge"]
     X, Y = data[x].values, data[y].values
     n = data.sizes["set"]
-    modes_present = sorted({int(v) for v in np.unique(data["mode"].values)})
+    modes_present = sorted({int(v) for v in np.unique(data["mode"].values[~data["secular_invalid"].values])})
+    n_secular = 0
     with style():
         fig = new_figure(14.0, 3.9 * n + 0.9)
         axes = fig.subplots(n, 3, squeeze=False)
@@ -299,15 +406,21 @@ def draw_fridge_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap:
             cb = fig.colorbar(mesh, ax=ax, pad=0.02)
             cb.set_label(f"$J_C$ ({units['energy/time']}), own scale per row")
             cb.formatter.set_powerlimits((-2, 3))
-            cool = (sub["cooling"].values == 1).astype(float)
+            bad = sub["secular_invalid"].values
+            cool = sub["cooled"].values.astype(float)
             if 0 < cool.sum() < cool.size:
                 ax.contour(X, Y, cool, levels=[0.5], colors="k", linewidths=1.6, linestyles="--")
-            und = (sub["cooling"].values == 0).astype(float)
+            und = ((sub["cooling"].values == 0) & ~bad).astype(float)
             if und.any():
                 ax.contourf(X, Y, und, levels=[0.5, 1.5], colors="none", hatches=["xxxx"])
-            ax.set_title(f"({chr(97 + 3 * s)}) $J_C$, {names[s]}: dashed = edge of the resolved cooling region"
-                         + (f"\n(hatched: sign undetermined, {int(und.sum())} cells)" if und.any() else ""),
-                         fontsize=8)
+            notes = [f"xx: sign undetermined, {int(und.sum())} cells"] if und.any() else []
+            if bad.any():
+                notes.append(f"//: secular ME invalid, {int(bad.sum())} of {bad.size} cells")
+                n_secular += int(bad.sum())
+            edge = ("dashed = edge of the resolved cooling region" if 0 < cool.sum() < cool.size
+                    else "no cell drawn as cooling" if not cool.any() else "every cell cooling")
+            ax.set_title(f"({chr(97 + 3 * s)}) $J_C$, {names[s]}: {edge}"
+                         + (f"\n({'; '.join(notes)})" if notes else ""), fontsize=8)
             codes = np.arange(len(MODES))
             mcmap = ListedColormap([MODE_COLOURS[m] for m in MODES])
             mx.pcolormesh(X, Y, sub["mode"].values, shading="nearest", cmap=mcmap,
@@ -317,14 +430,25 @@ def draw_fridge_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap:
             top = float(np.nanmax(ratio)) if np.isfinite(ratio).any() else 1.0
             m2 = cx.pcolormesh(X, Y, ratio, shading="nearest", cmap="viridis", norm=Normalize(0.0, top or 1.0),
                                rasterized=True)
-            fig.colorbar(m2, ax=cx, pad=0.02).set_label(r"COP / COP$_\mathrm{Carnot}$")
-            cx.set_title(f"({chr(99 + 3 * s)}) COP / Carnot COP (blank: not refrigerating)", fontsize=8)
+            if np.isfinite(ratio).any():
+                fig.colorbar(m2, ax=cx, pad=0.02).set_label(r"COP / COP$_\mathrm{Carnot}$")
+                cx.set_title(f"({chr(99 + 3 * s)}) COP / Carnot COP (blank: not refrigerating)", fontsize=8)
+            else:  # no scale for no data
+                fig.colorbar(m2, ax=cx, pad=0.02).remove()  # keep the panel's width as in the other rows
+                cx.set_title(f"({chr(99 + 3 * s)}) COP / Carnot COP: no refrigerating cell", fontsize=8)
             for a in (ax, mx, cx):
                 a.set_xlabel(label(x, "fridge"))
                 a.set_ylabel(label(y, "fridge"))
+                if bad.any():
+                    _hatch_cells(a, X, Y, bad)
         handles = [Patch(color=MODE_COLOURS[MODES[c]], label=MODES[c].replace("_", " ")) for c in modes_present]
+        if n_secular:
+            handles.append(Patch(facecolor=SECULAR_FACE, alpha=0.6, hatch=SECULAR_HATCH, edgecolor="k", lw=0,
+                                 label=f"secular approximation invalid (secular_ratio < "
+                                       f"{data.attrs['secular_limit']:g}): not a result, never cooling"))
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), frameon=False,
-                   title="operating mode (signs resolved with the precision bound)")
+                   title="operating mode (signs resolved with the precision bound)"
+                   + ("; hatched grey: outside the global ME's regime" if n_secular else ""))
         fig.suptitle(f"{data.attrs['title']}\n{data.attrs['caption']}", fontsize=9)
         return save(fig, path, dpi=dpi)
 
@@ -594,10 +718,12 @@ def draw_conductance(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
                     ax.plot(X, sub.sel({ld: v}).values, color=c, ls=ls, lw=1.6)
                 handles.append(Line2D([], [], color="k", ls=ls, lw=1.6, label=f"{names[s]} (colour: {sym(ld)})"))
             else:
-                line = sub.isel({ld: 0}) if ld else sub
+                # a set without the line dim sits at its NaN label after the outer join (not at index 0)
+                line = sub.isel({ld: int(np.flatnonzero(np.isnan(sub[ld].values.astype(float)))[0])}) if ld else sub
                 c = plain[s % len(plain)] if not ld else "tab:orange"
-                ax.plot(X, line.values, color=c, ls="-", lw=1.6)
-                handles.append(Line2D([], [], color=c, ls="-", lw=1.6, label=names[s]))
+                # wide and under the others: a curve that coincides with another one stays visible
+                ax.plot(X, line.values, color=c, ls="-", lw=3.2, alpha=0.6, zorder=1)
+                handles.append(Line2D([], [], color=c, ls="-", lw=3.2, alpha=0.6, label=names[s]))
         if ld:
             handles += [Line2D([], [], color=c, lw=2, label=f"{sym(ld)} = {float(v):g}") for c, v in zip(colours, values)]
         ax.set_xlabel(label(x, "chain"))

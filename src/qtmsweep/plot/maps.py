@@ -113,7 +113,9 @@ def draw_current_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap
                 ax.plot(X[xx], Y[yy], ls="none", marker="s", ms=3.5, mfc="#762a83", mec="none", clip_on=False)
                 handles.append(Line2D([], [], ls="none", marker="s", ms=4, mfc="#762a83", mec="none",
                                       label="pseudo-ICC (one force zero)"))
-            ax.legend(handles=handles, loc="upper right", framealpha=0.85)
+            # below the panel, not over the map (the ICC region often fills the upper right)
+            ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=1, frameon=False,
+                      fontsize=8)
             ax.set_xlabel(axis_label(x))
             ax.set_ylabel(axis_label(y))
             tag = f"({chr(ord('a') + k)}) " if len(panels) > 1 else ""
