@@ -37,11 +37,13 @@ BLOCK = 256
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _fermi(x):
+def _occupations(x):
+    """(f(x), 1 - f(x)) from one exponential, without overflow."""
+    e = math.exp(-abs(x))
+    r = 1.0 / (1.0 + e)
     if x > 0.0:
-        e = math.exp(-x)
-        return e / (1.0 + e)
-    return 1.0 / (1.0 + math.exp(x))
+        return e * r, r
+    return r, e * r
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -80,6 +82,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
         kin_e = np.empty(ne)
         kout_e = np.empty(ne)
         lr_e = np.empty(ne)
+        lp = np.empty(d)
         ge_e = np.empty(ne)
         Nc = np.empty(C)
         eNc = np.empty(C)
@@ -142,8 +145,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 mu = mu_in[L, c]
                 gm = gam_in[ch, c]
                 x = (w - mu) / T
-                fx = _fermi(x)
-                hx = _fermi(-x)
+                fx, hx = _occupations(x)
                 kin = gm * fx
                 kout = gm * hx
                 kin_e[e] = kin
@@ -160,19 +162,25 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 ge = 0.0
                 if dd != 0.0:
                     x0 = (w - mu0) / T0
-                    f0 = _fermi(x0)
-                    h0 = _fermi(-x0)
+                    e0 = math.exp(-abs(x0))  # f(x0), 1 - f(x0) and e^{lr0} (lr0 = -x0 <= 0) share it
+                    r0 = 1.0 / (1.0 + e0)
+                    if x0 > 0.0:
+                        f0 = e0 * r0
+                        h0 = r0
+                    else:
+                        f0 = r0
+                        h0 = e0 * r0
                     if dd <= 0.0:
                         df = hx * f0 * math.expm1(dd)
                     else:
                         df = -fx * h0 * math.expm1(-dd)
                     dk = gm * df
                     if dk != 0.0:
-                        lr0 = -x0
-                        if lr0 <= 0.0:
-                            ge = p0[i] * (-dk * math.expm1(lr0) + math.exp(lr0) * 2.0 * dk)
+                        m0 = math.expm1(-abs(x0))  # expm1(lr0) or expm1(-lr0), whichever is <= 0
+                        if x0 >= 0.0:  # lr0 <= 0
+                            ge = p0[i] * (-dk * m0 + e0 * 2.0 * dk)
                         else:
-                            ge = p0[j] * (dk * math.expm1(-lr0) + 2.0 * dk)
+                            ge = p0[j] * (dk * m0 + 2.0 * dk)
                 ge_e[e] = ge
                 g[j] += ge
                 g[i] -= ge
@@ -260,6 +268,8 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 for q in range(P):
                     NP[ch, q] = 0.0
                     eNP[ch, q] = 0.0
+            for a in range(d):
+                lp[a] = math.log(max(p[c, a], _TINY))
             sm_ = 0.0
             esm = 0.0
             for e in range(ne):
@@ -296,8 +306,8 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                         aff = math.log1p(ratio)
                         eaff = 2.0 * (ef + (e_rel + rho) * af) / bw
                     else:
-                        lpi = math.log(max(p[c, i], _TINY))
-                        lpj = math.log(max(p[c, j], _TINY))
+                        lpi = lp[i]
+                        lpj = lp[j]
                         aff = lr_e[e] + lpi - lpj
                         eaff = (e_rel + rho) * 4.0 + eps * (abs(lr_e[e]) + abs(lpi) + abs(lpj))
                     term = flux * aff
