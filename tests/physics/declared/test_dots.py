@@ -82,7 +82,8 @@ def test_declared_equals_builtin_closed_form_per_current(declared, model, sample
     np.testing.assert_allclose(got["sigma"].values, ref["sigma"].values, rtol=1e-10, atol=1e-15)
     for f in ref.data_vars:
         if f.startswith("F_"):
-            np.testing.assert_allclose(got[f].values, ref[f].values, rtol=4 * _EPS, atol=1e-300)
+            # both from input differences, each within 6 ulp (the bound the cqd kernel assumes per force)
+            np.testing.assert_allclose(got[f].values, ref[f].values, rtol=12 * _EPS, atol=1e-300)
 
 
 def _assert_per_current_1e13(ref, got):
