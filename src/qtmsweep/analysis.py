@@ -177,6 +177,9 @@ def analyze_store(store_path: str | Path, out_path: str | Path | None = None, *,
     """
     store_path = Path(store_path)
     ds = xr.open_zarr(str(store_path), consolidated=None)
+    from .physics.declared import register_from_dataset
+
+    register_from_dataset(ds)  # a declared model's spec travels in the store's config attr
     dims = cell_dims(ds)
     target = Path(out_path) if out_path is not None else store_path
     lead_dim = dims[0] if dims else None

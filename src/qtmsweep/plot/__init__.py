@@ -175,6 +175,9 @@ def open_store(store_path: str | Path, analysis_path: str | Path | None = None) 
     if is_refined_store(store_path):
         return refined_dataset(store_path)
     ds = xr.open_zarr(str(store_path), consolidated=None)
+    from ..physics.declared import register_from_dataset
+
+    register_from_dataset(ds)  # a declared model's spec travels in the store's config attr
     if analysis_path is not None:
         extra = xr.open_zarr(str(analysis_path), consolidated=None)
         ds = ds.assign({k: v for k, v in extra.data_vars.items() if k not in ds})

@@ -71,6 +71,7 @@ def open_store(path: str | Path, analysis: str | Path | bool | None = None, *, d
     attrs = qtmsweep_attrs(path)
     with _quiet():
         ds = xr.open_zarr(str(path), consolidated=None)
+    _register_declared(ds)
     extra_path = _analysis_path(path, analysis)
     if extra_path is not None:
         extra_attrs = qtmsweep_attrs(extra_path)
@@ -98,6 +99,14 @@ def open_store(path: str | Path, analysis: str | Path | bool | None = None, *, d
     if decode_flags:
         ds = decode_flag_variables(ds)
     return ds.load() if load else ds
+
+
+def _register_declared(ds: xr.Dataset) -> None:
+    """A store of a declared model carries its spec (the config attr): register it, so a fresh
+    process analyses the store without the user declaring the model again."""
+    from ..physics.declared import register_from_dataset
+
+    register_from_dataset(ds)
 
 
 def _analysis_path(path: Path, analysis) -> Path | None:

@@ -186,7 +186,8 @@ def current_scales(ds: xr.Dataset) -> xr.Dataset:
         pass
     if model is not None and getattr(model, "transitions", None) and "p" in ds:
         try:
-            return _rate_model_scales(ds, model, dims, template, leads)
+            return _rate_model_scales(ds, getattr(model, "channel_model", None) or model, dims, template, leads,
+                                      constants=getattr(model, "constants", None))
         except KeyError:
             pass  # a parameter is missing: fall back below
     out = {}
@@ -198,7 +199,9 @@ def current_scales(ds: xr.Dataset) -> xr.Dataset:
     return xr.Dataset(out)
 
 
-def _rate_model_scales(ds, model, dims, template, leads) -> xr.Dataset:
+def _rate_model_scales(ds, model, dims, template, leads, constants=None) -> xr.Dataset:
+    """``model`` may be a declared dots model's channel view (pseudo-leads ``lead:orbital``, summed
+    into ``lead``); ``constants`` its constant values (spec keys)."""
     shape = template.shape[:-1]
     n = int(np.prod(shape, dtype=np.int64))
     ref = ds["sigma"] if "sigma" in ds else template.isel(lead=0, drop=True)
@@ -212,12 +215,14 @@ def _rate_model_scales(ds, model, dims, template, leads) -> xr.Dataset:
             params[p.name] = ds.attrs.get(p.name, p.default)
         else:
             params[p.name] = flat(parameter(ds, p.name))
+    if constants:
+        params = {**constants, **params}
     p_states = np.ascontiguousarray(ds["p"].transpose(*dims, "state").values, dtype=float).reshape(n, -1)
     states = list(model.states)
     energies = np.broadcast_to(model.state_energies(params), (n, len(states)))
     G = {k: np.zeros((n, len(leads))) for k in ("N", "E", "Q")}
     for t in model.transitions:
-        i, j, L = states.index(t.source), states.index(t.target), leads.index(t.lead)
+        i, j, L = states.index(t.source), states.index(t.target), leads.index(t.lead.split(":")[0])
         omega = energies[:, j] - energies[:, i]
         k_in, k_out, _ = model.lead_rates(t.lead, omega, params)
         traffic = np.broadcast_to(k_in, (n,)) * p_states[:, i] + np.broadcast_to(k_out, (n,)) * p_states[:, j]

@@ -144,3 +144,38 @@ def test_a_config_cannot_redefine_a_builtin_model(tmp_path):
     _, path = _config(tmp_path, name="sqd")
     with pytest.raises(ConfigError, match="already registered"):
         load_config(path)
+
+
+def test_a_fresh_process_analyses_a_declared_store_without_redeclaring_the_model(tmp_path):
+    """open_store, current_scales and `qtmsweep analyze` in a new Python process register the model
+    from the spec recorded in the store (no models: section, no define_model there)."""
+    import os
+    import subprocess
+    import sys
+
+    from qtmsweep.sweep import RunOptions, load_config, run_sweep
+
+    _, path = _config(tmp_path, name="fresh_dot")
+    store = tmp_path / "s.zarr"
+    assert run_sweep(load_config(path), "s", store, RunOptions(cluster="inline", progress=False)).complete
+    script = f"""
+import numpy as np
+from qtmsweep.physics.registry import _MODELS
+assert "fresh_dot" not in _MODELS
+from qtmsweep.sweep.opening import open_store
+ds = open_store({str(store)!r}, load=True)
+from qtmsweep.thermo.classify import current_scales
+G = current_scales(ds)
+# the one-way traffic of a lead bounds its net particle current, and is not the max-|J| fallback
+assert np.all(G["G_N"].values >= np.abs(ds["J_N"].values)), "traffic below the net current"
+assert not np.allclose(G["G_N"].values, np.abs(ds["J_N"]).max("lead").values[..., None]), "fallback used"
+print("ok")
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(p) for p in sys.path if p]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+    cli = subprocess.run([sys.executable, "-c", "import sys; from qtmsweep.cli import main; sys.exit(main())",
+                          "analyze", str(store)], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert "Traceback" not in cli.stderr

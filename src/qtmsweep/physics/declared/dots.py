@@ -83,6 +83,8 @@ class DotsModel(RateModel):
     #: electrons per state, (n_states,)
     charges: tuple[int, ...] = ()
     origin: str = "declared"
+    #: the fused kernel's structure (:func:`qtmsweep.physics.declared.dots_kernel.dots_kernel`)
+    kernel: Mapping[str, Any] = field(default_factory=dict)
 
     def with_constants(self, params: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(self.constants)
@@ -97,8 +99,11 @@ class DotsModel(RateModel):
             raise ValueError(f"method={method!r} is not available for declared model {self.name!r}; "
                              "allowed: 'auto', 'linear'")
         full = self.with_constants(params)
-        state = solve_rate_equations(self.channel_model, full)
-        state = _sum_channels(state, np.asarray(self.channel_lead), len(self.leads), self, full)
+        if not self.kernel:  # pragma: no cover - models built before the fused kernel
+            state = solve_rate_equations(self.channel_model, full)
+            state = _sum_channels(state, np.asarray(self.channel_lead), len(self.leads), self, full)
+        else:
+            state = _solve_fused(self.kernel, full, len(self.leads), len(self.states))
         return _exact_equilibrium(self, state, full)
 
 
@@ -286,8 +291,75 @@ def build_dots(name: str, spec: Mapping[str, Any]) -> DotsModel:
         lead_reservoir=reservoir, forces=forces, force_flux=force_flux, state_particles=charges,
         reference="declared (kind: dots)", kind="pauli", spec=dict(spec), constants=constants,
         channel_model=channel_model, channel_lead=tuple(lead_pos[ch.split(":")[0]] for ch in channel_names),
-        charges=charges)
+        charges=charges, kernel=_kernel_structure(codes, code_index, index, coulomb, channels, leads, reservoir,
+                                                  eps_names, occupation, charges))
     return model
+
+
+def _kernel_structure(codes, code_index, index, coulomb, channels, leads, reservoir, eps_names, occupation,
+                      charges) -> dict:
+    """Static arrays of the fused kernel: edges, their Coulomb pairs, channels and parameter rows."""
+    pair_i = np.array([i for i, _, _ in coulomb], dtype=np.int64)
+    pair_j = np.array([j for _, j, _ in coulomb], dtype=np.int64)
+    lead_pos = {lead: k for k, lead in enumerate(leads)}
+    per_orbital: dict[int, int] = {}
+    for _, orb, _ in channels:
+        per_orbital[index[orb]] = per_orbital.get(index[orb], 0) + 1
+    src, dst, ech, eorb, ptr, pidx = [], [], [], [], [0], []
+    for ch, (lead, orb, _) in enumerate(channels):
+        o = index[orb]
+        bit = 1 << o
+        for c in codes:
+            if not c & bit and (c | bit) in code_index:
+                src.append(code_index[c])
+                dst.append(code_index[c | bit])
+                ech.append(ch)
+                eorb.append(o)
+                for q, (i, j, _) in enumerate(coulomb):
+                    if (i == o and c >> j & 1) or (j == o and c >> i & 1):
+                        pidx.append(q)
+                ptr.append(len(pidx))
+    i64 = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
+    return {
+        "occ": np.ascontiguousarray(occupation, dtype=float), "pair_i": pair_i, "pair_j": pair_j,
+        "charge": np.array(charges, dtype=float),
+        "e_src": i64(src), "e_dst": i64(dst), "e_ch": i64(ech), "e_orb": i64(eorb), "ep_ptr": i64(ptr),
+        "ep_idx": i64(pidx),
+        "ch_lead": i64([lead_pos[lead] for lead, _, _ in channels]),
+        "ch_orb": i64([index[orb] for _, orb, _ in channels]),
+        "ch_single": np.array([per_orbital[index[orb]] == 1 for _, orb, _ in channels], dtype=np.bool_),
+        "rows": {"eps": tuple(eps_names), "U": tuple(u for _, _, u in coulomb),
+                 "T": tuple(reservoir[lead][0] for lead in leads), "mu": tuple(reservoir[lead][1] for lead in leads),
+                 "gamma": tuple(g for _, _, g in channels)},
+    }
+
+
+def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: int, d: int) -> SteadyState:
+    from .dots_kernel import dots_kernel
+
+    sizes = {np.size(v) for v in params.values() if not isinstance(v, str) and np.ndim(v) >= 1} - {1}
+    if len(sizes) > 1:
+        raise ValueError(f"parameter arrays must be flat and of one length; got lengths {sorted(sizes)}")
+    n = sizes.pop() if sizes else 1
+
+    def rows(names):
+        out = np.empty((max(len(names), 1), n))
+        for r, name in enumerate(names):
+            out[r] = np.asarray(params[name], dtype=float).reshape(-1) if np.ndim(params[name]) else float(params[name])
+        return out
+
+    rw = kernel["rows"]
+    eps_in, U_in, T_in, mu_in, gam_in = (rows(rw[k]) for k in ("eps", "U", "T", "mu", "gamma"))
+    p = np.empty((n, d))
+    J_E, J_N, J_Q, err_E, err_N, err_Q = (np.empty((n, n_leads)) for _ in range(6))
+    sigma_micro = np.empty(n)
+    err_micro = np.empty(n)
+    dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, kernel["occ"], kernel["pair_i"], kernel["pair_j"],
+                kernel["charge"], kernel["e_src"], kernel["e_dst"], kernel["e_ch"], kernel["e_orb"],
+                kernel["ep_ptr"], kernel["ep_idx"], kernel["ch_lead"], kernel["ch_orb"], kernel["ch_single"],
+                n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro)
+    return SteadyState(p=p, J_E=J_E, J_N=J_N, J_Q=J_Q, sigma_micro=sigma_micro,
+                       abs_err={"J_E": err_E, "J_Q": err_Q, "J_N": err_N, "sigma_micro": err_micro})
 
 
 def _per_channel_only(lead, omega, params):

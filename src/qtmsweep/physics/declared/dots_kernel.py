@@ -1,0 +1,353 @@
+"""Fused batched Pauli kernel of declared ``kind: dots`` systems.
+
+One compiled pass per block of cells (``prange`` over blocks, scratch allocated once per
+block): energies, rates, the reference equilibrium and the deviation drive, the GTH
+elimination, edge fluxes, currents and error bounds.  The formulation is the generic
+solver's (:mod:`qtmsweep.physics.pauli`), with the cancellation-free pieces the fused
+built-in kernels use:
+
+* every Bohr frequency is formed from the inputs, ``ω = ε_i + Σ_j U_ij n_j`` (never as a
+  difference of state energies), and the heat weight as ``(ε_i − μ_λ) + Σ_j U_ij n_j``;
+* the deviation from the equilibrium ``p⁰`` of the first lead's ``T, μ``: the drive of an
+  edge ``g_e = Δk_in p⁰_i − Δk_out p⁰_j`` from input differences (``T − T0``, ``μ − μ0``),
+  ``W x = −g`` by GTH elimination, and per edge the flux form (plain or deviation) with
+  the smaller bound;
+* the currents of a channel (lead ``λ``, orbital ``i``) from its fluxes grouped by the
+  occupations that enter ``ω``: ``J_E = ε_i N + Σ_j U_ij N^j`` with ``N`` the channel's net
+  particle flux and ``N^j`` that of its edges with ``j`` occupied.  An orbital coupled to a
+  single lead has ``N = 0`` exactly at steady state (``d⟨n_i⟩/dt = 0``): that ``N`` is set
+  to 0, so e.g. ``cqd``'s ``J_E[r] = κ Γ`` keeps its relative precision whatever ``ε_R/κ``
+  (the edge sum ``ε_R (F_AC + F_BD) + κ F_BD`` would lose ``ε ε_R/κ``).
+
+Error bounds (absolute, per lead current and for ``sigma_micro``) follow
+:func:`qtmsweep.physics.pauli._edge_currents`; the grouped sums add their own rounding.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_EPS = np.finfo(float).eps
+_TINY = np.finfo(float).tiny
+#: cells per block of the parallel loop (scratch is allocated once per block)
+BLOCK = 256
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _occupations(x):
+    """(f(x), 1 - f(x)) from one exponential, without overflow."""
+    e = math.exp(-abs(x))
+    r = 1.0 / (1.0 + e)
+    if x > 0.0:
+        return e * r, r
+    return r, e * r
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
+                e_src, e_dst, e_ch, e_orb, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
+                p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro):  # pragma: no cover - compiled
+    """See the module docstring.  ``*_in`` are (parameters, n) arrays (row per orbital, pair, lead,
+    channel); ``occ`` (d, k) occupations; ``pair_i/j`` the orbitals of each Coulomb pair; edges
+    ``e_src -> e_dst`` add an electron to orbital ``e_orb`` through channel ``e_ch``; the pairs in
+    ``ep_idx[ep_ptr[e]:ep_ptr[e+1]]`` add their ``U`` to the edge's ``ω``."""
+    n = p.shape[0]
+    d = occ.shape[0]
+    k = occ.shape[1]
+    P = pair_i.shape[0]
+    ne = e_src.shape[0]
+    C = ch_lead.shape[0]
+    eps = _EPS
+    gam_rel = (2.0 * d * d + 16.0) * eps
+    nmax = 0.0
+    for s in range(d):
+        nmax = max(nmax, charge[s])
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    for blk in prange(n_blocks):
+        E = np.empty(d)
+        p0 = np.empty(d)
+        R = np.empty((d, d))
+        A = np.empty((d, d))
+        g = np.empty(d)
+        rhs = np.empty(d)
+        rabs = np.empty(d)
+        s_piv = np.empty(d)
+        order = np.empty(d, dtype=np.int64)
+        xx = np.empty(d)
+        yy = np.empty(d)
+        om = np.empty(ne)
+        kin_e = np.empty(ne)
+        kout_e = np.empty(ne)
+        lr_e = np.empty(ne)
+        lp = np.empty(d)
+        ge_e = np.empty(ne)
+        Nc = np.empty(C)
+        eNc = np.empty(C)
+        NP = np.empty((C, max(P, 1)))
+        eNP = np.empty((C, max(P, 1)))
+        epsv = np.empty(k)
+        Uv = np.empty(max(P, 1))
+        for c in range(blk * BLOCK, min(n, (blk + 1) * BLOCK)):
+            for i in range(k):
+                epsv[i] = eps_in[i, c]
+            for q in range(P):
+                Uv[q] = U_in[q, c]
+            T0 = T_in[0, c]
+            mu0 = mu_in[0, c]
+            # state energies and the reference Gibbs state
+            emax = 0.0
+            lmax = -math.inf
+            for s in range(d):
+                e = 0.0
+                for i in range(k):
+                    if occ[s, i] != 0.0:
+                        e += epsv[i]
+                for q in range(P):
+                    if occ[s, pair_i[q]] != 0.0 and occ[s, pair_j[q]] != 0.0:
+                        e += Uv[q]
+                E[s] = e
+                emax = max(emax, abs(e))
+                lw = -(e - mu0 * charge[s]) / T0
+                p0[s] = lw
+                lmax = max(lmax, lw)
+            tot = 0.0
+            for s in range(d):
+                w = math.exp(p0[s] - lmax)
+                p0[s] = w
+                tot += w
+            kref = 0
+            best = -1.0
+            for s in range(d):
+                p0[s] /= tot
+                if p0[s] > best:
+                    best = p0[s]
+                    kref = s
+            # rates and deviation drive per edge
+            for a in range(d):
+                g[a] = 0.0
+                for b in range(d):
+                    R[a, b] = 0.0
+            x_scale = (2.0 * emax + abs(mu0) * max(1.0, nmax)) / T0
+            for L in range(n_leads):
+                x_scale = max(x_scale, (abs(mu_in[L, c]) + 2.0 * emax) / T_in[L, c])
+            tiny_rate = False
+            for e in range(ne):
+                ch = e_ch[e]
+                L = ch_lead[ch]
+                w = epsv[e_orb[e]]
+                for t in range(ep_ptr[e], ep_ptr[e + 1]):
+                    w += Uv[ep_idx[t]]
+                om[e] = w
+                T = T_in[L, c]
+                mu = mu_in[L, c]
+                gm = gam_in[ch, c]
+                x = (w - mu) / T
+                fx, hx = _occupations(x)
+                kin = gm * fx
+                kout = gm * hx
+                kin_e[e] = kin
+                kout_e[e] = kout
+                lr_e[e] = -x
+                if (0.0 < kin < 1e-280) or (0.0 < kout < 1e-280):
+                    tiny_rate = True
+                i = e_src[e]
+                j = e_dst[e]
+                R[i, j] += kin
+                R[j, i] += kout
+                # deviation of the rates from the reference reservoir (T0, mu0), from input differences
+                dd = ((T - T0) * (w - mu0) + T0 * (mu - mu0)) / (T0 * T)  # x0 - x
+                ge = 0.0
+                if dd != 0.0:
+                    x0 = (w - mu0) / T0
+                    e0 = math.exp(-abs(x0))  # f(x0), 1 - f(x0) and e^{lr0} (lr0 = -x0 <= 0) share it
+                    r0 = 1.0 / (1.0 + e0)
+                    if x0 > 0.0:
+                        f0 = e0 * r0
+                        h0 = r0
+                    else:
+                        f0 = r0
+                        h0 = e0 * r0
+                    if dd <= 0.0:
+                        df = hx * f0 * math.expm1(dd)
+                    else:
+                        df = -fx * h0 * math.expm1(-dd)
+                    dk = gm * df
+                    if dk != 0.0:
+                        m0 = math.expm1(-abs(x0))  # expm1(lr0) or expm1(-lr0), whichever is <= 0
+                        if x0 >= 0.0:  # lr0 <= 0
+                            ge = p0[i] * (-dk * m0 + e0 * 2.0 * dk)
+                        else:
+                            ge = p0[j] * (dk * m0 + 2.0 * dk)
+                ge_e[e] = ge
+                g[j] += ge
+                g[i] -= ge
+            rho = eps * (8.0 + 3.0 * x_scale)
+            e_rel = gam_rel + d * rho
+            # -- GTH elimination (see qtmsweep.physics.pauli.gth_solve) ------------------------
+            for a in range(d):
+                rhs[a] = g[a]
+                rabs[a] = abs(g[a])
+                for b in range(d):
+                    A[a, b] = R[a, b]
+            t = 0
+            for m in range(d):
+                if m != kref:
+                    order[t] = m
+                    t += 1
+            ok = True
+            for a in range(d - 1):
+                m = order[a]
+                sm = A[m, kref]
+                for b in range(a + 1, d - 1):
+                    sm += A[m, order[b]]
+                s_piv[m] = sm
+                if not sm > 0.0:
+                    ok = False
+                    break
+                for b in range(a + 1, d):
+                    i = order[b] if b < d - 1 else kref
+                    qq = A[m, i] / sm
+                    if qq == 0.0:
+                        continue
+                    if i != kref:
+                        rhs[i] += rhs[m] * qq
+                        rabs[i] += rabs[m] * qq
+                    for f in range(a + 1, d):
+                        jj = order[f] if f < d - 1 else kref
+                        if jj != i:
+                            A[jj, i] += A[jj, m] * qq
+            if not ok:
+                for a in range(d):
+                    p[c, a] = np.nan
+                for L in range(n_leads):
+                    J_E[c, L] = np.nan
+                    J_N[c, L] = np.nan
+                    J_Q[c, L] = np.nan
+                    err_E[c, L] = np.inf
+                    err_N[c, L] = np.inf
+                    err_Q[c, L] = np.inf
+                sigma_micro[c] = np.nan
+                err_micro[c] = np.inf
+                continue
+            p[c, kref] = 1.0
+            xx[kref] = 0.0
+            yy[kref] = 0.0
+            for a in range(d - 2, -1, -1):
+                m = order[a]
+                sp = A[kref, m]
+                sx = rhs[m]
+                sy = rabs[m]
+                for b in range(a + 1, d - 1):
+                    jj = order[b]
+                    sp += A[jj, m] * p[c, jj]
+                    sx += A[jj, m] * xx[jj]
+                    sy += A[jj, m] * yy[jj]
+                p[c, m] = sp / s_piv[m]
+                xx[m] = sx / s_piv[m]
+                yy[m] = sy / s_piv[m]
+            tot = 0.0
+            for a in range(d):
+                tot += p[c, a]
+            fl = 1e-270 if tiny_rate else 0.0
+            for a in range(d):
+                p[c, a] /= tot
+                if not (p[c, a] >= 1e-280) or not math.isfinite(p[c, a]):
+                    fl = 1e-270
+            # -- edge fluxes, grouped per channel --------------------------------------------------
+            norm = 1.0
+            ysum = 0.0
+            for a in range(d):
+                norm += xx[a]
+                ysum += yy[a]
+            for ch in range(C):
+                Nc[ch] = 0.0
+                eNc[ch] = 0.0
+                for q in range(P):
+                    NP[ch, q] = 0.0
+                    eNP[ch, q] = 0.0
+            for a in range(d):
+                lp[a] = math.log(max(p[c, a], _TINY))
+            sm_ = 0.0
+            esm = 0.0
+            for e in range(ne):
+                i = e_src[e]
+                j = e_dst[e]
+                kin = kin_e[e]
+                kout = kout_e[e]
+                fw = kin * p[c, i]
+                bw = kout * p[c, j]
+                flux = fw - bw
+                ef = (e_rel + 2.0 * rho) * (fw + bw) + eps * abs(flux)
+                gg = ge_e[e]
+                a1 = kin * xx[i]
+                b1 = kout * xx[j]
+                fd = (a1 - b1 + gg) / norm
+                ed = ((e_rel + 2.0 * rho) * (kin * yy[i] + kout * yy[j]) + 4.0 * rho * abs(gg)
+                      + 3.0 * eps * (abs(a1) + abs(b1) + abs(gg))) / abs(norm)
+                ed += abs(fd) * (e_rel * ysum + 2.0 * eps) / abs(norm)
+                if ed < ef:
+                    flux = fd
+                    ef = ed
+                ef += fl
+                ch = e_ch[e]
+                Nc[ch] += flux
+                eNc[ch] += ef + 2.0 * eps * abs(Nc[ch])
+                for t in range(ep_ptr[e], ep_ptr[e + 1]):
+                    q = ep_idx[t]
+                    NP[ch, q] += flux
+                    eNP[ch, q] += ef + 2.0 * eps * abs(NP[ch, q])
+                if flux != 0.0:
+                    af = abs(flux)
+                    ratio = flux / bw if bw > 0.0 else math.inf
+                    if abs(ratio) < 0.5:
+                        aff = math.log1p(ratio)
+                        eaff = 2.0 * (ef + (e_rel + rho) * af) / bw
+                    else:
+                        lpi = lp[i]
+                        lpj = lp[j]
+                        aff = lr_e[e] + lpi - lpj
+                        eaff = (e_rel + rho) * 4.0 + eps * (abs(lr_e[e]) + abs(lpi) + abs(lpj))
+                    term = flux * aff
+                    sm_ += term
+                    esm += abs(aff) * ef + af * eaff + 2.0 * eps * abs(term)
+            sigma_micro[c] = sm_
+            err_micro[c] = esm
+            # -- currents per lead from the channel groups -----------------------------------------
+            for L in range(n_leads):
+                J_E[c, L] = 0.0
+                J_N[c, L] = 0.0
+                J_Q[c, L] = 0.0
+                err_E[c, L] = 0.0
+                err_N[c, L] = 0.0
+                err_Q[c, L] = 0.0
+            for ch in range(C):
+                L = ch_lead[ch]
+                orb = ch_orb[ch]
+                N = Nc[ch]
+                eN = eNc[ch]
+                if ch_single[ch]:  # d<n_orb>/dt = 0 with a single channel: its net flux is exactly 0
+                    N = 0.0
+                    eN = 0.0
+                ei = epsv[orb]
+                qi = ei - mu_in[L, c]
+                je = ei * N
+                jq = qi * N
+                ee = abs(ei) * eN + eps * abs(je)
+                eq = abs(qi) * (eN + eps * abs(N)) + eps * abs(jq)
+                for q in range(P):
+                    if pair_i[q] == orb or pair_j[q] == orb:
+                        t1 = Uv[q] * NP[ch, q]
+                        je += t1
+                        jq += t1
+                        et = abs(Uv[q]) * eNP[ch, q] + eps * abs(t1)
+                        ee += et + 2.0 * eps * abs(je)
+                        eq += et + 2.0 * eps * abs(jq)
+                J_N[c, L] += N
+                err_N[c, L] += eN + 2.0 * eps * abs(J_N[c, L])
+                J_E[c, L] += je
+                err_E[c, L] += ee + 2.0 * eps * abs(J_E[c, L])
+                J_Q[c, L] += jq
+                err_Q[c, L] += eq + 2.0 * eps * abs(J_Q[c, L])
