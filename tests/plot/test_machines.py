@@ -312,3 +312,28 @@ def test_local_stores_have_no_secular_mask(fig3):
     data = figure_data("fridge_cuts", fig3, x="dT", line_dim="delta_z")
     assert "secular_ratio" not in fig3 and not data.secular_invalid.any()
     np.testing.assert_array_equal(data.cooled.values, (data.cooling == 1).values)
+
+
+def test_chain_kinds_mask_global_cells_outside_the_secular_regime():
+    """004's global chain with a normal-mode splitting 2g below ten times the rates: those cells (in
+    either direction of the pair, either solve of the dT pair) are masked, the others are not."""
+    pair = sweep_dataset({"fixed": {"N": 2, "approach": "global", "T_R": 0.004, **CHAIN},
+                          "grid": {"g": {"values": [0.0005, 0.8]}, "gamma_L": {"values": [0.001, 0.01]},
+                                   "T_L": {"geomspace": [0.05, 50.0, 7]}},
+                          "reverse": [["T_L", "T_R"]], "model": "chain"}, "pair")
+    expected = (pair.secular_ratio < 10).any("direction")
+    assert expected.sel(g=0.0005).all() and 0 < int(expected.sel(g=0.8).sum()) < expected.sel(g=0.8).size
+    cuts = figure_data("rectification", pair, x="T_L", line_dim="gamma_L", sel={"g": 0.0005}).isel(set=0)
+    np.testing.assert_array_equal(cuts.secular_invalid.transpose("gamma_L", "T_L").values,
+                                  expected.sel(g=0.0005).transpose("gamma_L", "T_L").values)
+    cmap = figure_data("contrast_map", pair, x="T_L", y="gamma_L", sel={"g": 0.8})  # hot baths: rates > splitting
+    np.testing.assert_array_equal(cmap.secular_invalid.values, expected.sel(g=0.8).transpose("gamma_L", "T_L").values)
+    cmap = figure_data("contrast_map", pair, x="T_L", y="gamma_L", sel={"g": 0.0005})
+    assert cmap.secular_invalid.all()
+    T = np.linspace(0.15, 3.0, 6)
+    glob = qtmsweep.solve("chain", N=2, approach="global", gamma_L=0.01, **CHAIN,
+                          **qtmsweep.grid(g=[0.0005, 0.9], T=T, dT=[-1e-5, 1e-5]))
+    cond = figure_data("conductance", glob, x="T", line_dim="g").isel(set=0)
+    np.testing.assert_array_equal(cond.secular_invalid.transpose("g", "T").values,
+                                  (glob.secular_ratio < 10).any("dT").transpose("g", "T").values)
+    assert cond.secular_invalid.sel(g=0.0005).all() and not cond.secular_invalid.sel(g=0.9).all()

@@ -17,8 +17,9 @@ Refrigerators and rectifier (:mod:`qtmsweep.plot.machines`; these take one datas
 
 ``fridge_cuts``   J_Q[C] and COP/COP_Carnot against ``x`` (opts ``x``, ``line_dim``, ``sel``, ``labels``).
 ``fridge_map``    J_Q[C] over (``x``, ``y``), cooling region outlined, mode, COP/COP_Carnot.
-                  Both fridge kinds mark global-ME cells with ``secular_ratio < secular_limit``
-                  (opt, default 10 = ``physics.secular.SECULAR_LIMIT``): hatched grey / faint, never cooling.
+                  Both fridge kinds and the three chain kinds below mark global-ME cells with
+                  ``secular_ratio < secular_limit`` (opt, default 10 = ``physics.secular.SECULAR_LIMIT``):
+                  hatched grey / faint, not a result (never cooling).
 ``truncation``    ``kerr_fridge``: J_Q[C] against N (opts ``x``, ``at``) and the N → N+1 change.
 ``rectification`` ``chain`` forward/reverse currents and contrast (opts ``x``, ``line_dim``, ``x_over``).
 ``contrast_map``  ``chain`` contrast over (``x``, ``y``).

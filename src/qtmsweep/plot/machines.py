@@ -529,13 +529,16 @@ def _is_geometric(v: np.ndarray) -> bool:
 
 def data_rectification(ds, *, x: str | None = None, line_dim: str | None = None,
                        sel: Mapping[str, Any] | None = None, labels: Sequence[str] | None = None,
-                       x_over: str | None = None) -> xr.Dataset:
+                       x_over: str | None = None, secular_limit: float = SECULAR_LIMIT) -> xr.Dataset:
     """Forward/reverse sweeps: ``J_forward = J_Q[L]→``, ``J_reverse = −J_Q[L]←`` (the heat leaving the hot
     bath in each direction, both > 0) and ``contrast`` along ``x`` (dim ``set`` per dataset).
 
     ``x_over`` divides the x axis by a fixed parameter (e.g. ``gamma_R`` for 004's γ_L/γ_R).
+    ``secular_invalid``: cells of a global approach with ``secular_ratio < secular_limit`` in either
+    direction (drawn faint: not a result).
     """
     datasets = _as_list(ds)
+    secular_limit = _check_limit(secular_limit)
     parts = []
     for d in datasets:
         _check_model(d, ("chain",), "rectification")
@@ -550,7 +553,7 @@ def data_rectification(ds, *, x: str | None = None, line_dim: str | None = None,
         keep = [k for k in (line_dim, x) if k]
         one = xr.Dataset({"J_forward": fwd["J_Q"].sel(lead="L", drop=True),
                           "J_reverse": -d["J_Q"].isel({DIRECTION: 1}, drop=True).sel(lead="L", drop=True),
-                          "contrast": C})
+                          "contrast": C, "secular_invalid": secular_invalid(d, C, secular_limit)})
         extra = [k for k in one.dims if k not in keep]
         if any(one.sizes[k] > 1 for k in extra):
             raise ValueError(f"rectification: the dataset also varies along {extra}; select with sel={{...}} "
@@ -561,8 +564,9 @@ def data_rectification(ds, *, x: str | None = None, line_dim: str | None = None,
             one = one.assign_coords({x: one[x].values / float(d.attrs[x_over])})
         parts.append(one)
     data = xr.concat(parts, dim="set", join="outer", combine_attrs="drop").assign_coords(set=np.arange(len(parts)))
+    data["secular_invalid"] = data["secular_invalid"].fillna(False).astype(bool)
     data.attrs.update({"x": x, "line_dim": line_dim or "", "labels": set_labels(datasets, labels),
-                       "x_over": x_over or "", "family": "chain",
+                       "x_over": x_over or "", "family": "chain", "secular_limit": secular_limit,
                        "swap": ", ".join(f"{sym(a)} ↔ {sym(b)}" for a, b in reverse_swap(datasets[0])),
                        "title": "chain: thermal rectification (forward and reverse bias)",
                        "caption": _fixed_caption(datasets[0], [k for k in (x, line_dim, "T_L", "T_R") if k])
@@ -583,7 +587,7 @@ def draw_rectification(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) ->
         fig = new_figure(10.0, 4.4)
         ax, bx = fig.subplots(1, 2)
         handles = []
-        k = 0
+        k = n_secular = 0
         for s in range(data.sizes["set"]):
             for v in values:
                 c = colours[k % len(colours)]
@@ -593,12 +597,19 @@ def draw_rectification(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) ->
                     sub = sub.sel({ld: v})
                 text = ", ".join(t for t in ((names[s] if data.sizes["set"] > 1 else ""),
                                              (f"{sym(ld)} = {float(v):g}" if ld else "")) if t)
-                ax.plot(X, sub["J_forward"].values, color=c, ls="-")
-                ax.plot(X, sub["J_reverse"].values, color=c, ls="--")
-                bx.plot(X, sub["contrast"].values, color=c, ls="-")
+                bad = sub["secular_invalid"].values
+                n_secular += int(bad.sum())
+                for a, name, ls in ((ax, "J_forward", "-"), (ax, "J_reverse", "--"), (bx, "contrast", "-")):
+                    if bad.any():  # the whole curve faint, the valid part on top of it
+                        a.plot(X, sub[name].values, color=c, ls=ls, lw=0.9, alpha=0.3)
+                    a.plot(X, _valid_segments(sub[name].values, ~bad), color=c, ls=ls)
                 handles.append(Line2D([], [], color=c, lw=2, label=text or "contrast"))
         handles += [Line2D([], [], color="k", ls="-", label=r"forward $J_Q^L$ (as configured)"),
                     Line2D([], [], color="k", ls="--", label=f"reverse $-J_Q^L$ ({data.attrs['swap']})")]
+        if n_secular:
+            handles.append(Line2D([], [], color="k", lw=0.9, alpha=0.3,
+                                  label=f"faint: secular approximation invalid, secular_ratio < "
+                                        f"{data.attrs['secular_limit']:g} ({n_secular} cells)"))
         if _is_geometric(X):
             ax.set_xscale("log")
             bx.set_xscale("log")
@@ -619,8 +630,13 @@ def draw_rectification(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) ->
 
 
 def data_contrast_map(ds, *, x: str | None = None, y: str | None = None,
-                      sel: Mapping[str, Any] | None = None) -> xr.Dataset:
-    """The contrast of a forward/reverse sweep over ``(y, x)`` (and the forward current)."""
+                      sel: Mapping[str, Any] | None = None, secular_limit: float = SECULAR_LIMIT) -> xr.Dataset:
+    """The contrast of a forward/reverse sweep over ``(y, x)`` (and the forward current).
+
+    ``secular_invalid``: cells of a global approach with ``secular_ratio < secular_limit`` in either
+    direction (hatched over grey: not a result).
+    """
+    secular_limit = _check_limit(secular_limit)
     (d,) = _as_list(ds)
     _check_model(d, ("chain",), "contrast_map")
     if not reverse_swap(d):
@@ -630,13 +646,14 @@ def data_contrast_map(ds, *, x: str | None = None, y: str | None = None,
     _check_dim(d, y, "y", "contrast_map")
     fwd, _ = direction_pair(d)
     C = d["contrast"] if "contrast" in d else contrast_from_directions(d)
-    data = xr.Dataset({"contrast": C, "J_forward": fwd["J_Q"].sel(lead="L", drop=True)})
+    data = xr.Dataset({"contrast": C, "J_forward": fwd["J_Q"].sel(lead="L", drop=True),
+                       "secular_invalid": secular_invalid(d, C, secular_limit)})
     extra = [k for k in data.dims if k not in (x, y)]
     if any(data.sizes[k] > 1 for k in extra):
         raise ValueError(f"contrast_map: the dataset also varies along {extra}; select a value with sel={{...}}")
     data = data.squeeze(extra, drop=True)
     data = data.drop_vars([c for c in data.coords if c not in (x, y)]).transpose(y, x)
-    data.attrs.update({"x": x, "y": y, "title": "chain: rectification contrast",
+    data.attrs.update({"x": x, "y": y, "title": "chain: rectification contrast", "secular_limit": secular_limit,
                        "swap": ", ".join(f"{sym(a)} ↔ {sym(b)}" for a, b in reverse_swap(d)),
                        "caption": _fixed_caption(d, (x, y))})
     return data
@@ -654,6 +671,14 @@ def draw_contrast_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cma
         if np.isfinite(Z).sum() > 4:
             cs = ax.contour(X, Y, Z, levels=[0.1, 0.3, 0.5, 0.7, 0.9], colors="w", linewidths=0.8)
             ax.clabel(cs, fmt="%.1f", fontsize=7)
+        bad = data["secular_invalid"].values
+        if bad.any():
+            _hatch_cells(ax, X, Y, bad)
+            fig.legend(handles=[Patch(facecolor=SECULAR_FACE, alpha=0.6, hatch=SECULAR_HATCH, edgecolor="k", lw=0,
+                                      label=f"secular approximation invalid (secular_ratio < "
+                                            f"{data.attrs['secular_limit']:g}): {int(bad.sum())} of {bad.size} "
+                                            "cells, not a result")],
+                       loc="outside lower center", frameon=False, fontsize=8)
         if _is_geometric(X):
             ax.set_xscale("log")
         if _is_geometric(Y):
@@ -666,10 +691,15 @@ def draw_contrast_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cma
 
 
 def data_conductance(ds, *, x: str | None = "T", line_dim: str | None = None, sel: Mapping[str, Any] | None = None,
-                     labels: Sequence[str] | None = None) -> xr.Dataset:
-    """004's κ (on ``J_SS = 2 J_Q[L]``) along ``x`` per dataset (dim ``set``) and ``line_dim`` value."""
+                     labels: Sequence[str] | None = None, secular_limit: float = SECULAR_LIMIT) -> xr.Dataset:
+    """004's κ (on ``J_SS = 2 J_Q[L]``) along ``x`` per dataset (dim ``set``) and ``line_dim`` value.
+
+    ``secular_invalid``: where a global approach has ``secular_ratio < secular_limit`` in either
+    solve of the ΔT pair (drawn faint: not a result).
+    """
+    secular_limit = _check_limit(secular_limit)
     datasets = _as_list(ds)
-    parts, lds = [], []
+    parts, masks, lds = [], [], []
     for d in datasets:
         _check_model(d, ("chain",), "conductance")
         d = _select(d, sel)
@@ -684,16 +714,23 @@ def data_conductance(ds, *, x: str | None = "T", line_dim: str | None = None, se
         if any(G.sizes[k] > 1 for k in extra):
             raise ValueError(f"conductance: the dataset also varies along {extra}; select with sel={{...}} "
                              "or give line_dim")
-        G = G.squeeze(extra, drop=True)
-        G = G.drop_vars([c for c in G.coords if c not in keep])
-        if line_dim and this_ld is None:  # e.g. one qubit (no g axis) beside two qubits per g
-            G = G.expand_dims({line_dim: [np.nan]})
-        parts.append(G.transpose(*([line_dim] if line_dim else []), x))
+        bad = secular_invalid(d, G, secular_limit)
+        pair = []
+        for a in (G, bad):
+            a = a.squeeze(extra, drop=True)
+            a = a.drop_vars([c for c in a.coords if c not in keep])
+            if line_dim and this_ld is None:  # e.g. one qubit (no g axis) beside two qubits per g
+                a = a.expand_dims({line_dim: [np.nan]})
+            pair.append(a.transpose(*([line_dim] if line_dim else []), x))
+        parts.append(pair[0])
+        masks.append(pair[1])
         lds.append(this_ld is not None)
-    data = xr.Dataset({"kappa": xr.concat(parts, dim="set", join="outer").assign_coords(set=np.arange(len(parts)))})
+    data = xr.Dataset({"kappa": xr.concat(parts, dim="set", join="outer").assign_coords(set=np.arange(len(parts))),
+                       "secular_invalid": xr.concat(masks, dim="set", join="outer").assign_coords(
+                           set=np.arange(len(parts))).fillna(False).astype(bool)})
     data["kappa"].attrs = {"units": "1/time", "long_name": "004's linear thermal conductance kappa (on J_SS)"}
     data.attrs.update({"x": x, "line_dim": line_dim or "", "labels": set_labels(datasets, labels),
-                       "has_line_dim": [int(v) for v in lds], "family": "chain",
+                       "has_line_dim": [int(v) for v in lds], "family": "chain", "secular_limit": secular_limit,
                        "title": "chain: linear thermal conductance $\\kappa = \\lim_{\\Delta T\\to 0} J_{SS}/\\Delta T$",
                        "caption": _fixed_caption(datasets[0], [k for k in (x, line_dim, "g", "N") if k])})
     return data
@@ -709,13 +746,18 @@ def draw_conductance(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
         fig = new_figure(7.0, 4.8)
         ax = fig.subplots()
         handles = []
+        n_secular = 0
         plain = ("tab:blue", "tab:orange", "tab:green", "tab:red")
         for s in range(data.sizes["set"]):
             sub = data["kappa"].isel(set=s)
             if ld and data.attrs["has_line_dim"][s]:
                 ls = LINE_STYLES[s % len(LINE_STYLES)]
                 for c, v in zip(colours, values):
-                    ax.plot(X, sub.sel({ld: v}).values, color=c, ls=ls, lw=1.6)
+                    kv, bad = sub.sel({ld: v}).values, data["secular_invalid"].isel(set=s).sel({ld: v}).values
+                    n_secular += int(bad.sum())
+                    if bad.any():  # the whole curve faint, the valid part on top of it
+                        ax.plot(X, kv, color=c, ls=ls, lw=0.9, alpha=0.3)
+                    ax.plot(X, _valid_segments(kv, ~bad), color=c, ls=ls, lw=1.6)
                 handles.append(Line2D([], [], color="k", ls=ls, lw=1.6, label=f"{names[s]} (colour: {sym(ld)})"))
             else:
                 # a set without the line dim sits at its NaN label after the outer join (not at index 0)
@@ -726,6 +768,10 @@ def draw_conductance(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
                 handles.append(Line2D([], [], color=c, ls="-", lw=3.2, alpha=0.6, label=names[s]))
         if ld:
             handles += [Line2D([], [], color=c, lw=2, label=f"{sym(ld)} = {float(v):g}") for c, v in zip(colours, values)]
+        if n_secular:
+            handles.append(Line2D([], [], color="k", lw=0.9, alpha=0.3,
+                                  label=f"faint: secular approximation invalid,\nsecular_ratio < "
+                                        f"{data.attrs['secular_limit']:g} ({n_secular} points)"))
         ax.set_xlabel(label(x, "chain"))
         ax.set_ylabel(rf"$\kappa$ ({units['1/time']})")
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
