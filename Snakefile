@@ -56,6 +56,8 @@ include: "workflow/rules/noise.smk"
 if not workflow.overwrite_configfiles:
 
     include: "workflow/rules/negf.smk"
+    # issue 15: refined presets (config/sweeps/refined.yaml), target `snakemake refined`
+    include: "workflow/rules/refined.smk"
 
 
 

@@ -134,6 +134,16 @@ def _parser() -> argparse.ArgumentParser:
 PLOT_COMMANDS = ("analyze", "figure", "plot", "paper-figures")
 
 
+def _write_refined_summary(path: str, results) -> None:
+    """``--summary-json`` of refined sweeps: what each run did (nodes per level, share of the dense grid)."""
+    import dataclasses
+
+    doc = {"refined": [{**dataclasses.asdict(r), "nodes_evaluated": r.nodes_evaluated, "ratio": r.ratio}
+                       for r in results]}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(doc, indent=2) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qtmsweep`` console script; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -203,6 +213,7 @@ def _run(args: argparse.Namespace) -> int:
         from .sweep.execute import default_store
         from .sweep.refine import run_refine
 
+        refined_results = []
         try:
             for n in refined:
                 r = run_refine(config, n, (stores or {}).get(n) or default_store(config, n, args.out), options)
@@ -210,12 +221,15 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"{r.sweep}: {r.status} {r.store}; {r.nodes_computed} nodes in {r.tasks_computed} tasks "
                       f"in {r.seconds:.2f} s; {r.nodes_evaluated} of {r.nodes_dense} dense nodes evaluated "
                       f"({100 * r.ratio:.2f}%); {state}")
+                refined_results.append(r)
         except (ConfigError, StoreError) as err:
             return _error(str(err))
         except RuntimeError as err:
             return _error(str(err), EXIT_FAILED)
         names = [n for n in names if n not in refined]
         if not names:
+            if args.summary_json:
+                _write_refined_summary(args.summary_json, refined_results)
             return EXIT_OK
     try:
         results = run_sweeps(config, names, out=args.out, stores=stores, options=options)

@@ -73,6 +73,40 @@ def test_refined_boundary_matches_the_dense_grid_cell_for_cell(tmp_path, name):
     assert res.ratio < 0.5  # already at 257^2 a fraction of the dense grid
 
 
+def dense_labels_by_solve(cfg: dict, name: str, dims: tuple[str, str]) -> dict[str, np.ndarray]:
+    """Labels of the dense grid computed by ``qtmsweep.solve`` on the whole grid at once, its parameters
+    mapped from the config here (forces -> T, mu of 000 Eqs. for model I / II), not by the refinement code."""
+    import qtmsweep
+
+    sc = cfg["sweeps"][name]
+    axes = {k: np.linspace(*map(float, v["linspace"][:2]), int(v["linspace"][2]))
+            for group in ("grid", "forces") for k, v in (sc.get(group) or {}).items()
+            if isinstance(v, dict) and "linspace" in v}
+    g = qtmsweep.grid(**{d: axes[d] for d in dims})
+    params = dict(sc["fixed"])
+    f = sc.get("forces")
+    if f and f["reduced_model"] == "I":  # T_a = T_b = 1/(beta_r + F_E_r), F_N_b = beta (mu_b - mu_a)
+        beta = f["beta_r"] + g["F_E_r"]
+        params.update(T_a=1 / beta, T_b=1 / beta, T_r=1 / f["beta_r"], mu_b=f["mu_b"], mu_a=f["mu_b"] - g["F_N_b"] / beta)
+    elif f:  # model II: T_a = T_r = 1/(beta_b + F_E_b), F_N_b = beta_b mu_b - beta' mu_a
+        beta = f["beta_b"] + g["F_E_b"]
+        params.update(T_a=1 / beta, T_r=1 / beta, T_b=1 / f["beta_b"], mu_b=f["mu_b"],
+                      mu_a=(f["beta_b"] * f["mu_b"] - g["F_N_b"]) / beta)
+    else:
+        params.update(g)
+    ds = qtmsweep.solve(sc["model"], **params)
+    return {k: v.transpose(*dims).values for k, v in labels(ds, sc["refine"]["on"]).items()}
+
+
+@pytest.mark.parametrize("name", ["000_fig4_refined", "000_fig6_refined", "003_cooling_refined"])
+def test_refined_boundary_matches_a_dense_grid_computed_by_solve(tmp_path, name):
+    cfg = preset(name, levels=3, base=17)  # 129 x 129 effective nodes
+    res = run_refine(cfg, name, tmp_path / "r.zarr", RunOptions(**INLINE))
+    assert res.complete and res.ratio < 0.5
+    dims = tuple(open_level(tmp_path / "r.zarr", 0)["evaluated"].dims)
+    assert_boundaries_agree(tmp_path / "r.zarr", cfg, name, dense_labels_by_solve(cfg, name, dims))
+
+
 def test_levels_are_nested_subsets_of_the_dense_coordinates(tmp_path):
     cfg = preset("000_fig4_refined", levels=2, base=9)
     run_refine(cfg, "000_fig4_refined", tmp_path / "r.zarr", RunOptions(**INLINE))

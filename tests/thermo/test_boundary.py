@@ -91,3 +91,48 @@ def test_marching_squares_segments_lie_on_the_circle_within_half_a_cell_and_clos
     _, counts = np.unique(ends, axis=0, return_counts=True)
     assert (counts == 2).all()  # every end shared by two segments: closed
     assert boundary_cells(lab).sum() == len(seg)  # one segment per crossed cell
+
+
+def _refine_synthetic(label, base: int, levels: int, halo: int = 1):
+    """The refinement loop of qtmsweep.sweep.refine on an analytic label field label(x, y) over [0, 1]^2."""
+    n = (base - 1) * 2 ** levels + 1
+    x = np.linspace(0.0, 1.0, n)
+    values, evaluated = [], []
+    for k in range(levels + 1):
+        xs = x[:: 2 ** (levels - k)]
+        X, Y = np.meshgrid(xs, xs, indexing="ij")
+        if k == 0:
+            nodes = np.ones(X.shape, bool)
+        else:
+            nodes = refine_nodes(dilate(flag_cells(fill_levels(values, evaluated)), halo))
+        values.append(np.where(nodes, label(X, Y), 0).astype(np.int8))
+        evaluated.append(nodes)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    return fill_levels(values, evaluated), label(X, Y).astype(np.int8), evaluated
+
+
+def _islands(radius: float):
+    centres = [(0.3, 0.3), (0.71, 0.62)]
+
+    def label(X, Y):
+        inside = np.zeros(X.shape, bool)
+        for cx, cy in centres:
+            inside |= (X - cx) ** 2 + (Y - cy) ** 2 < radius ** 2
+        return np.where(inside, 1, -1)
+    return label
+
+
+def test_islands_wider_than_a_base_cell_are_found_and_refined_exactly():
+    # base 9: cells of 1/8; islands of diameter 0.3 > 1/8 each hold or straddle base nodes
+    filled, dense, evaluated = _refine_synthetic(_islands(0.15), base=9, levels=4)
+    np.testing.assert_array_equal(filled, dense)
+    assert evaluated[-1].mean() < 0.35  # and the finest level evaluated only a band around them
+
+
+def test_an_island_between_the_base_nodes_is_missed_which_is_why_min_base_bounds_the_base_grid():
+    # islands of diameter 0.06 < 1/8 centred between base nodes: no base cell sees them ...
+    filled, dense, _ = _refine_synthetic(_islands(0.03), base=9, levels=4)
+    assert (dense == 1).any() and not (filled == 1).any()
+    # ... a base grid whose cells are narrower than the islands finds both of them
+    filled, dense, _ = _refine_synthetic(_islands(0.03), base=33, levels=2)
+    np.testing.assert_array_equal(filled, dense)

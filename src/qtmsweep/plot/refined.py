@@ -78,8 +78,11 @@ def data_refined_map(ds: xr.Dataset, names: Sequence[str] | str | None = None) -
     return out
 
 
-def _label_image(lab: np.ndarray) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """RGB codes of a label field: -1 blue, +1 / set red, 0 (flag clear) white, undetermined grey."""
+def _label_image(lab: np.ndarray, name: str = "") -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """RGB codes of a label field: -1 blue, +1 / set red, 0 (flag clear) white, undetermined grey.
+
+    The legend names the quantity: ``J_E[r] < 0`` / ``> 0`` for a sign, ``cooling (J_Q[C] > 0)``, a flag's
+    ``name: no`` / ``yes``."""
     colours = {-1: "#4393c3", 0: "#f7f7f7", 1: "#d6604d", UNDETERMINED: "#9e9e9e"}
     from matplotlib.colors import to_rgb
 
@@ -89,7 +92,13 @@ def _label_image(lab: np.ndarray) -> tuple[np.ndarray, list[tuple[str, str]]]:
         m = lab == v
         if m.any():
             img[m] = to_rgb(c)
-            legend.append((c, {-1: "< 0", 0: "no", 1: "> 0 / yes", UNDETERMINED: "undetermined"}[v]))
+            q = "J_Q[C]" if name == "cooling" else name
+            sign = name == "cooling" or "[" in name
+            text = ({-1: f"{q} < 0" + (" (no cooling)" if name == "cooling" else ""),
+                     1: f"{q} > 0" + (" (cooling)" if name == "cooling" else "")} if sign
+                    else {0: f"{name}: no", 1: f"{name}: yes"})
+            text[UNDETERMINED] = "undetermined (sign within the precision bound)"
+            legend.append((c, text.get(v, f"code {v}")))
     other = ~np.isin(lab, list(colours))
     if other.any():  # regime / mode codes
         from matplotlib import colormaps
@@ -120,7 +129,7 @@ def draw_refined_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap
         axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
         for k, (ax, name) in enumerate(zip(axes, names)):
             lab = data[label_names([name])[0]].values
-            img, legend = _label_image(lab)
+            img, legend = _label_image(lab, name)
             ax.imshow(np.transpose(img, (1, 0, 2)), origin="lower", extent=extent, aspect="auto",
                       interpolation="nearest", rasterized=True)
             values = [v for v in np.unique(lab) if v != UNDETERMINED]
