@@ -65,6 +65,7 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
         rhs = g[c].copy()
         rabs = np.abs(g[c])
         ok = True
+        into = np.empty(d, dtype=np.int64)  # states j with a rate j -> m (sparse models: a few)
         for a in range(d - 1):
             m = order[a]
             sm = A[m, k]
@@ -74,6 +75,12 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
             if not sm > 0.0:
                 ok = False
                 break
+            n_into = 0
+            for e in range(a + 1, d):
+                j = order[e] if e < d - 1 else k
+                if A[j, m] != 0.0:
+                    into[n_into] = j
+                    n_into += 1
             for b in range(a + 1, d):
                 i = order[b] if b < d - 1 else k
                 q = A[m, i] / sm  # probability that the walk leaves m towards i
@@ -82,8 +89,8 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
                 if i != k:
                     rhs[i] += rhs[m] * q
                     rabs[i] += rabs[m] * q
-                for e in range(a + 1, d):
-                    j = order[e] if e < d - 1 else k
+                for t2 in range(n_into):  # only nonzero A[j, m] contribute (adding 0 changes nothing)
+                    j = into[t2]
                     if j != i:
                         A[j, i] += A[j, m] * q
         if not ok:
