@@ -166,7 +166,7 @@ def _level_rates(numeric: Mapping[str, Any], n: int, top1: int, top2: int, T0: n
             out[lead, level] = (np.broadcast_to(k_in, (n,)), np.broadcast_to(k_out, (n,)),
                                 np.broadcast_to(log_ratio, (n,)), coef, use_j)
     order = list(out)
-    table = [np.ascontiguousarray(np.stack([out[key][f] for key in order])) for f in range(5)]
+    table = [np.ascontiguousarray(np.stack([out[key][f] for key in order]), dtype=float) for f in range(5)]
     return order, table
 
 
@@ -186,12 +186,42 @@ def _edge_table(N1: int, N2: int):
     return np.array(I), np.array(J), np.array(L), np.array(W), keys
 
 
-@njit(cache=True, parallel=True)
-def _assemble(I, Jx, U, W, K_in, K_out, LR, coef, use_j, p0, kin_e, kout_e, lr_e, ge_e, R, g):  # pragma: no cover
-    """Edge arrays and rate matrices of one truncation from the unit-weight rates of :func:`_level_rates`."""
+@njit(cache=True, parallel=True, error_model="numpy")
+def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, use_j,
+              omega_e, kin_e, kout_e, lr_e, ge_e, R, g, kref, rho):  # pragma: no cover - compiled
+    """Everything :func:`~qtmsweep.physics.pauli.solve_rate_equations` forms before its solve, for one
+    truncation (levels ``n1, n2`` per state), from the unit-weight rates of :func:`_level_rates`:
+    energies, the reference Gibbs state ``p0`` (at ``T0``) and its most populated state ``kref``,
+    edge arrays, rate matrices ``R``, drive ``g`` and the rates' relative error ``rho``."""
     m = I.shape[0]
-    n = p0.shape[0]
+    n = e1.shape[0]
+    d = n1.shape[0]
+    eps = np.finfo(np.float64).eps
     for c in prange(n):
+        E = np.empty(d)
+        p0 = np.empty(d)
+        e_max = 0.0
+        lmax = -np.inf
+        for a in range(d):
+            E[a] = e1[c] * n1[a] + e2[c] * n2[a] + dz[c] * n1[a] * n2[a]
+            e_max = max(e_max, abs(E[a]))
+            p0[a] = -E[a] / T0[c]
+            lmax = max(lmax, p0[a])
+        tot = 0.0
+        for a in range(d):
+            p0[a] = np.exp(p0[a] - lmax)
+            tot += p0[a]
+        best = 0
+        for a in range(d):
+            p0[a] /= tot
+            if p0[a] > p0[best]:
+                best = a
+        kref[c] = best
+        rho[c] = eps * (8.0 + 3.0 * max(2.0 * e_max / Tmin[c], 2.0 * e_max / T0[c]))
+        for a in range(d):
+            g[c, a] = 0.0
+            for b in range(d):
+                R[c, a, b] = 0.0
         for e in range(m):
             u = U[e]
             w = W[e]
@@ -199,7 +229,8 @@ def _assemble(I, Jx, U, W, K_in, K_out, LR, coef, use_j, p0, kin_e, kout_e, lr_e
             j = Jx[e]
             ki = w * K_in[u, c]
             ko = w * K_out[u, c]
-            ge = (w * coef[u, c]) * (p0[c, j] if use_j[u, c] else p0[c, i])
+            ge = (w * coef[u, c]) * (p0[j] if use_j[u, c] != 0.0 else p0[i])
+            omega_e[e, c] = E[j] - E[i]
             kin_e[e, c] = ki
             kout_e[e, c] = ko
             lr_e[e, c] = LR[u, c]
@@ -215,29 +246,23 @@ def _solve_truncation(numeric: Mapping[str, Any], n: int, N1: int, N2: int, rate
     """:func:`solve_rate_equations` of :func:`truncated_model` ``(N1, N2)`` from precomputed rates
     (:func:`_level_rates`): the same edges, drive, reference state and error bound ``ρ``."""
     d = N1 * N2
-    e1, e2, dz = (np.broadcast_to(np.asarray(numeric[k], dtype=float), (n,))[:, None] for k in ("eps1", "eps2", "delta_z"))
-    a = np.repeat(np.arange(N1, dtype=float), N2)
-    b = np.tile(np.arange(N2, dtype=float), N1)
-    E = e1 * a + e2 * b + dz * a * b
-    logw = -E / T0[:, None]
-    logw = logw - logw.max(axis=1, keepdims=True)
-    p0 = np.exp(logw)
-    p0 /= p0.sum(axis=1, keepdims=True)
-    kref = np.argmax(p0, axis=1).astype(np.int64)
+    e1, e2, dz = (np.ascontiguousarray(np.broadcast_to(np.asarray(numeric[k], dtype=float), (n,)))
+                  for k in ("eps1", "eps2", "delta_z"))
+    Tmin = np.min(np.stack([np.broadcast_to(np.asarray(numeric[f"T_{lead}"], dtype=float), (n,)) for lead in LEADS]),
+                  axis=0)
+    n1 = np.repeat(np.arange(N1, dtype=float), N2)
+    n2 = np.tile(np.arange(N2, dtype=float), N1)
     I, Jx, LEAD, W, keys = _edge_table(N1, N2)
     m = len(keys)
     order, table = rates
     U = np.array([order.index(key) for key in keys], dtype=np.int64)
-    kin_e, kout_e, lr_e, ge_e = (np.empty((m, n)) for _ in range(4))
-    R = np.zeros((n, d, d))
-    g = np.zeros((n, d))
-    _assemble(I, Jx, U, W, *table, p0, kin_e, kout_e, lr_e, ge_e, R, g)
-    omega_e = np.ascontiguousarray((E[:, Jx] - E[:, I]).T)
-    e_max = np.abs(E).max(axis=1)
-    x_scale = 2 * e_max / np.min(np.stack([np.broadcast_to(np.asarray(numeric[f"T_{lead}"], dtype=float), (n,))
-                                           for lead in LEADS]), axis=0)
-    x_scale = np.maximum(x_scale, 2 * e_max / T0)
-    rho = np.finfo(float).eps * (8 + 3 * x_scale)
+    omega_e, kin_e, kout_e, lr_e, ge_e = (np.empty((m, n)) for _ in range(5))
+    R = np.empty((n, d, d))
+    g = np.empty((n, d))
+    kref = np.empty(n, dtype=np.int64)
+    rho = np.empty(n)
+    _assemble(e1, e2, dz, np.ascontiguousarray(T0), Tmin, n1, n2, I, Jx, U, W, *table,
+              omega_e, kin_e, kout_e, lr_e, ge_e, R, g, kref, rho)
     zero = np.zeros((m, n))
     return solve_stacked(n, d, I, Jx, LEAD, np.zeros(m), omega_e, kin_e, kout_e, lr_e, zero, ge_e, R, g, kref, rho,
                          True, len(LEADS), False, energy_only=energy_only, micro=not energy_only)
