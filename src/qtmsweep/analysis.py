@@ -41,7 +41,8 @@ import xarray as xr
 
 from .thermo.classify import cell_dims, classify, current_scales, resolve_pair
 from .thermo.fridge import FRIDGE_MODELS, fridge_variables
-from .thermo.pairs import DIRECTION, conductance_from_dT, contrast_from_directions, reverse_swap, to_forward_frame
+from .thermo.pairs import (DEFAULT_SWAP, DIRECTION, Swap, conductance_from_dT, contrast_from_directions, reverse_swap,
+                           swap_parameters, to_forward_frame)
 from .thermo.performance import performance
 
 #: Variables whose presence marks a dataset as analysed.
@@ -265,3 +266,14 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (np.generic,)):
         return value.item()
     return value
+
+
+def solve_pair(model: Any, *, swap: Swap = DEFAULT_SWAP, method: str = "auto", **params: Any):
+    """Solve ``model`` at ``params`` (forward) and with ``swap`` applied (reverse) (for
+    :mod:`qtmsweep.thermo.pairs`, which does not solve: thermo/ sits below :mod:`qtmsweep.solve`).
+
+    Returns ``(forward, reverse)`` datasets of :func:`qtmsweep.solve`.
+    """
+    from .solve import solve
+
+    return solve(model, method=method, **params), solve(model, method=method, **swap_parameters(params, swap))

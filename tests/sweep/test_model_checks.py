@@ -153,7 +153,7 @@ def test_kerr_fridge_1000_by_1000_levels_is_refused_with_the_estimate_and_what_t
     d = 1002 * 1000
     from qtmsweep.validation import format_bytes
 
-    assert f"needs an estimated {format_bytes(32 * d * d + 16384 * d)}" in msg and "TiB" in msg
+    assert f"needs an estimated {format_bytes(32 * d * d + 4096 * d)}" in msg and "TiB" in msg
     assert "allowed: at most 256.00 MiB" in msg and "lower N1 or N2" in msg
     m = qtmsweep.get_model("kerr_fridge")
     with pytest.raises(ValueError, match=r"needs an estimated .* TiB .*this machine's memory"):
@@ -168,7 +168,7 @@ def test_kerr_fridge_n1_1000_is_refused_and_n1_500_sub_batched_to_fit_the_chunk_
 
     sweep = kerr_sweep(100.0)
     sweep["fixed"].update(N1=1000, N2=3)  # 1000 x 5 = 5000 states in the N2 + 2 solve: 8 d^2 = 200 MB, four copies
-    with pytest.raises(ConfigError, match=r"N1=1000, N2=3, method 'linear'\) needs an estimated 841.06 MiB .*"
+    with pytest.raises(ConfigError, match=r"N1=1000, N2=3, method 'linear'\) needs an estimated 782.47 MiB .*"
                                           r"allowed: at most 256.00 MiB"):
         validate_config(make_config(s=sweep))
     sweep["fixed"].update(N1=500)

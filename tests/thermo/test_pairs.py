@@ -10,12 +10,12 @@ import pytest
 import xarray as xr
 
 import qtmsweep
+from qtmsweep.analysis import solve_pair
 from qtmsweep.thermo.pairs import (
     contrast_from_directions,
     direction_pair,
     linear_conductance,
     rectification_contrast,
-    solve_pair,
     swap_parameters,
     symmetric_temperatures,
     to_forward_frame,
@@ -211,3 +211,16 @@ def test_004_fig5_preset_gives_eq25():
     kappa = linear_conductance(ds.sel(dT=1e-5), ds.sel(dT=-1e-5), current="J_SS_paper", lead=None)
     for g in (0.7, 0.8, 0.9):
         assert np.allclose(kappa.sel(g=g).values, kappa_004_eq25(ds.T.values, 1.0, g, 0.01, 0.02), rtol=1e-5)
+
+
+def test_thermo_pairs_does_not_import_solve():
+    """thermo/ sits below qtmsweep.solve (layering): pairs.py names no import of the solve module."""
+    import ast
+    import inspect
+
+    import qtmsweep.thermo.pairs as pairs
+
+    tree = ast.parse(inspect.getsource(pairs))
+    names = [(n.module or "") for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in names if m in ("solve", "..solve", "qtmsweep.solve") or m.endswith(".solve")]

@@ -65,6 +65,7 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
         rhs = g[c].copy()
         rabs = np.abs(g[c])
         ok = True
+        into = np.empty(d, dtype=np.int64)  # states j with a rate j -> m (sparse models: a few)
         for a in range(d - 1):
             m = order[a]
             sm = A[m, k]
@@ -74,6 +75,12 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
             if not sm > 0.0:
                 ok = False
                 break
+            n_into = 0
+            for e in range(a + 1, d):
+                j = order[e] if e < d - 1 else k
+                if A[j, m] != 0.0:
+                    into[n_into] = j
+                    n_into += 1
             for b in range(a + 1, d):
                 i = order[b] if b < d - 1 else k
                 q = A[m, i] / sm  # probability that the walk leaves m towards i
@@ -82,8 +89,8 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
                 if i != k:
                     rhs[i] += rhs[m] * q
                     rabs[i] += rabs[m] * q
-                for e in range(a + 1, d):
-                    j = order[e] if e < d - 1 else k
+                for t2 in range(n_into):  # only nonzero A[j, m] contribute (adding 0 changes nothing)
+                    j = into[t2]
                     if j != i:
                         A[j, i] += A[j, m] * q
         if not ok:
@@ -117,8 +124,11 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _edge_currents(I, Jx, LEAD, PART, omega, k_in, k_out, log_ratio, mu, ge, p, x, y, e_rel, rho, floor, deviation,
-                   cur, err, sigma_micro, err_micro):  # pragma: no cover - compiled
-    """Edge fluxes (plain or deviation form, whichever bound is smaller), currents and bounds per cell."""
+                   cur, err, sigma_micro, err_micro, nkeys, micro):  # pragma: no cover - compiled
+    """Edge fluxes (plain or deviation form, whichever bound is smaller), currents and bounds per cell.
+
+    ``nkeys``: 3 forms ``J_E``, ``J_N``, ``J_Q``; 1 only ``J_E``.  ``micro``: also ``sigma_micro``.
+    """
     n_edges = I.shape[0]
     n = p.shape[0]
     d = p.shape[1]
@@ -158,11 +168,11 @@ def _edge_currents(I, Jx, LEAD, PART, omega, k_in, k_out, log_ratio, mu, ge, p, 
             w = omega[e, c]
             q = w - PART[e] * mu[e, c]
             af = abs(flux)
-            for key in range(3):
+            for key in range(nkeys):
                 wt = w if key == 0 else (PART[e] if key == 1 else q)
                 cur[key, c, lead] += wt * flux
                 err[key, c, lead] += abs(wt) * (ef + 2.0 * eps * af) + 2.0 * eps * abs(cur[key, c, lead])
-            if flux != 0.0:
+            if micro and flux != 0.0:
                 ratio = flux / bw if bw > 0.0 else math.inf
                 if abs(ratio) < 0.5:
                     aff = math.log1p(ratio)
@@ -248,16 +258,6 @@ def solve_edges(n, d, edges, R, g, kref, rho, deviation, n_leads, particle_excha
     ``R`` the rates ``R[:, a, b]`` (a -> b), ``g`` the deviation drive (``W p0``), ``kref`` the
     reference state, ``rho`` the rates' relative error.
     """
-    p = np.empty((n, d))
-    x = np.empty((n, d))
-    y = np.empty((n, d))
-    gth_solve(R, g, kref, p, x, y)
-    norm = 1.0 + x.sum(axis=1)
-    gamma = (2 * d * d + 16) * _EPS
-    # underflow: a rate or population below ~1e-280 may have lost digits (or become 0); the currents
-    # of such cells get an absolute error floor (a current that small is then reported unresolved)
-    floor = np.where(np.any((p < 1e-280) | ~np.isfinite(p), axis=1), 1e-270, 0.0)  # rates: in _edge_currents
-    e_rel = gamma + d * rho  # relative error of p, and of x relative to y
     n_edges = len(edges)
     I = np.array([e[0] for e in edges], dtype=np.int64)
     Jx = np.array([e[1] for e in edges], dtype=np.int64)
@@ -267,24 +267,53 @@ def solve_edges(n, d, edges, R, g, kref, rho, deviation, n_leads, particle_excha
     for k, e in enumerate(edges):
         for a, v in zip(stack, e[4:10]):
             a[k] = v
-    omega_e, kin_e, kout_e, lr_e, mu_e, ge_e = stack
-    cur = np.zeros((3, n, n_leads))
-    err = np.zeros((3, n, n_leads))
+    return solve_stacked(n, d, I, Jx, LEAD, PART, *stack, R, g, kref, rho, deviation, n_leads, particle_exchange)
+
+
+def solve_stacked(n, d, I, Jx, LEAD, PART, omega_e, kin_e, kout_e, lr_e, mu_e, ge_e, R, g, kref, rho, deviation,
+                  n_leads, particle_exchange=False, energy_only=False, micro=True) -> SteadyState:
+    """:func:`solve_edges` on edge data already stacked: index arrays ``I, Jx, LEAD, PART`` ``(edges,)``
+    and ``omega, k_in, k_out, log_ratio, mu, g_e`` ``(edges, n)``.
+
+    ``energy_only``: form ``J_E`` and its bound only (``J_Q`` is then ``J_E``: heat-only models, all
+    ``particles`` 0); ``micro=False`` skips ``sigma_micro`` (returned as NaN with bound ``inf``).
+    These are for auxiliary solves (e.g. a truncation estimate) that need the energy currents only.
+    """
+    if energy_only and np.any(PART != 0):
+        raise ValueError("solve_stacked(energy_only=True) needs every edge's particles = 0 (J_Q = J_E)")
+    p = np.empty((n, d))
+    x = np.empty((n, d))
+    y = np.empty((n, d))
+    gth_solve(R, g, kref, p, x, y)
+    gamma = (2 * d * d + 16) * _EPS
+    # underflow: a rate or population below ~1e-280 may have lost digits (or become 0); the currents
+    # of such cells get an absolute error floor (a current that small is then reported unresolved)
+    floor = np.where(np.any((p < 1e-280) | ~np.isfinite(p), axis=1), 1e-270, 0.0)  # rates: in _edge_currents
+    e_rel = gamma + d * rho  # relative error of p, and of x relative to y
+    nkeys = 1 if energy_only else 3
+    cur = np.zeros((nkeys, n, n_leads))
+    err = np.zeros((nkeys, n, n_leads))
     sigma_micro = np.zeros(n)
     err_micro = np.zeros(n)
     _edge_currents(I, Jx, LEAD, PART, omega_e, kin_e, kout_e, lr_e, mu_e, ge_e, p, x, y,
                    np.ascontiguousarray(np.broadcast_to(e_rel, (n,))), np.ascontiguousarray(np.broadcast_to(rho, (n,))),
-                   floor, deviation, cur, err, sigma_micro, err_micro)
-    J = {"E": cur[0], "N": cur[1], "Q": cur[2]}
-    err = {"E": err[0], "N": err[1], "Q": err[2]}
+                   floor, deviation, cur, err, sigma_micro, err_micro, nkeys, micro)
+    if not micro:
+        sigma_micro, err_micro = np.full(n, np.nan), np.full(n, np.inf)
+    if energy_only:
+        J = {"E": cur[0], "N": None, "Q": cur[0]}
+        err = {"E": err[0], "N": None, "Q": err[0]}
+    else:
+        J = {"E": cur[0], "N": cur[1], "Q": cur[2]}
+        err = {"E": err[0], "N": err[1], "Q": err[2]}
 
     abs_err = {"J_E": err["E"], "J_Q": err["Q"], "sigma_micro": err_micro}
-    if particle_exchange:
+    if particle_exchange and not energy_only:
         abs_err["J_N"] = err["N"]
     return SteadyState(
         p=p,
         J_E=J["E"],
-        J_N=J["N"] if particle_exchange else None,
+        J_N=J["N"] if particle_exchange and not energy_only else None,
         J_Q=J["Q"],
         sigma_micro=sigma_micro,
         abs_err=abs_err,

@@ -24,7 +24,8 @@ silently combined).
 Examples
 --------
 >>> import numpy as np, qtmsweep
->>> from qtmsweep.thermo.pairs import solve_pair, rectification_contrast, linear_conductance, symmetric_temperatures
+>>> from qtmsweep.analysis import solve_pair  # solving is the analysis layer's (thermo/ does not import solve)
+>>> from qtmsweep.thermo.pairs import rectification_contrast, linear_conductance, symmetric_temperatures
 >>> fwd, rev = solve_pair("chain", N=2, stat="qubit", approach="local", omega=1.0, g=0.01,
 ...                      T_L=np.array([0.6, 1.0]), T_R=0.1, gamma_L=0.01, gamma_R=0.02)
 >>> C = rectification_contrast(fwd, rev)
@@ -51,7 +52,6 @@ __all__ = [
     "contrast_from_directions",
     "conductance_from_dT",
     "swap_parameters",
-    "solve_pair",
     "symmetric_temperatures",
     "to_forward_frame",
     "rectification_contrast",
@@ -91,16 +91,6 @@ def swap_parameters(params: dict[str, Any], swap: Swap = DEFAULT_SWAP) -> dict[s
 def symmetric_temperatures(T: Any, dT: Any) -> tuple[Any, Any]:
     """``(T + dT/2, T − dT/2)``: a forward pair about ``T`` for :func:`linear_conductance`."""
     return T + 0.5 * dT, T - 0.5 * dT
-
-
-def solve_pair(model: Any, *, swap: Swap = DEFAULT_SWAP, method: str = "auto", **params: Any):
-    """Solve ``model`` at ``params`` (forward) and with ``swap`` applied (reverse).
-
-    Returns ``(forward, reverse)`` datasets of :func:`qtmsweep.solve`.
-    """
-    from ..solve import solve
-
-    return solve(model, method=method, **params), solve(model, method=method, **swap_parameters(params, swap))
 
 
 def _renames(swap: Swap) -> dict[str, str]:
@@ -165,7 +155,7 @@ def rectification_contrast(forward: xr.Dataset, reverse: xr.Dataset, *, current:
     Parameters
     ----------
     forward, reverse : xarray.Dataset
-        Solved at swapped temperatures (:func:`solve_pair`).
+        Solved at swapped temperatures (:func:`qtmsweep.analysis.solve_pair`).
     current, lead : str
         The current compared (default ``J_Q[L]``; ``current="J_SS_paper", lead=None`` gives
         the same contrast since both are odd under the swap in the same way).
@@ -211,7 +201,7 @@ def reverse_swap(ds: xr.Dataset) -> tuple[tuple[str, str], ...]:
 
 
 def direction_pair(ds: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
-    """``(forward, reverse)`` of a forward/reverse sweep, the reverse in its own frame (as :func:`solve_pair`).
+    """``(forward, reverse)`` of a forward/reverse sweep, the reverse in its own frame (as :func:`qtmsweep.analysis.solve_pair`).
 
     The store labels both directions by the forward coordinates; this puts the reverse run's
     swapped parameters back, so the pair functions of this module (which check the pairing)

@@ -51,6 +51,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
+from numba import njit, prange
 
 from ..batch import batch_size
 from ..baths import filtered_rate_deviation, filtered_rates
@@ -65,7 +66,7 @@ from ..fridge import (
 )
 from ..lindblad import LindbladModel
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition
-from ..pauli import solve_rate_equations
+from ..pauli import solve_stacked
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
 
@@ -134,6 +135,7 @@ def truncated_model(N1: int, N2: int) -> RateModel:
     )
 
 
+#: Bytes of rate matrix per sub-batch of the generic Pauli solver (bounds the peak memory).
 def _ladder_range(a, dz, top: int):
     """``(max, min)`` of ``|a + dz n|`` over the integers ``n = 0 .. top``."""
     ends = np.maximum(np.abs(a), np.abs(a + dz * top))
@@ -207,29 +209,169 @@ def memory_estimate(structural: Mapping[str, Any], method: str) -> tuple[int, st
     """Bytes of the solve of one cell (:attr:`~qtmsweep.physics.lindblad.LindbladModel.memory_estimate`):
     the dense rate matrix of the largest solve, ``8 d²`` bytes, four times (it is built, and copied in
     the GTH elimination: measured 3.3 times at d = 600 .. 1680, 2.3 of them traced by ``tracemalloc``),
-    plus 16 kB per state (transitions, edges, populations; measured 5 .. 13 kB)."""
+    plus 4 kB per state (transitions, edges, populations of the five solves; measured 1.8 MB for the
+    one-cell 80 x 2 solve, d = 320, against this estimate's 4.6 MB)."""
     N1, N2 = int(structural.get("N1", 3)), int(structural.get("N2", 3))
     d = largest_solve_states(N1, N2)
     what = (f"the dense rate matrix of the {d} states of the largest solve ({N1 + 2} x {N2} or {N1} x {N2 + 2} "
             f"levels, with the truncation-error levels), 8 d^2 bytes, about four copies while it is built and "
             "eliminated; lower N1 or N2: the memory grows as (N1 N2)^2")
-    return 32 * d * d + 16384 * d, what
+    return 32 * d * d + 4096 * d, what
 
 
-def _solve_batched(model: RateModel, params: Mapping[str, Any], n: int):
-    """:func:`solve_rate_equations` in sub-batches of bounded memory; fields concatenated."""
-    d = len(model.states)
+def _level_rates(numeric: Mapping[str, Any], n: int, top1: int, top2: int, T0: np.ndarray):
+    """The bath rates of every transition frequency up to ``n1 < top1``, ``n2 < top2``, once.
+
+    Resonator 1's transitions at ``n2 = b`` have ``ω = eps1 + delta_z b`` (baths L, R), resonator
+    2's at ``n1 = a`` have ``ω = eps2 + delta_z a`` (bath C): ``2 top2 + top1`` frequencies serve
+    every truncation up to ``top1 × top2`` (the generic solver evaluates them once per transition).
+    Returns ``(keys, [k_in, k_out, log_ratio, ge_coef, use_j])``: the ``(lead, level)`` keys and,
+    per quantity, an array ``(keys, n)`` of a unit-weight edge, where the deviation drive is ``g_e = weight · ge_coef · (p0_j if use_j else p0_i)``
+    (as :func:`~qtmsweep.physics.pauli.solve_rate_equations` forms it, with ``μ0 = 0``).
+    """
+    e1, e2, dz = (np.broadcast_to(np.asarray(numeric[k], dtype=float), (n,)) for k in ("eps1", "eps2", "delta_z"))
+    out = {}
+    for lead, count, base in (("L", top2, e1), ("R", top2, e1), ("C", top1, e2)):
+        for level in range(count):
+            omega = base + dz * level
+            k_in, k_out, log_ratio = _lead_rates(lead, omega, numeric)
+            dk_in, dk_out, dk_diff = (np.broadcast_to(np.asarray(v, dtype=float), (n,))
+                                      for v in _rate_deviation(lead, omega, numeric, T0, None))
+            lr0 = -omega / T0
+            use_j = lr0 > 0
+            with np.errstate(over="ignore", invalid="ignore"):
+                coef = np.where(use_j, dk_in * np.expm1(-np.maximum(lr0, 0)) + dk_diff,
+                                -dk_in * np.expm1(np.minimum(lr0, 0)) + np.exp(np.minimum(lr0, 0)) * dk_diff)
+            coef = np.where((dk_in == 0) & (dk_out == 0), 0.0, coef)
+            out[lead, level] = (np.broadcast_to(k_in, (n,)), np.broadcast_to(k_out, (n,)),
+                                np.broadcast_to(log_ratio, (n,)), coef, use_j)
+    order = list(out)
+    table = [np.ascontiguousarray(np.stack([out[key][f] for key in order]), dtype=float) for f in range(5)]
+    return order, table
+
+
+@lru_cache(maxsize=64)
+def _edge_table(N1: int, N2: int):
+    """Edges of the ``N1 × N2`` truncation as arrays: source, target, lead index, weight, and
+    the ``(lead, level)`` key of :func:`_level_rates` (the order of :func:`truncated_model`)."""
+    rows = []
+    for a in range(N1):
+        for b in range(N2):
+            if a + 1 < N1:
+                for lead in ("L", "R"):
+                    rows.append((a * N2 + b, (a + 1) * N2 + b, LEADS.index(lead), float(a + 1), (lead, b)))
+            if b + 1 < N2:
+                rows.append((a * N2 + b, a * N2 + b + 1, LEADS.index("C"), float(b + 1), ("C", a)))
+    I, J, L, W, keys = zip(*rows)
+    return np.array(I), np.array(J), np.array(L), np.array(W), keys
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, use_j,
+              omega_e, kin_e, kout_e, lr_e, ge_e, R, g, kref, rho):  # pragma: no cover - compiled
+    """Everything :func:`~qtmsweep.physics.pauli.solve_rate_equations` forms before its solve, for one
+    truncation (levels ``n1, n2`` per state), from the unit-weight rates of :func:`_level_rates`:
+    energies, the reference Gibbs state ``p0`` (at ``T0``) and its most populated state ``kref``,
+    edge arrays, rate matrices ``R``, drive ``g`` and the rates' relative error ``rho``."""
+    m = I.shape[0]
+    n = e1.shape[0]
+    d = n1.shape[0]
+    eps = np.finfo(np.float64).eps
+    for c in prange(n):
+        E = np.empty(d)
+        p0 = np.empty(d)
+        e_max = 0.0
+        lmax = -np.inf
+        for a in range(d):
+            E[a] = e1[c] * n1[a] + e2[c] * n2[a] + dz[c] * n1[a] * n2[a]
+            e_max = max(e_max, abs(E[a]))
+            p0[a] = -E[a] / T0[c]
+            lmax = max(lmax, p0[a])
+        tot = 0.0
+        for a in range(d):
+            p0[a] = np.exp(p0[a] - lmax)
+            tot += p0[a]
+        best = 0
+        for a in range(d):
+            p0[a] /= tot
+            if p0[a] > p0[best]:
+                best = a
+        kref[c] = best
+        rho[c] = eps * (8.0 + 3.0 * max(2.0 * e_max / Tmin[c], 2.0 * e_max / T0[c]))
+        for a in range(d):
+            g[c, a] = 0.0
+            for b in range(d):
+                R[c, a, b] = 0.0
+        for e in range(m):
+            u = U[e]
+            w = W[e]
+            i = I[e]
+            j = Jx[e]
+            ki = w * K_in[u, c]
+            ko = w * K_out[u, c]
+            ge = (w * coef[u, c]) * (p0[j] if use_j[u, c] != 0.0 else p0[i])
+            omega_e[e, c] = E[j] - E[i]
+            kin_e[e, c] = ki
+            kout_e[e, c] = ko
+            lr_e[e, c] = LR[u, c]
+            ge_e[e, c] = ge
+            R[c, i, j] += ki
+            R[c, j, i] += ko
+            g[c, j] += ge
+            g[c, i] -= ge
+
+
+def _solve_truncation(numeric: Mapping[str, Any], n: int, N1: int, N2: int, rates, T0: np.ndarray,
+                      energy_only: bool) -> SteadyState:
+    """:func:`solve_rate_equations` of :func:`truncated_model` ``(N1, N2)`` from precomputed rates
+    (:func:`_level_rates`): the same edges, drive, reference state and error bound ``ρ``."""
+    d = N1 * N2
+    e1, e2, dz = (np.ascontiguousarray(np.broadcast_to(np.asarray(numeric[k], dtype=float), (n,)))
+                  for k in ("eps1", "eps2", "delta_z"))
+    Tmin = np.min(np.stack([np.broadcast_to(np.asarray(numeric[f"T_{lead}"], dtype=float), (n,)) for lead in LEADS]),
+                  axis=0)
+    n1 = np.repeat(np.arange(N1, dtype=float), N2)
+    n2 = np.tile(np.arange(N2, dtype=float), N1)
+    I, Jx, LEAD, W, keys = _edge_table(N1, N2)
+    m = len(keys)
+    order, table = rates
+    U = np.array([order.index(key) for key in keys], dtype=np.int64)
+    omega_e, kin_e, kout_e, lr_e, ge_e = (np.empty((m, n)) for _ in range(5))
+    R = np.empty((n, d, d))
+    g = np.empty((n, d))
+    kref = np.empty(n, dtype=np.int64)
+    rho = np.empty(n)
+    _assemble(e1, e2, dz, np.ascontiguousarray(T0), Tmin, n1, n2, I, Jx, U, W, *table,
+              omega_e, kin_e, kout_e, lr_e, ge_e, R, g, kref, rho)
+    zero = np.zeros((m, n))
+    return solve_stacked(n, d, I, Jx, LEAD, np.zeros(m), omega_e, kin_e, kout_e, lr_e, zero, ge_e, R, g, kref, rho,
+                         True, len(LEADS), False, energy_only=energy_only, micro=not energy_only)
+
+
+def _solve_family(numeric: Mapping[str, Any], n: int, sizes):
+    """The steady states of the truncations ``sizes`` (``[(N1, N2), ...]``; the first with
+    ``sigma_micro`` and all bounds, the others energy currents only), in sub-batches of bounded memory,
+    the bath rates evaluated once per sub-batch for all of them."""
+    d = max(a * b for a, b in sizes)
     step = sub_batch_cells(d)
-    if n <= step:
-        return solve_rate_equations(model, params)
+    top1, top2 = max(a for a, _ in sizes), max(b for _, b in sizes)
     parts = []
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
-        parts.append(solve_rate_equations(model, {k: (np.broadcast_to(v, (n,))[sl] if np.ndim(v) else v)
-                                                  for k, v in params.items()}))
-    cat = {f: np.concatenate([getattr(s, f) for s in parts]) for f in ("p", "J_E", "J_Q", "sigma_micro")}
-    abs_err = {k: np.concatenate([s.abs_err[k] for s in parts]) for k in parts[0].abs_err}
-    return SteadyState(J_N=None, abs_err=abs_err, **cat)
+        k = sl.stop - sl.start
+        sub = {key: (np.broadcast_to(v, (n,))[sl] if np.ndim(v) else v) for key, v in numeric.items()}
+        T0 = np.broadcast_to(np.asarray(sub["T_L"], dtype=float), (k,))
+        rates = _level_rates(sub, k, top1, top2, T0)
+        parts.append([_solve_truncation(sub, k, a, b, rates, T0, energy_only=(i > 0)) for i, (a, b) in enumerate(sizes)])
+    if len(parts) == 1:
+        return parts[0]
+    out = []
+    for i in range(len(sizes)):
+        ss = [part[i] for part in parts]
+        cat = {f: np.concatenate([getattr(s, f) for s in ss]) for f in ("p", "J_E", "J_Q", "sigma_micro")}
+        abs_err = {key: np.concatenate([s.abs_err[key] for s in ss]) for key in ss[0].abs_err}
+        out.append(SteadyState(J_N=None, abs_err=abs_err, **cat))
+    return out
 
 
 def rounding_error(state: SteadyState) -> np.ndarray:
@@ -296,9 +438,8 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
     N1, N2 = int(params.get("N1", 3)), int(params.get("N2", 3))
     numeric = {k: v for k, v in params.items() if k not in ("N1", "N2")}
     n = batch_size(numeric)
-    base = _solve_batched(truncated_model(N1, N2), numeric, n)
-    along_1 = [_solve_batched(truncated_model(N1 + k, N2), numeric, n) for k in (1, 2)]
-    along_2 = [_solve_batched(truncated_model(N1, N2 + k), numeric, n) for k in (1, 2)]
+    base, *more = _solve_family(numeric, n, [(N1, N2), (N1 + 1, N2), (N1 + 2, N2), (N1, N2 + 1), (N1, N2 + 2)])
+    along_1, along_2 = more[:2], more[2:]
     J = base.J_E
     noise = np.maximum.reduce([rounding_error(s) for s in (base, *along_1, *along_2)])
     tail_1, rate_1 = truncation_error(J, along_1[0].J_E, along_1[1].J_E, noise)
