@@ -110,6 +110,15 @@ def _label_image(lab: np.ndarray, name: str = "") -> tuple[np.ndarray, list[tupl
     return img, legend
 
 
+def _axis_label(name: str, model: str | None) -> str:
+    """The machines' own symbols and units for the fridges and chains (``Δ_z (k_B T)``), else SPEC §4's."""
+    if model in ("qubit_fridge", "kerr_fridge", "chain"):
+        from .machines import label
+
+        return label(name, "chain" if model == "chain" else "fridge")
+    return axis_label(name)
+
+
 def draw_refined_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap: str = "viridis") -> Path:
     """One panel per label with its boundary (black segments), and the refinement depth."""
     from matplotlib.collections import LineCollection
@@ -141,8 +150,8 @@ def draw_refined_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap
             handles = [Patch(color=c, label=t) for c, t in legend]
             handles.append(Patch(facecolor="none", edgecolor="k", label=f"boundary ({len(segs)} segments)"))
             ax.legend(handles=handles, loc="best", framealpha=0.85, fontsize="small")
-            ax.set_xlabel(axis_label(dims[0]))
-            ax.set_ylabel(axis_label(dims[1]))
+            ax.set_xlabel(_axis_label(dims[0], data.attrs.get("model")))
+            ax.set_ylabel(_axis_label(dims[1], data.attrs.get("model")))
             ax.set_title(f"({chr(ord('a') + k)}) {name}")
         ax = axes[len(names)]
         depth = data["depth"].values
@@ -159,8 +168,8 @@ def draw_refined_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cmap
         dense = int(data.attrs["nodes_dense"])
         ax.set_title(f"({chr(ord('a') + len(names))}) depth: {evaluated:,} of {dense:,} nodes "
                      f"({100 * evaluated / dense:.2f}%)")
-        ax.set_xlabel(axis_label(dims[0]))
-        ax.set_ylabel(axis_label(dims[1]))
+        ax.set_xlabel(_axis_label(dims[0], data.attrs.get("model")))
+        ax.set_ylabel(_axis_label(dims[1], data.attrs.get("model")))
         for ax in axes[n:]:
             ax.set_visible(False)
         fig.suptitle(f"{data.attrs.get('sweep', '')}: {X.size} x {Y.size} effective nodes")
