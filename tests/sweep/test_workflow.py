@@ -101,8 +101,12 @@ def test_workflow_writes_every_store_analysis_and_figure(workflow_run):
 @pytest.mark.slow  # shares one workflow run of a few minutes
 def test_invariant_warnings_reach_the_console(workflow_run):
     _, proc = workflow_run
-    # 003 Eq. A21's local currents are not conserved for eps1 != eps2, delta_x > 0: the store counts it
-    assert "warning: sweep fridge VIOLATES physics invariants" in proc.stderr
+    # the global chain with hot baths leaves the secular regime (rates above the splitting 2g): the
+    # sweep's store counts it and its warning reaches the Snakemake console, not only the rule log
+    assert re.search(r"warning: sweep rect has \d+ cells with secular_ratio < 10", proc.stderr), proc.stderr[-3000:]
+    # the local fridge with eps1 != eps2 and delta_x > 0: 003 Eq. A21's bare currents are not conserved,
+    # the full-Hamiltonian ones are, so this is physics of the local ME and not a violation
+    assert "warning: sweep fridge VIOLATES" not in proc.stderr
 
 
 @pytest.mark.slow  # shares one workflow run of a few minutes
