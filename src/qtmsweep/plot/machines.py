@@ -334,12 +334,15 @@ def draw_fridge_cuts(data: xr.Dataset, path: str | Path, *, dpi: int = DPI) -> P
 def _hatch_cells(ax, X: np.ndarray, Y: np.ndarray, mask: np.ndarray) -> None:
     """Grey the cells of ``mask`` (over ``(Y, X)``, cell-centred like ``pcolormesh(shading="nearest")``)
     and hatch them, so that what lies under them stays visible but reads as no result."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import Rectangle
+
     m = np.ma.masked_where(~mask, np.ones(mask.shape))
     ax.pcolormesh(X, Y, m, shading="nearest", cmap=ListedColormap([SECULAR_FACE]), alpha=0.6, rasterized=True)
-    hatched = ax.pcolor(_edges(X), _edges(Y), m, hatch=SECULAR_HATCH, lw=0)
-    hatched.set_array(None)  # no colour: the hatch only
-    hatched.set_facecolor("none")
-    hatched.set_edgecolor("0.15")
+    ex, ey = _edges(X), _edges(Y)
+    rows, cols = np.nonzero(mask)  # one hatched rectangle per masked cell, none elsewhere
+    boxes = [Rectangle((ex[j], ey[i]), ex[j + 1] - ex[j], ey[i + 1] - ey[i]) for i, j in zip(rows, cols)]
+    ax.add_collection(PatchCollection(boxes, facecolor="none", edgecolor="0.15", hatch=SECULAR_HATCH, lw=0))
 
 
 def _edges(v: np.ndarray) -> np.ndarray:
