@@ -28,6 +28,7 @@ from numba import njit
 __all__ = [
     "fermi",
     "fermi_np",
+    "fermi_pair",
     "bose_np",
     "log_fermi_np",
     "reduced_energy_difference",
@@ -100,3 +101,14 @@ def inverse_temperature_difference_np(t1, t2):
 def scaled_mu_difference_np(t1, mu1, t2, mu2):
     """``mu1/T1 - mu2/T2 = [mu1 (T2 - T1) + T1 (mu1 - mu2)] / (T1 T2)`` without cancellation."""
     return (mu1 * (t2 - t1) + t1 * (mu1 - mu2)) / (t1 * t2)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def fermi_pair(x):
+    """``(f(x), 1 - f(x))`` with ``f(x) = 1/(e^x + 1)`` from a single exponential, without overflow
+    (the fused Pauli kernels of ``cqd`` and the declared dots models)."""
+    e = math.exp(-abs(x))
+    r = 1.0 / (1.0 + e)
+    if x > 0.0:
+        return e * r, r
+    return r, e * r

@@ -30,20 +30,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..distributions import fermi_pair as _occupations
+
 _EPS = np.finfo(float).eps
 _TINY = np.finfo(float).tiny
 #: cells per block of the parallel loop (scratch is allocated once per block)
 BLOCK = 256
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _occupations(x):
-    """(f(x), 1 - f(x)) from one exponential, without overflow."""
-    e = math.exp(-abs(x))
-    r = 1.0 / (1.0 + e)
-    if x > 0.0:
-        return e * r, r
-    return r, e * r
 
 
 @njit(cache=True, parallel=True, error_model="numpy")

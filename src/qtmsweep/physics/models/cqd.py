@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..batch import GridParam
+from ..distributions import fermi_pair as _occupations
 from ..distributions import inverse_temperature_difference_np, scaled_mu_difference_np
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition, fermionic_lead_rates, fermionic_rate_deviation
 from ..registry import register
@@ -121,16 +122,6 @@ def normalize(params: dict) -> dict:
                 raise ValueError(f"{name}={bad!r} is not allowed; allowed: a finite number >= 0")
         params["kappa"] = kc - ks
     return params
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _occupations(x):
-    """(f(x), 1 - f(x)) from a single exponential, without overflow."""
-    e = math.exp(-abs(x))
-    r = 1.0 / (1.0 + e)
-    if x > 0.0:
-        return e * r, r
-    return r, e * r
 
 
 @njit(cache=True, inline="always", error_model="numpy")
