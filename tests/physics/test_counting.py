@@ -183,19 +183,27 @@ def test_entropy_counting_generating_function_has_gallavotti_cohen_symmetry(mode
     assert np.max(np.abs(scgf(gen, w, 0.4) - scgf(gen, w, -0.4)) / scale) > 1e-6
 
 
-@pytest.mark.parametrize("model", ["cqd", "kerr_fridge", "sqd"])
-def test_fused_rate_matrix_kernel_equals_the_dense_drazin_route(model):
-    from qtmsweep.physics.counting import cumulants_dense
-    from qtmsweep.physics.generator import default_fluxes
-
+def _random_cells(model: str, n: int) -> dict:
+    """The model's structural defaults and ``n`` random values of every other parameter
+    (energies in [-1, 2], the rest in [0.3, 2]; kerr_fridge's cutoff at 10)."""
     m = get_model(model)
-    n = 50
     p = {k: v for k, v in m.defaults().items() if m.parameter(k).structural}
     for par in m.parameters:
         if not par.structural:
             p[par.name] = RNG.uniform(0.3, 2.0, n) if par.kind != "energy" else RNG.uniform(-1.0, 2.0, n)
     if model == "kerr_fridge":
         p["eps_c"] = np.full(n, 10.0)
+    return p
+
+
+@pytest.mark.parametrize("model", ["cqd", "kerr_fridge", "sqd"])
+def test_fused_rate_matrix_kernel_equals_the_dense_drazin_route(model):
+    from qtmsweep.physics.counting import cumulants_dense
+    from qtmsweep.physics.generator import default_fluxes
+
+    n = 50
+    p = _random_cells(model, n)
+    if model == "kerr_fridge":
         p["eps1"], p["eps2"] = RNG.uniform(0.3, 2, n), RNG.uniform(0.3, 2, n)
     gen = generator(model, p)
     w = gen.weights([parse_flux(f) for f in default_fluxes(model)])
@@ -217,14 +225,7 @@ def test_kernel_forming_the_weights_itself_equals_the_kernel_given_them(model, f
     from qtmsweep.physics.counting import flux_cumulants
     from qtmsweep.physics.generator import default_fluxes
 
-    m = get_model(model)
-    n = 300
-    p = {k: v for k, v in m.defaults().items() if m.parameter(k).structural}
-    for par in m.parameters:
-        if not par.structural:
-            p[par.name] = RNG.uniform(0.3, 2.0, n) if par.kind != "energy" else RNG.uniform(-1.0, 2.0, n)
-    if model == "kerr_fridge":
-        p["eps_c"] = np.full(n, 10.0)
+    p = _random_cells(model, 300)
     pairs = [parse_flux(f) for f in (fluxes or default_fluxes(model))]
     gen = generator(model, p)
     a, b = flux_cumulants(gen, pairs, order=3), cumulants(gen, gen.weights(pairs), order=3)
