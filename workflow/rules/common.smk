@@ -35,6 +35,8 @@ def sweep_resources(sweep, key):
 
 
 FIGURES = config.get("figures", {})
+# the counting-statistics figures of sweeps/noise.yaml (`snakemake noise`; not a paper's figures)
+NOISE_FIGURES = [f for f in FIGURES if f.startswith("noise_")]
 
 
 def figure_sweeps(name):

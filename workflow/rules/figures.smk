@@ -41,7 +41,7 @@ rule figure:
 # sweeps/noise.yaml are not a paper's: `snakemake noise`; the default target draws both)
 rule papers:
     input:
-        [figure_file(f) for f in FIGURES if not f.startswith("noise_")],
+        [figure_file(f) for f in FIGURES if f not in NOISE_FIGURES],
     localrule: True
 
 

@@ -3,7 +3,7 @@
 # `figures:` (drawn by `rule figure`, each a report item with its description); this file only
 # names them as a target:
 #     snakemake noise --cores 2
-NOISE_FIGURES = [f for f in FIGURES if f.startswith("noise_")]
+# (NOISE_FIGURES: common.smk)
 
 
 rule noise:
