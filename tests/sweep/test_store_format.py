@@ -75,8 +75,18 @@ def test_a_format_3_store_labels_sites_and_aliases_and_equals_the_old_data(old_s
         assert ds["site"].values.tolist() == [0, 1, 2] and "bath L" in ds["site"].attrs["long_name"]
         assert ds["T"].attrs["units"] == "energy" and "T_L = T + dT/2" in ds["T"].attrs["long_name"]
         assert ds["dT"].attrs["units"] == "energy"
-        for name in old.data_vars:  # the same numbers as the format-2 code computed
-            assert np.array_equal(ds[name].values, old[name].values, equal_nan=True), name
+        # The same numbers as the format-2 code computed, to round-off: the fixture was written on
+        # another machine, where numba's code generation (vector width, FMA contraction) may differ
+        # in the last bit. The residuals (relative, round-off size) agree to a few ulp of 1.
+        for name in old.data_vars:
+            a, b = ds[name].values, old[name].values
+            assert a.dtype == b.dtype and a.shape == b.shape, name
+            if name.startswith("residual"):
+                np.testing.assert_allclose(a, b, rtol=0, atol=4e-15, err_msg=name)
+            elif a.dtype.kind == "f":
+                np.testing.assert_allclose(a, b, rtol=4e-15, atol=0, err_msg=name)
+            else:
+                assert np.array_equal(a, b), name
         assert ds.attrs["invariant_singular"] == 0
 
 
