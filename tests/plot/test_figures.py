@@ -169,3 +169,21 @@ def test_paper_figure_presets(tmp_path):
     assert {spec.kind for spec in PAPER_FIGURES.values()} <= set(FIGURE_KINDS)
     out = make_paper_figures(tmp_path, ["001_fig3_sqd"])
     assert out["001_fig3_sqd"].read_bytes().startswith(PNG_MAGIC)
+
+
+def test_a_power_of_ten_offset_moves_into_the_axis_label_not_above_the_title(tmp_path):
+    from qtmsweep.plot.style import new_figure, save, style
+
+    with style():
+        fig = new_figure(3, 2)
+        ax, bx = fig.subplots(1, 2)
+        ax.plot([0, 1], [0, 1.2e-3])
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))  # as the fridge cuts do
+        ax.set_ylabel("J")
+        ax.set_title("(a)")
+        bx.plot([0, 1], [1000.0, 1000.001])  # an additive offset: not a factor, left as matplotlib writes it
+        bx.set_ylabel("K")
+        save(fig, tmp_path / "f.png")
+    assert ax.get_ylabel() == "J [$\\times\\mathdefault{10^{\u22123}}\\mathdefault{}$]"  # U+2212: minus
+    assert not ax.yaxis.offsetText.get_visible()
+    assert bx.get_ylabel() == "K" and bx.yaxis.offsetText.get_visible()

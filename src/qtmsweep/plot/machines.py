@@ -668,6 +668,12 @@ def draw_contrast_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cma
     with style():
         fig = new_figure(6.4, 5.0)
         ax = fig.subplots()
+        # the scales first: clabel places and turns its labels in the screen space of the scales set
+        # when it runs (set afterwards, log axes left labels upside down)
+        if _is_geometric(X):
+            ax.set_xscale("log")
+        if _is_geometric(Y):
+            ax.set_yscale("log")
         Z = data["contrast"].values
         mesh = ax.pcolormesh(X, Y, Z, shading="nearest", cmap=cmap, norm=Normalize(0.0, 1.0), rasterized=True)
         fig.colorbar(mesh, ax=ax, pad=0.02).set_label("contrast $C$")
@@ -682,10 +688,6 @@ def draw_contrast_map(data: xr.Dataset, path: str | Path, *, dpi: int = DPI, cma
                                             f"{data.attrs['secular_limit']:g}): {int(bad.sum())} of {bad.size} "
                                             "cells, not a result")],
                        loc="outside lower center", frameon=False, fontsize=8)
-        if _is_geometric(X):
-            ax.set_xscale("log")
-        if _is_geometric(Y):
-            ax.set_yscale("log")
         ax.set_xlabel(label(x, "chain"))
         ax.set_ylabel(label(y, "chain"))
         ax.set_title(f"contrast of the pair ({data.attrs['swap']})", fontsize=9)

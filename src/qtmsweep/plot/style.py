@@ -127,5 +127,28 @@ def save(fig: Figure, path: str | Path, dpi: int = DPI) -> Path:
     }.get(fmt)
     if metadata is None:
         raise ValueError(f"figure format {fmt!r} is not supported; allowed: png, pdf, svg")
+    offsets_into_labels(fig)
     fig.savefig(path, dpi=dpi, format=fmt, metadata=metadata)
     return path
+
+
+def offsets_into_labels(fig: Figure) -> None:
+    """Move each axis' power-of-ten offset (matplotlib's ``1e-3`` above the ticks) into its label.
+
+    Above a y axis the offset text collides with a panel title; as ``[×10⁻³]`` at the end of the
+    label it reads as "multiply the ticks by". Axes without a label keep their offset text.
+    """
+    from matplotlib.ticker import ScalarFormatter
+
+    fig.canvas.draw()  # the formatters know their offsets only once the ticks are laid out
+    for ax in fig.axes:
+        for axis, get, put in ((ax.yaxis, ax.get_ylabel, ax.set_ylabel), (ax.xaxis, ax.get_xlabel, ax.set_xlabel)):
+            fmt = axis.get_major_formatter()
+            if not isinstance(fmt, ScalarFormatter) or not get() or not axis.offsetText.get_visible():
+                continue
+            if fmt.offset or not fmt.orderOfMagnitude:
+                continue  # no factor, or an additive offset that a factor cannot express
+            fmt.set_useMathText(True)
+            offset = fmt.get_offset()
+            axis.offsetText.set_visible(False)
+            put(f"{get()} [{offset}]")
