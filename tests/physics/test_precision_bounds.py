@@ -251,6 +251,50 @@ def test_r3_kerr_no_second_law_flag_at_equilibrium():
     assert np.all(ds.J_Q.values == 0) and np.all(ds.sigma.values == 0) and np.all(ds.rel_err.values == 0)
 
 
+#: A cold N1 = N2 = 8 cell where J_Q[C] (1/12000 of J_Q[L]) came out 2.0e-8 off: the C edges are nearly
+#: balanced with bath C (resonator 2 is almost thermal at T_C) and the frequency-weighted sum
+#: sum (eps2 + delta_z n1) F_e cancelled by eps2/|delta_z| ~ 300 on top of that; the bound (8.6e-3) covered
+#: it.  Resonator 2 changes only by C's jumps, so sum F_e = 0 exactly and J_Q[C] = sum delta_z n1 F_e.
+KERR_COLD_8 = dict(eps1=0.5205481890957304, eps2=0.7123433311424583, delta_z=-0.0023333244063203085,
+                   T_L=0.06873595732664986, T_R=0.054953588699860355, T_C=0.12550046719796104,
+                   Gamma_L=0.07033549147253096, Gamma_R=0.0963891419703823, Gamma_C=0.43163308342423423,
+                   Omega_L=0.8295155992241108, Omega_R=0.4388145773263241, Omega_C=1.0708239277625058, eps_c=20.0)
+
+
+def test_kerr_cold_n8_cooling_power_accurate_and_bounded():
+    ds = qtmsweep.solve("kerr_fridge", N1=8, N2=8, **KERR_COLD_8)
+    _, J = reference(mp_kerr, KERR_COLD_8, 8, 8)
+    refs = {(var, lead): J[k] for k, lead in enumerate("LRC") for var in ("J_E", "J_Q")}
+    check(ds, refs)
+    err = rel_error(float(ds.J_Q.sel(lead="C")), J[2])
+    assert err < 1e-11  # was 2.0e-8
+    assert float(ds.rel_err.sel(lead="C")) < 1e-7  # was 8.6e-3: the bound now resolves it to 1e-7 too
+
+
+def kerr_cold_points():
+    """Random cold cells (T = 0.05 .. 0.2, beta eps up to 60) of N1 = N2 = 6, 7, 8, every ladder step > 0."""
+    rng = np.random.default_rng(808)
+    pts = []
+    for N in (6, 7, 8):
+        while sum(1 for _, m in pts if m == N) < 2:
+            c = dict(eps1=rng.uniform(0.2, 3), eps2=rng.uniform(0.2, 3), delta_z=rng.uniform(-0.3, 1),
+                     T_L=rng.uniform(0.05, 0.2), T_R=rng.uniform(0.05, 0.2), T_C=rng.uniform(0.05, 0.2),
+                     Gamma_L=rng.uniform(0.01, 0.5), Gamma_R=rng.uniform(0.01, 0.5), Gamma_C=rng.uniform(0.01, 0.5),
+                     Omega_L=rng.uniform(0.2, 3), Omega_R=rng.uniform(0.2, 3), Omega_C=rng.uniform(0.2, 3), eps_c=20.0)
+            if min(c["eps1"], c["eps2"], c["eps1"] + (N - 1) * c["delta_z"], c["eps2"] + (N - 1) * c["delta_z"]) > 0.05:
+                pts.append((c, N))
+    return pts
+
+
+@pytest.mark.parametrize("point", range(6))
+def test_kerr_cold_random_cells_within_their_bounds(point):
+    c, N = kerr_cold_points()[point]
+    ds = qtmsweep.solve("kerr_fridge", N1=N, N2=N, **c)
+    _, J = reference(mp_kerr, c, N, N)
+    refs = {(var, lead): J[k] for k, lead in enumerate("LRC") for var in ("J_E", "J_Q")}
+    check(ds, refs, accurate=1e-9, sigma_ref=sigma_heat(J, [c["T_" + x] for x in "LRC"]))
+
+
 # -- qubit_fridge -------------------------------------------------------------------------------
 R1 = dict(eps1=0.5, eps2=2.9, delta_z=0.37, delta_x=0.0, T_L=7e-4, T_R=2.3e-3, T_C=4e-3, Gamma_L=0.1,
           Gamma_R=0.12, Gamma_C=0.01, Omega_L=0.5, Omega_R=0.87, Omega_C=3.27, eps_c=10.0)

@@ -207,14 +207,96 @@ def test_labels_are_sign_normalised():
     np.testing.assert_array_equal(a.quadrant.where(a.quadrant > 0, 0) % 2, b.quadrant.where(b.quadrant > 0, 0) % 2)
 
 
-def test_signs_within_round_off_are_undetermined_not_guessed():
-    """Forces of 1e-10: currents ~1e-11 of the gross traffic are below current_rtol = 1e-9; 1e-5 is resolved."""
-    tiny = classify(plane("II", [1e-10, 2e-10], [1e-10, 3e-10], kappa=-1.5, mu_r=3.0), "II")
-    assert bool(tiny.undetermined.all())
-    small = classify(plane("II", [1e-5, 2e-5], [1e-5, 3e-5], kappa=-1.5, mu_r=3.0), "II")
-    assert not bool(small.undetermined.any())
-    tighter = classify(plane("II", [1e-10, 2e-10], [1e-10, 3e-10], kappa=-1.5, mu_r=3.0), "II", current_rtol=1e-16)
-    assert not bool(tighter.undetermined.any())  # the kernel's own bound (rel_err) would allow it
+def _mp_signs(ds, var_leads):
+    """Signs of the currents ``[(var, lead), ...]`` of every cell of a cqd dataset, from the 60-digit
+    reference (tests/physics/reference.py: SPEC §2 rates, mpmath solve; no package code)."""
+    import mpmath as mp
+
+    from tests.physics.reference import mp_pauli_cqd
+
+    names = ("eps_L", "eps_R", "kappa", "T_a", "T_b", "T_r", "mu_a", "mu_b", "mu_r", "gamma_a", "gamma_b", "gamma_r")
+    ref = ds["sigma"]
+    vals = {k: (ds[k].broadcast_like(ref).values.ravel() if k in ds.variables else
+                np.full(ref.size, float(ds.attrs[k]))) for k in names}
+    out = np.zeros((ref.size, len(var_leads)), dtype=int)
+    for i in range(ref.size):
+        _, JE, JN = mp_pauli_cqd({k: float(v[i]) for k, v in vals.items()})
+        for f, (var, lead) in enumerate(var_leads):
+            x = (JE if var == "J_E" else JN)["abr".index(lead)]
+            out[i, f] = int(mp.sign(x))
+    return out.reshape(ref.shape + (len(var_leads),))
+
+
+def test_signs_at_forces_of_1e_10_are_resolved_by_the_bounds_and_right():
+    """Forces of 1e-10 (issue 11): the currents are ~1e-11 of the gross traffic, below the former
+    current_rtol = 1e-9 (everything was undetermined), but cqd's per-lead bounds are <= 2.4e-11: every
+    cell is classified, every flux sign is the 60-digit reference's, and the regimes are those of the
+    reference currents."""
+    from qtmsweep.thermo.classify import current_scales, rel_err_of, resolved_sign
+
+    F = [-2e-10, -1e-10, 1e-10, 3e-10]
+    ds = plane("II", F, F, kappa=-1.5, mu_r=3.0)
+    assert float(ds.rel_err.max()) < 1e-10  # the sign is guaranteed many times over
+    c = classify(ds, "II")
+    assert not bool(c.undetermined.any())
+    fluxes = [("J_E", "b"), ("J_N", "b")]
+    exact = _mp_signs(ds, fluxes)
+    G = current_scales(ds)
+    for f, (var, lead) in enumerate(fluxes):
+        s = resolved_sign(ds[var].sel(lead=lead, drop=True), G[f"G_{var[-1]}"].sel(lead=lead, drop=True),
+                          rel_err_of(ds, lead))
+        np.testing.assert_array_equal(s.transpose(*ds.sigma.dims).values, exact[..., f])
+    ref = ds.copy()
+    for f, (var, lead) in enumerate(fluxes):  # the reference's signs with the computed magnitudes
+        ref[var].loc[{"lead": lead}] = np.abs(ds[var].sel(lead=lead)) * exact[..., f]
+    np.testing.assert_array_equal(classify(ref, "II").regime, c.regime)
+    old = classify(ds, "II", current_rtol=1e-9)  # the former default: nothing resolved
+    assert bool(old.undetermined.all())
+
+
+def test_sqd_signs_at_forces_of_1e_10_follow_linear_response():
+    """sqd at 1e-10 from an equilibrium point: J = L F to O(F^2) with the exact Onsager matrix
+    (thermo.onsager), so the resolved signs are those of L F; every one is resolved."""
+    from qtmsweep.thermo.onsager import onsager_matrix
+
+    rng = np.random.default_rng(21)
+    T, mu, eps = 1.3, 0.2, 0.7
+    dF = rng.uniform(-1, 1, (12, 2)) * 1e-10
+    beta = 1 / T
+    # F_E_l = beta_r - beta_l, F_N_l = beta_l mu_l - beta_r mu_r (reference lead r fixed)
+    beta_l = beta - dF[:, 0]
+    mu_l = (beta * mu + dF[:, 1]) / beta_l
+    ds = qtmsweep.solve("sqd", eps=eps, T_l=1 / beta_l, mu_l=mu_l, T_r=T, mu_r=mu, gamma_l=1.0, gamma_r=0.5)
+    L = onsager_matrix("sqd", eps=eps, T=T, mu=mu, gamma_l=1.0, gamma_r=0.5)
+    Fs = np.stack([ds.F_E_l.values, ds.F_N_l.values], axis=1)
+    lin = Fs @ L.T  # (cells, [J_E_l, J_N_l])
+    c = classify(ds)
+    assert not bool(c.undetermined.any())
+    np.testing.assert_array_equal(np.sign(ds.J_E.sel(lead="l").values), np.sign(lin[:, 0]))
+    np.testing.assert_array_equal(np.sign(ds.J_N.sel(lead="l").values), np.sign(lin[:, 1]))
+    np.testing.assert_allclose(ds.J_N.sel(lead="l").values, lin[:, 1], rtol=1e-6)
+
+
+def test_signs_the_bound_does_not_resolve_stay_undetermined():
+    """A bound of 0.6 (x err_factor 2 >= 1), an exact zero, or a kernel's inf (cqd R4's J_Q[a], whose
+    exact value is -7.5e-36 next to currents of 0.1) leave the sign undetermined, not guessed."""
+    from qtmsweep.thermo.performance import mode_name, performance
+
+    F = [-2e-10, 1e-10]
+    ds = plane("II", F, F, kappa=-1.5, mu_r=3.0)
+    loose = ds.copy()
+    loose["rel_err"] = xr.where(loose["lead"] == "b", 0.6, loose["rel_err"])
+    assert bool(classify(loose, "II").undetermined.all())
+    zero = ds.copy()
+    zero["J_N"] = xr.where(zero["lead"] == "b", 0.0, zero["J_N"])
+    assert bool(classify(zero, "II").undetermined.all())
+    r4 = dict(eps_L=-0.9420556337728545, eps_R=-1.1769637529878922, kappa=1.6729819847662064,
+              T_a=0.019594275778311118, T_b=0.004408481027100662, T_r=0.04261639029878174,
+              mu_a=0.7309263509933519, mu_b=2.398466146124994, mu_r=2.0524465997473245, gamma_a=0.3812523939295796,
+              gamma_b=1.641118536131804, gamma_r=0.22842198416457782)
+    cell = qtmsweep.solve("cqd", **r4)
+    assert float(cell.rel_err.sel(lead="a")) == np.inf and float(cell.J_Q.sel(lead="a")) != 0
+    assert mode_name(performance(cell)["mode"]) == "undetermined"
 
 
 def test_a_force_within_force_rtol_of_its_scale_is_zero():

@@ -131,14 +131,7 @@ def test_onsager_analysis_of_a_grid_of_equilibrium_points():
                                    single, rtol=1e-14)
 
 
-@pytest.mark.parametrize("delta_x", [
-    pytest.param(0.0, marks=pytest.mark.xfail(strict=True, reason=(
-        "known: L_CC is a difference of two terms ~4400x larger (C's net push around the one cycle is "
-        "of order delta_z), so double precision gives ~1e-12 relative, not 1e-13; the 60-digit "
-        "reference is right (the code's own float inputs redone in 60 digits agree to 8e-15). "
-        "Needs a cancellation-free (cycle-current) form of the response; open in issue 11"))),
-    0.35,
-])
+@pytest.mark.parametrize("delta_x", [0.0, 0.35])
 def test_qubit_fridge_global_onsager_matches_60_digit_complex_step(delta_x):
     """(F_E_L, F_E_C) with reference bath R: F_E_λ moves β_λ = β − F; the 60-digit secular rate
     process of tests/physics/fcs_reference (eigenbasis from mpmath, filtered Bose rates) is solved
@@ -173,4 +166,53 @@ def test_qubit_fridge_global_onsager_matches_60_digit_complex_step(delta_x):
         for b, lb in enumerate("LC"):
             # β_λ = β + i h corresponds to F_E_λ = −i h: dJ/dF = −Im J / h
             refv = -float(mp.im(flux(lb, la)) / h)
+            # delta_x = 0: L_CC is ~1/4400 of the direct and correction terms of dJ = t'dL rho + t'L drho
+            # (C's push around the one cycle is of order delta_z); the network form of the response
+            # (counting._equilibrium_response) has no such cancellation: was 1.4e-12, now ~1e-15
             assert abs(L[a, b] - refv) <= 1e-13 * np.sqrt(L[a, a] * L[b, b]), (la, lb, L[a, b], refv)
+            assert abs(L[a, b] - refv) <= 1e-13 * abs(refv), (la, lb, L[a, b], refv)
+    assert abs(L[0, 1] - L[1, 0]) <= 1e-14 * np.sqrt(L[0, 0] * L[1, 1])
+
+
+def test_kerr_onsager_matrix_matches_60_digit_central_differences():
+    """kerr_fridge N1 = N2 = 3 at equilibrium (network form of the response, counting._equilibrium_response)
+    against central differences of the 60-digit reference solve (tests/physics/reference.mp_kerr; step
+    1e-20 in beta_lambda = beta - F, truncation error ~1e-40)."""
+    import mpmath as mp
+
+    from tests.physics.reference import mp_kerr
+
+    fixed = dict(eps1=1.0, eps2=1.2, delta_z=0.15, Gamma_L=0.02, Gamma_R=0.08, Gamma_C=0.06, Omega_L=1.0,
+                 Omega_R=1.05, Omega_C=1.3, eps_c=10.0)
+    T = 0.4
+    L = onsager_matrix("kerr_fridge", T=T, N1=3, N2=3, **fixed)
+    with mp.workdps(60):
+        h = mp.mpf("1e-20")
+
+        def J(lead_T, F):
+            p = {**fixed, "T_L": mp.mpf(T), "T_R": mp.mpf(T), "T_C": mp.mpf(T)}
+            p[f"T_{lead_T}"] = 1 / (1 / mp.mpf(T) - F)
+            return mp_kerr(p, 3, 3)[1]
+
+        for b, lb in enumerate("LC"):
+            up, down = J(lb, h), J(lb, -h)
+            for a, la in enumerate("LC"):
+                k = "LRC".index(la)
+                refv = float((up[k] - down[k]) / (2 * h))
+                assert abs(L[a, b] - refv) <= 1e-13 * abs(refv), (la, lb, L[a, b], refv)
+    assert abs(L[0, 1] - L[1, 0]) <= 1e-14 * np.sqrt(L[0, 0] * L[1, 1])
+
+
+def test_network_response_only_at_equilibrium_cells_of_a_mixed_grid():
+    """A grid with equilibrium and driven cells: the equilibrium ones take the network form, the others
+    the generic derivative; each equals its own single-cell result."""
+    from qtmsweep.thermo.onsager import linear_response
+
+    base = dict(eps_L=1.0, eps_R=2.5, kappa=-1.5, mu_a=0.2, mu_b=0.2, mu_r=0.2, gamma_a=1.0, gamma_b=0.6,
+                gamma_r=1.4, T_a=1.0, T_r=1.0)
+    T_b = np.array([1.0, 1.3, 1.0, 0.7])
+    _, grid = linear_response("cqd", dict(base, T_b=T_b))
+    for k, t in enumerate(T_b):
+        _, one = linear_response("cqd", dict(base, T_b=float(t)))
+        np.testing.assert_allclose(grid[k], one[0], rtol=1e-15, atol=0)
+    assert not np.allclose(grid[1], grid[0])  # off equilibrium the differential response differs

@@ -439,6 +439,85 @@ def dlnr_dx(r_self: np.ndarray, r_partner: np.ndarray, log_ratio_in: np.ndarray,
     return np.where(A != 0, out, 0.0)
 
 
+def _edge_pairs(gen: Generator):
+    """``(src, tgt, k_in, k_out)`` arrays of the jump pairs of a single-edge rate generator (the
+    incoming member ``k_in`` goes ``src -> tgt``, its partner ``k_out`` back, same lead), or None."""
+    edges = _single_edges(gen)
+    if edges is None or gen.incoming is None:
+        return None
+    src, tgt = edges
+    by_key = {}
+    for k in range(src.size):
+        by_key.setdefault((int(src[k]), int(tgt[k]), int(gen.lead[k])), []).append(k)
+    pairs = []
+    for k in np.flatnonzero(gen.incoming):
+        partners = by_key.get((int(tgt[k]), int(src[k]), int(gen.lead[k])), [])
+        partners = [q for q in partners if not gen.incoming[q]]
+        if not partners:
+            return None
+        pairs.append((int(src[k]), int(tgt[k]), int(k), partners[0]))
+        by_key[(int(tgt[k]), int(src[k]), int(gen.lead[k]))].remove(partners[0])
+    if 2 * len(pairs) != src.size:
+        return None
+    return tuple(np.array(x, dtype=np.int64) for x in zip(*pairs))
+
+
+def _equilibrium_response(gen: Generator, pairs, w_in: np.ndarray, affinity: np.ndarray) -> np.ndarray:
+    """Linear response at detailed balance on the network of edges, free of large cancellations.
+
+    At equilibrium both members of an edge ``e`` carry the same one-way flux ``c_e = r_in p_src``
+    and, to first order, the net flux is ``F_e = c_e (A_e − (φ_tgt − φ_src))`` with the change
+    ``A_e = δ ln(r_in/r_out)`` of the edge's log-ratio and ``φ = δ ln p`` (a resistor network with
+    conductances ``c_e`` and EMFs ``A_e``; Kirchhoff's law fixes ``φ``).  Then
+    ``L_fj = Σ_e c_e w'_ef A'_ej`` with both the flux weights ``w`` and the affinities ``A``
+    replaced by their parts orthogonal (in the ``c``-weighted sense) to gradients,
+    ``w' = w − Bχ``, ``A' = A − Bψ`` (``χ, ψ`` from the weighted graph Laplacian, solved by the
+    subtraction-free GTH elimination).  Gradient parts of ``w`` carry no current around cycles:
+    removing them per edge (where ``ω`` becomes, e.g., the Kerr shift ``δz`` of a cycle) leaves a
+    sum of terms of the size of the result, where the generic ``∂ρ = −L^D ∂L ρ`` route subtracts a
+    correction from a direct term thousands of times larger.
+
+    ``w_in`` ``(n, E, F)``: weights of the incoming members; ``affinity`` ``(n, E, J)``: ``A_e``.
+    """
+    from .pauli import gth_solve
+
+    src, tgt, k_in, _ = pairs
+    n = gen.n
+    d = gen.jumps.shape[-1]
+    R = np.zeros((n, d, d))
+    rate = np.asarray(gen.rate, dtype=float)
+    all_src, all_tgt = _single_edges(gen)
+    for k in range(all_src.size):
+        R[:, all_src[k], all_tgt[k]] += rate[:, k]
+    p = np.empty((n, d))
+    x = np.empty((n, d))
+    y = np.empty((n, d))
+    kref = np.zeros(n, dtype=np.int64)
+    gth_solve(R, np.zeros((n, d)), kref, p, x, y)
+    c = rate[:, k_in] * p[:, src]  # (n, E) one-way equilibrium fluxes
+    lap = np.zeros((n, d, d))
+    for e in range(src.size):
+        lap[:, src[e], tgt[e]] += c[:, e]
+        lap[:, tgt[e], src[e]] += c[:, e]
+    kref = np.argmax(p, axis=1).astype(np.int64)
+
+    def project(v):  # (n, E, M) -> v - B chi per column
+        out = np.empty_like(v)
+        for m in range(v.shape[2]):
+            cv = c * v[:, :, m]
+            b = np.zeros((n, d))
+            np.add.at(b.T, tgt, cv.T)
+            np.subtract.at(b.T, src, cv.T)
+            chi = np.empty((n, d))
+            gth_solve(lap, b, kref, np.empty((n, d)), chi, np.empty((n, d)))
+            out[:, :, m] = v[:, :, m] - (chi[:, tgt] - chi[:, src])
+        return out
+
+    wp = project(np.asarray(w_in, dtype=float))
+    ap = project(np.asarray(affinity, dtype=float))
+    return np.einsum("ne,nef,nej->nfj", c, wp, ap)
+
+
 def response(gen: Generator, fluxes: list[tuple[str, str]], directions: np.ndarray) -> np.ndarray:
     """Exact derivatives ``∂⟨J_f⟩/∂X_j`` of the mean fluxes along parameter directions.
 
@@ -446,7 +525,48 @@ def response(gen: Generator, fluxes: list[tuple[str, str]], directions: np.ndarr
     ``∂r_k/∂X = r_k dlnr_k (ω ∂β_λ − n ∂α_λ)`` (``x = βω − α n`` with ``ω, n`` of the incoming
     member of the jump's pair), ``∂L = Σ_k ∂r_k D_k`` and
     ``∂ρ = −L^D ∂L ρ``: ``∂J_f = Σ_k ∂r_k ν_kf tᵀJ_kρ + tᵀL_f ∂ρ``.  Returns ``(n, F, J)``.
+
+    Cells of a rate process at equilibrium (every bath at one ``β`` and ``μ``) take the network
+    form of :func:`_equilibrium_response` instead (the same derivative, without its large
+    cancelling terms: the Onsager matrix to round-off of its own size).
     """
+    pairs = _edge_pairs(gen)
+    if pairs is None:
+        return _response_generic(gen, fluxes, directions)
+    beta, mu = np.asarray(gen.beta, dtype=float), np.asarray(gen.mu, dtype=float)
+    eq = np.all(beta == beta[:, :1], axis=1) & np.all(mu == mu[:, :1], axis=1)
+    if not np.any(eq):
+        return _response_generic(gen, fluxes, directions)
+    idx = np.flatnonzero(eq)
+    sub = gen.subset(slice(None)) if eq.all() else _take(gen, idx)
+    src, tgt, k_in, _ = pairs
+    w = sub.weights(fluxes)[:, k_in, :]  # (m, E, F)
+    lead = np.broadcast_to(sub.lead[k_in], (idx.size, k_in.size))
+    dirs = directions[idx]
+    dbeta = np.take_along_axis(dirs[:, :, 0, :], lead[..., None], axis=1)  # (m, E, J)
+    dalpha = np.take_along_axis(dirs[:, :, 1, :], lead[..., None], axis=1)
+    omega_in = np.asarray(sub.energy, dtype=float)[:, k_in]
+    n_in = np.asarray(sub.particles, dtype=float)[k_in]
+    affinity = -(omega_in[..., None] * dbeta - n_in[None, :, None] * dalpha)  # δ ln(r_in/r_out) = −δx
+    net = _equilibrium_response(sub, pairs, w, affinity)
+    ok = np.isfinite(net).all(axis=(1, 2))  # a network the elimination could not handle: the generic route
+    if eq.all() and ok.all():
+        return net
+    out = np.array(_response_generic(gen, fluxes, directions), copy=True)
+    out[idx[ok]] = net[ok]
+    return out
+
+
+def _take(gen: Generator, idx: np.ndarray) -> Generator:
+    """The cells ``idx`` (an index array) of a rate generator (fields used by the network response)."""
+    return Generator(L=None, trace=gen.trace, jumps=gen.jumps, rate=np.asarray(gen.rate)[idx],
+                     energy=np.asarray(gen.energy)[idx], particles=gen.particles, lead=gen.lead,
+                     mu=np.asarray(gen.mu)[idx], beta=np.asarray(gen.beta)[idx], dlnr=np.zeros((idx.size, gen.lead.size)),
+                     leads=gen.leads, kind=gen.kind, incoming=gen.incoming)
+
+
+def _response_generic(gen: Generator, fluxes: list[tuple[str, str]], directions: np.ndarray) -> np.ndarray:
+    """:func:`response` by ``∂ρ = −L^D ∂L ρ`` (any generator, any point)."""
     dz = _Drazin(gen)
     rho, t = dz.rho, dz.t
     w = gen.weights(fluxes)

@@ -33,8 +33,13 @@ a sign that cannot be resolved is never guessed:
   cell's gross (one-way) traffic through the lead — ``Σ (k_in p_i + k_out p_j)``
   over the lead's transitions, weighted by 1 (particles), ``|ω|`` (energy) or
   ``|ω − μ|`` (heat) — the scale on which a net current is a small difference.
-  Defaults ``err_factor = 2`` and ``current_rtol = 1e-9``.  Models without rates
-  fall back to ``G_J = max_λ |J[λ]|``.
+  Defaults ``err_factor = 2`` and ``current_rtol = 0``: the per-lead bound alone decides
+  (issue 11: every derived sign uses the per-component bounds), so a current of 1e-15 of its
+  traffic at a force of 1e-10 is classified wherever the kernel guarantees its sign, and an
+  exact zero stays undetermined.  ``current_rtol > 0`` adds a floor of its own.  Data without a
+  per-lead bound (no ``rel_err``, or an older store's per-cell one, which bounds errors relative
+  to the cell's largest current only) keep the former floor ``current_rtol = 1e-9``
+  (:data:`LEGACY_CURRENT_RTOL`).  Models without rates fall back to ``G_J = max_λ |J[λ]|``.
 
 Regimes of one flux ``J_k`` (own force ``F_k``, other force ``F_o``)
 ---------------------------------------------------------------------
@@ -100,7 +105,9 @@ CELL = {name: i for i, name in enumerate(CELL_REGIMES)}
 FLUX = {name: i for i, name in enumerate(FLUX_REGIMES)}
 
 DEFAULT_FORCE_RTOL = 1e-12
-DEFAULT_CURRENT_RTOL = 1e-9
+DEFAULT_CURRENT_RTOL = 0.0
+#: Floor on ``|J|/G_J`` where no per-lead bound exists (no ``rel_err`` or a per-cell one): the old default.
+LEGACY_CURRENT_RTOL = 1e-9
 DEFAULT_ERR_FACTOR = 2.0
 
 #: How each force is made of reservoir quantities: (kind, i, j) means β_i − β_j ("E")
@@ -242,16 +249,22 @@ def resolved_sign(value: xr.DataArray, scale: xr.DataArray, rel_err: xr.DataArra
 
     ``rel_err`` is the bound of the lead ``value`` belongs to (:func:`rel_err_of`): below 1 it
     guarantees the sign, ``err_factor`` (default 2) keeps a margin; ``inf`` or NaN leave the sign
-    undetermined.  An old per-cell ``rel_err`` (no ``lead`` dimension; ``inf`` meant "some flux of
+    undetermined, and so does an exact 0 (``|value| > 0`` is required whatever ``current_rtol``).
+    Without a per-lead bound (``rel_err`` None or per-cell) the floor is at least
+    :data:`LEGACY_CURRENT_RTOL`.  An old per-cell ``rel_err`` (no ``lead`` dimension; ``inf`` meant "some flux of
     the cell is exactly 0" and bounded nothing) is read as before.
 
     >>> import xarray as xr
-    >>> v = xr.DataArray([1e-3, -1e-12, -2.0, 1.0, 1.0])
-    >>> r = xr.DataArray([0.0, 0.0, 0.0, 0.6, float("inf")])
-    >>> resolved_sign(v, xr.DataArray([1.0] * 5), r.expand_dims(lead=["x"]).isel(lead=0)).values.tolist()
-    [1, 0, -1, 0, 0]
+    >>> v = xr.DataArray([1e-3, -1e-12, -2.0, 1.0, 1.0, 0.0])
+    >>> r = xr.DataArray([0.0, 0.0, 0.0, 0.6, float("inf"), 0.0])
+    >>> resolved_sign(v, xr.DataArray([1.0] * 6), r.expand_dims(lead=["x"]).isel(lead=0)).values.tolist()
+    [1, -1, -1, 0, 0, 0]
+    >>> resolved_sign(v, xr.DataArray([1.0] * 6), None).values.tolist()  # no bound: the 1e-9 floor
+    [1, 0, -1, 1, 1, 0]
     """
     mag = np.abs(value)
+    if rel_err is None or rel_err.attrs.get("per_cell_legacy"):
+        current_rtol = max(current_rtol, LEGACY_CURRENT_RTOL)  # no bound of this lead's own
     ok = mag > current_rtol * scale
     if rel_err is not None:
         if rel_err.attrs.get("per_cell_legacy"):  # inf: a flux of the cell is exactly 0, says nothing about others

@@ -9,6 +9,12 @@ hence the rates of that bath's jumps, analytically (:func:`qtmsweep.physics.coun
     ∂ρ/∂F = −L^D (∂L/∂F) ρ,     ∂J_i/∂F_j = tᵀ(∂L_i/∂F_j)ρ + tᵀL_i ∂ρ/∂F_j,
 
 with the Drazin inverse ``L^D`` of :mod:`qtmsweep.physics.counting` (one inverse per cell).
+At an equilibrium point of a rate process (Pauli models, the global fridge) the same derivative
+is formed on the network of edges instead (:func:`qtmsweep.physics.counting.response`): flux
+weights and affinities with their gradient parts removed per edge, then one sum of terms of the
+size of the result, where the formula above subtracts a correction from a direct term that can
+be thousands of times larger (``L_CC`` of the global ``qubit_fridge`` at ``δx = 0``: 4400×; now
+within 1e-14 of a 60-digit reference).
 No finite differences: the result is exact up to rounding, and Onsager reciprocity
 ``L_ij = L_ji`` (to ~1e-13 of ``max |L|``; tested) and the fluctuation–dissipation relation
 ``S_ij = 2 L_ij`` are properties of the physics that the tests check, not built in.

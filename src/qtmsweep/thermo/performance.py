@@ -21,8 +21,9 @@ Heat groups
     driven by hotter sources), ``heat_transformer`` (a sink hotter than every source),
     else ``mixed``.  ``equilibrium`` when every force is zero; ``undetermined`` when the
     sign of ``P`` or of a group heat is within tolerance (same rule as
-    :mod:`~qtmsweep.thermo.classify`: ``max(err_factor·rel_err·A, current_rtol·G)`` with
-    ``A`` the sum of the magnitudes of the terms and ``G`` the gross traffic).
+    :mod:`~qtmsweep.thermo.classify`: ``max(err_factor·rel_err·A + L ε A, current_rtol·G)`` with
+    ``A`` the sum of the magnitudes of the terms, ``L`` their number and ``G`` the gross traffic;
+    ``current_rtol`` is 0 by default, at least 1e-9 without per-lead bounds).
 ``efficiency`` / ``efficiency_carnot`` (engine)
     ``η = P / heat_in`` and ``η_C = 1 − T_c/T_h`` with ``T_h`` the hottest source and
     ``T_c`` the coldest sink — the bound ``σ ≥ 0`` implies for these heat flows.
@@ -73,6 +74,7 @@ from .classify import (
     DEFAULT_CURRENT_RTOL,
     DEFAULT_ERR_FACTOR,
     DEFAULT_FORCE_RTOL,
+    LEGACY_CURRENT_RTOL,
     cell_dims,
     classify,
     current_scales,
@@ -85,6 +87,8 @@ from .classify import (
     resolve_pair,
     resolved_sign,
 )
+
+EPS = float(np.finfo(float).eps)
 
 MODES: tuple[str, ...] = (
     "undetermined", "equilibrium", "engine", "refrigerator", "accelerator", "heater", "conduction",
@@ -181,6 +185,8 @@ def performance(ds: xr.Dataset, reduced_model: str | None = None, *, classificat
             if m is not None and (m in ds.variables or m in ds.attrs):
                 mu[:, k] = flat(parameter(ds, m))
     rel = lead_rel_err(ds, dims, n, L)
+    if "rel_err" not in ds or "lead" not in ds["rel_err"].dims:  # no per-lead bound: the former floor
+        current_rtol = max(current_rtol, LEGACY_CURRENT_RTOL)
     G_Q = flat_leads(scales["G_Q"])
     G_N = flat_leads(scales["G_N"]) if "G_N" in scales else np.zeros((n, L))
     bad_lead = err_factor * rel >= 1.0  # that lead's currents carry no guaranteed sign
@@ -188,7 +194,8 @@ def performance(ds: xr.Dataset, reduced_model: str | None = None, *, classificat
 
     # power and its sign
     P = -(mu * J_N).sum(axis=1)
-    tol_P = np.maximum(err_factor * (rel * np.abs(mu * J_N)).sum(axis=1),
+    # bounds of the terms, and the rounding of their sum (L terms: L ulp of their magnitudes)
+    tol_P = np.maximum(err_factor * (rel * np.abs(mu * J_N)).sum(axis=1) + L * EPS * np.abs(mu * J_N).sum(axis=1),
                        current_rtol * (np.abs(mu) * G_N).sum(axis=1))
     no_work = P == 0.0
     bad_P = (bad_lead & (mu * J_N != 0)).any(axis=1)
@@ -197,7 +204,7 @@ def performance(ds: xr.Dataset, reduced_model: str | None = None, *, classificat
     # heat groups
     same = np.abs(T[:, :, None] - T[:, None, :]) <= temperature_rtol * np.maximum(T[:, :, None], T[:, None, :])
     Q_grp = np.einsum("nij,nj->ni", same, J_Q)
-    tol_lead = np.maximum(err_factor * rel * (np.abs(J_E) + np.abs(mu * J_N)), current_rtol * G_Q)
+    tol_lead = np.maximum(err_factor * rel * (np.abs(J_E) + np.abs(mu * J_N)) + L * EPS * np.abs(J_Q), current_rtol * G_Q)
     tol_grp = np.einsum("nij,nj->ni", same, tol_lead)
     bad_grp = np.einsum("nij,nj->ni", same, (bad_lead & (J_Q != 0)).astype(float)) > 0
     leader = np.ones((n, L), dtype=bool)

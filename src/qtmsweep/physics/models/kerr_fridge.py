@@ -267,12 +267,18 @@ def _edge_table(N1: int, N2: int):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, use_j,
+def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, use_j, is_c,
               omega_e, kin_e, kout_e, lr_e, ge_e, R, g, kref, rho):  # pragma: no cover - compiled
     """Everything :func:`~qtmsweep.physics.pauli.solve_rate_equations` forms before its solve, for one
     truncation (levels ``n1, n2`` per state), from the unit-weight rates of :func:`_level_rates`:
     energies, the reference Gibbs state ``p0`` (at ``T0``) and its most populated state ``kref``,
-    edge arrays, rate matrices ``R``, drive ``g`` and the rates' relative error ``rho``."""
+    edge arrays, rate matrices ``R``, drive ``g`` and the rates' relative error ``rho``.
+
+    The energy weight of a bath-C edge (``is_c``) is ``delta_z n1`` instead of its frequency
+    ``eps2 + delta_z n1``: resonator 2 changes only by C's jumps, one quantum each, so the net C
+    fluxes sum to exactly 0 in the steady state and ``J_Q[C] = Σ (eps2 + delta_z n1) F = Σ delta_z n1 F``
+    (a current that the frequency-weighted sum forms as a difference of terms up to
+    ``eps2/(delta_z n1)`` times larger, with their rounding)."""
     m = I.shape[0]
     n = e1.shape[0]
     d = n1.shape[0]
@@ -310,7 +316,7 @@ def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, 
             ki = w * K_in[u, c]
             ko = w * K_out[u, c]
             ge = (w * coef[u, c]) * (p0[j] if use_j[u, c] != 0.0 else p0[i])
-            omega_e[e, c] = E[j] - E[i]
+            omega_e[e, c] = dz[c] * n1[i] if is_c[e] else E[j] - E[i]
             kin_e[e, c] = ki
             kout_e[e, c] = ko
             lr_e[e, c] = LR[u, c]
@@ -341,7 +347,7 @@ def _solve_truncation(numeric: Mapping[str, Any], n: int, N1: int, N2: int, rate
     g = np.empty((n, d))
     kref = np.empty(n, dtype=np.int64)
     rho = np.empty(n)
-    _assemble(e1, e2, dz, np.ascontiguousarray(T0), Tmin, n1, n2, I, Jx, U, W, *table,
+    _assemble(e1, e2, dz, np.ascontiguousarray(T0), Tmin, n1, n2, I, Jx, U, W, *table, LEAD == LEADS.index("C"),
               omega_e, kin_e, kout_e, lr_e, ge_e, R, g, kref, rho)
     zero = np.zeros((m, n))
     return solve_stacked(n, d, I, Jx, LEAD, np.zeros(m), omega_e, kin_e, kout_e, lr_e, zero, ge_e, R, g, kref, rho,
