@@ -88,7 +88,9 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
     numeric = {k: v for k, v in params.items() if not m.parameter(k).structural}
     arrays, dims, coords, shape, places = _broadcast(numeric)
     n = int(np.prod(shape)) if shape else 1
-    in_place = getattr(m, "grid_params", False) and cumulants is None and m.resolve_method(method) == "closed_form"
+    # cqd's counting kernel reads the grid parameters in place too (thermo.noise._cqd_fused)
+    in_place = (getattr(m, "grid_params", False) and (cumulants is None or m.name == "cqd")
+                and m.resolve_method(method) == "closed_form")
     flat = _Flat({k: places[k] if in_place and k in places else v for k, v in arrays.items()}, n)
     flat.update(structural)
     check_constraints(m, flat)  # constraints between parameters (e.g. chain global: g < omega), before any work
@@ -105,7 +107,7 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
     if cumulants is not None:
         from .thermo.noise import add_counting_statistics
 
-        ds = add_counting_statistics(ds, m, {k: flat[k] for k in flat}, order=cumulants, fluxes=fluxes)
+        ds = add_counting_statistics(ds, m, flat, order=cumulants, fluxes=fluxes)
     return ds
 
 

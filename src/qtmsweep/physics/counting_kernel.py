@@ -274,3 +274,278 @@ def pauli_flux_cumulants_kernel(src, tgt, rate_T, energy_T, particles, on, a_E, 
                     c3[cell, f] = val
                     gross = 3 * abs(t1) + 3 * abs(t2) + abs(t3)
                     c3_rel[cell, f] = 64 * d * eps * gross / abs(val) if val != 0 else 0.0
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _gth(Q, d):  # pragma: no cover - compiled
+    """Grassmann–Taksar–Heyman elimination of the states ``0 .. d−2`` of a negative rate matrix ``Q``
+    (``Q[i, j] = −rate(j → i)`` off the diagonal), in place: each pivot is the escape rate of the
+    censored chain, summed from its (non-positive) column instead of a subtraction, and every
+    off-diagonal update adds terms of one sign, so the factorisation has no cancellation.  Returns
+    False when a pivot is 0 (a state the remaining ones cannot reach: no unique steady state)."""
+    for c in range(d - 1):
+        piv = 0.0
+        for i in range(c + 1, d):
+            piv -= Q[i, c]
+        if not piv > 0.0:
+            return False
+        Q[c, c] = piv
+        inv = 1.0 / piv
+        for i in range(c + 1, d):
+            Q[i, c] *= inv  # multiplier l_ic (<= 0)
+            lic = Q[i, c]
+            for j in range(c + 1, d):
+                if j != i:
+                    Q[i, j] -= lic * Q[c, j]
+    return True
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _gth_rho(Q, d, rho):  # pragma: no cover - compiled
+    """Steady state after :func:`_gth` (back substitution of positive terms, normalised)."""
+    rho[d - 1] = 1.0
+    tot = 1.0
+    for c in range(d - 2, -1, -1):
+        acc = 0.0
+        for i in range(c + 1, d):
+            acc -= rho[i] * Q[c, i]
+        rho[c] = acc / Q[c, c]
+        tot += rho[c]
+    for a in range(d):
+        rho[a] /= tot
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _gth_drazin(Q, d, rho, x):  # pragma: no cover - compiled
+    """``x ← L^D x`` after :func:`_gth`: ``b = x − ρ Σx``; solve ``W z = b`` on the states ``0 .. d−2``
+    with ``z_{d−1} = 0`` (the last row holds by the zero column sums), then ``y = z − ρ Σz``."""
+    tot = 0.0
+    for a in range(d):
+        tot += x[a]
+    for a in range(d - 1):
+        x[a] = -(x[a] - rho[a] * tot)  # M z = -b with M = -W restricted
+    for c in range(d - 1):
+        for i in range(c + 1, d - 1):
+            x[i] -= Q[i, c] * x[c]
+    for c in range(d - 2, -1, -1):
+        acc = x[c]
+        for j in range(c + 1, d - 1):
+            acc -= Q[c, j] * x[j]
+        x[c] = acc / Q[c, c]
+    x[d - 1] = 0.0
+    tz = 0.0
+    for a in range(d):
+        tz += x[a]
+    for a in range(d):
+        x[a] -= rho[a] * tz
+
+
+# -- cqd: the rates formed in the kernel (no generator arrays), ratios in the same pass -------------
+#: The jumps of ``cqd`` in the order of :func:`qtmsweep.physics.generator.rate_model_generator`
+#: (two per ``cqd.TRANSITIONS`` entry: the electron-in jump ``i -> j``, then ``j -> i``); states
+#: ``A, B, C, D`` = 0..3, leads ``a, b, r`` = 0..2.
+CQD_SRC = np.array([0, 1, 0, 1, 2, 3, 2, 3, 0, 2, 1, 3], dtype=np.int64)
+CQD_TGT = np.array([1, 0, 1, 0, 3, 2, 3, 2, 2, 0, 3, 1], dtype=np.int64)
+CQD_LEAD = np.array([0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 2, 2], dtype=np.int64)
+#: Cells per block of :func:`cqd_counting_kernel` (its gathered parameters stay in L1).
+CQD_BLOCK = 256
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _fermi_pair(x):  # pragma: no cover - compiled (physics.distributions.fermi_pair)
+    e = np.exp(-abs(x))
+    r = 1.0 / (1.0 + e)
+    if x > 0.0:
+        return e * r, r
+    return r, e * r
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _gather(base, dv, md, i0, m, out):  # pragma: no cover - compiled
+    """``out[j] = base[((i0 + j) // dv) % md]`` for ``j < m`` (a GridParam read in place)."""
+    if md == 1:
+        v0 = base[0]
+        for j in range(m):
+            out[j] = v0
+        return
+    if dv == 1:
+        v = i0 % md
+        for j in range(m):
+            out[j] = base[v]
+            v += 1
+            if v == md:
+                v = 0
+        return
+    q = (i0 // dv) % md
+    r = i0 % dv
+    for j in range(m):
+        out[j] = base[q]
+        r += 1
+        if r == dv:
+            r = 0
+            q += 1
+            if q == md:
+                q = 0
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J_N, J_Q, rel_err, sigma, sigma_rel,
+                        S, S_rel, c3, c3_rel, activity, fano, tur, kur, tur_rel, undetermined,
+                        tur_undetermined):  # pragma: no cover - compiled
+    """Counting statistics of ``cqd`` on ``n`` cells, end to end in one pass.
+
+    ``bases/div/mod``: the 12 kernel parameters (``cqd.KERNEL_PARAMETERS``) as GridParams read in
+    place.  Per cell: the 12 lead-resolved rates ``γ f(x)``, ``γ (1 − f(x))`` with
+    ``x = (ω − μ)/T`` (as ``cqd.lead_rates``), the counting weights of the fluxes
+    ``(fvar_f, flead_f)`` (``fvar`` 0 = J_E, 1 = J_N, 2 = J_Q), then the cumulants exactly as
+    :func:`pauli_flux_cumulants_kernel` (same LU, same formulas, same bounds) and the ratios of
+    :func:`qtmsweep.thermo.noise.add_counting_statistics` from the mean solve's ``J_*``,
+    ``rel_err (n, 3)``, ``sigma`` and ``sigma_rel``.
+    """
+    d = 4
+    K = 12
+    F = fvar.shape[0]
+    B = CQD_BLOCK
+    nblocks = (n + B - 1) // B
+    eps = 2.220446049250313e-16
+    src = CQD_SRC
+    tgt = CQD_TGT
+    jl = CQD_LEAD
+    for ib in prange(nblocks):
+        i0 = ib * B
+        m = min(B, n - i0)
+        prm = np.empty((12, B))
+        for k in range(12):
+            _gather(bases[k], div[k], mod[k], i0, m, prm[k])
+        A = np.empty((d, d))
+        piv = np.zeros(d, dtype=np.int64)
+        rho = np.empty(d)
+        y = np.empty((F, d))
+        v = np.empty(d)
+        w = np.empty((K, F))
+        rate = np.empty(K)
+        om = np.empty(6)
+        for j in range(m):
+            cell = i0 + j
+            eL = prm[0, j]
+            eR = prm[1, j]
+            kap = prm[2, j]
+            T3 = (prm[3, j], prm[4, j], prm[5, j])
+            M3 = (prm[6, j], prm[7, j], prm[8, j])
+            G3 = (prm[9, j], prm[10, j], prm[11, j])
+            om[0] = eL
+            om[1] = eL
+            om[2] = eL + kap
+            om[3] = eL + kap
+            om[4] = eR
+            om[5] = eR + kap
+            for t in range(6):
+                ld = jl[2 * t]
+                x = (om[t] - M3[ld]) / T3[ld]
+                fx, hx = _fermi_pair(x)
+                rate[2 * t] = G3[ld] * fx
+                rate[2 * t + 1] = G3[ld] * hx
+            for k in range(K):
+                ld = jl[k]
+                sgn = 1.0 if k % 2 == 0 else -1.0
+                wE = sgn * om[k // 2]
+                for f in range(F):
+                    if flead[f] != ld:
+                        w[k, f] = 0.0
+                    elif fvar[f] == 0:
+                        w[k, f] = wE
+                    elif fvar[f] == 1:
+                        w[k, f] = sgn
+                    else:
+                        w[k, f] = wE - M3[ld] * sgn
+            for a in range(d):
+                for b in range(d):
+                    A[a, b] = 0.0
+            for k in range(K):
+                A[tgt[k], src[k]] -= rate[k]
+            ok = _gth(A, d)
+            act = 0.0
+            if ok:
+                _gth_rho(A, d, rho)
+                for k in range(K):
+                    act += rate[k] * rho[src[k]]
+                for f in range(F):
+                    for a in range(d):
+                        y[f, a] = 0.0
+                    for k in range(K):
+                        y[f, tgt[k]] += rate[k] * rho[src[k]] * w[k, f]
+                    _gth_drazin(A, d, rho, y[f])
+                for f in range(F):
+                    for g in range(f, F):
+                        cross_fg = 0.0
+                        cross_gf = 0.0
+                        contact = 0.0
+                        for k in range(K):
+                            r = rate[k]
+                            cross_fg += r * w[k, f] * y[g, src[k]]
+                            cross_gf += r * w[k, g] * y[f, src[k]]
+                            contact += r * rho[src[k]] * w[k, f] * w[k, g]
+                        val = contact - cross_fg - cross_gf
+                        S[cell, f, g] = val
+                        S[cell, g, f] = val
+                        if f == g:
+                            S_rel[cell, f] = 64 * d * eps * (abs(contact) + 2 * abs(cross_fg)) / abs(val) \
+                                if val != 0 else 0.0
+                if order >= 3:
+                    for f in range(F):
+                        c1f = 0.0
+                        for a in range(d):
+                            v[a] = 0.0
+                        for k in range(K):
+                            r = rate[k]
+                            wk = w[k, f]
+                            c1f += r * rho[src[k]] * wk
+                            v[tgt[k]] += 2 * r * wk * (-y[f, src[k]]) + r * wk * wk * rho[src[k]]
+                        for a in range(d):
+                            v[a] -= 2 * c1f * (-y[f, a])
+                        _gth_drazin(A, d, rho, v)
+                        t1 = 0.0
+                        t2 = 0.0
+                        t3 = 0.0
+                        for k in range(K):
+                            r = rate[k]
+                            wk = w[k, f]
+                            t1 += r * wk * (-v[src[k]])
+                            t2 += r * wk * wk * (-y[f, src[k]])
+                            t3 += r * rho[src[k]] * wk * wk * wk
+                        val = 3 * t1 + 3 * t2 + t3
+                        c3[cell, f] = val
+                        gross = 3 * abs(t1) + 3 * abs(t2) + abs(t3)
+                        c3_rel[cell, f] = 64 * d * eps * gross / abs(val) if val != 0 else 0.0
+            else:
+                act = np.nan
+                for f in range(F):
+                    S_rel[cell, f] = np.nan
+                    for g in range(F):
+                        S[cell, f, g] = np.nan
+            activity[cell] = act
+            sg = sigma[cell]
+            srel = sigma_rel[cell]
+            for f in range(F):
+                ld = flead[f]
+                vf = fvar[f]
+                Jf = J_E[cell, ld] if vf == 0 else (J_N[cell, ld] if vf == 1 else J_Q[cell, ld])
+                rJ = rel_err[cell, ld]
+                Sd = S[cell, f, f]
+                und = not (Jf != 0.0 and np.isfinite(Jf) and rJ < resolved)  # NaN rel_err: undetermined
+                undetermined[cell, f] = und
+                if und:
+                    fano[cell, f] = np.nan
+                    kur[cell, f] = np.nan
+                    tur[cell, f] = np.nan
+                    tur_rel[cell, f] = np.inf
+                    tur_undetermined[cell, f] = True
+                else:
+                    aJ = abs(Jf)
+                    fano[cell, f] = Sd / aJ
+                    kur[cell, f] = Sd * act / (aJ * aJ)
+                    tr = 2 * rJ + S_rel[cell, f] + srel
+                    tur_rel[cell, f] = tr
+                    tu = not (tr < resolved)
+                    tur_undetermined[cell, f] = tu
+                    tur[cell, f] = np.nan if tu else Sd * sg / (aJ * aJ)

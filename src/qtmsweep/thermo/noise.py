@@ -112,13 +112,70 @@ def counting_statistics(model, params: Mapping[str, Any], fluxes: Sequence[str] 
 
 def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *, order: int = 2,
                             fluxes: Sequence[str] | None = None) -> xr.Dataset:
-    """Add the variables of the module docstring to a solved dataset (cells in C order of ``sigma``'s dims)."""
+    """Add the variables of the module docstring to a solved dataset (cells in C order of ``sigma``'s dims).
+
+    ``params`` may be :func:`qtmsweep.solve`'s flat parameters (values read on demand; for ``cqd``
+    its grid parameters are read in place by the fused kernel, :func:`_cqd_fused`).
+    """
     if order not in (2, 3):
         raise ValueError(f"cumulants={order!r} is not allowed; allowed: 2 or 3")
-    labels, c, gen = counting_statistics(model, params, fluxes, order)
     dims = tuple(ds["sigma"].dims)
     shape = tuple(ds.sizes[d] for d in dims)
     n = int(np.prod(shape, dtype=np.int64))
+    name = get_model(model).name
+    if name == "cqd":
+        labels = check_counting(model, {}, fluxes)
+        pairs = [parse_flux(f) for f in labels]
+        v = _cqd_fused(ds, dims, n, params, pairs, order)
+        approach = "pauli"
+    else:
+        labels, v, approach = _generic(ds, dims, n, model, name, params, fluxes, order)
+        pairs = [parse_flux(f) for f in labels]
+    return _assemble(ds, dims, shape, n, name, labels, pairs, order, v, approach)
+
+
+def _cqd_fused(ds, dims, n, params, pairs, order) -> dict:
+    """``cqd``'s counting statistics and ratios from one pass of the fused kernel
+    (:func:`qtmsweep.physics.counting_kernel.cqd_counting_kernel`): the rates are formed in the
+    kernel from the parameters (GridParams read in place), no generator arrays are built, and
+    the ratios and their bounds are written in the same pass.  Same numbers as the generic route
+    (same formulas; the rates to an ulp)."""
+    from ..physics.counting_kernel import cqd_counting_kernel
+    from ..physics.models.cqd import KERNEL_PARAMETERS, LEADS, _grid_params, _read_only
+
+    raw = getattr(params, "raw", params.__getitem__)
+    grid_params, _ = _grid_params({k: raw(k) for k in KERNEL_PARAMETERS}, n)
+    F = len(pairs)
+    fvar = np.array([("J_E", "J_N", "J_Q").index(var) for var, _ in pairs], dtype=np.int64)
+    flead = np.array([LEADS.index(lead) for _, lead in pairs], dtype=np.int64)
+
+    def flat(name, extra=()):
+        return np.ascontiguousarray(_cells(ds, name, dims, extra), dtype=float)
+    J_E, J_N, J_Q = (flat(var, ("lead",)) for var in ("J_E", "J_N", "J_Q"))
+    rel = flat("rel_err", ("lead",)) if "rel_err" in ds else np.zeros((n, 3))
+    if rel.ndim == 1:
+        rel = np.repeat(rel[:, None], 3, axis=1)
+    sigma = flat("sigma")
+    srel = flat("sigma_rel_err") if "sigma_rel_err" in ds else np.zeros(n)
+    S = np.empty((n, F, F))
+    c3, c3_rel = (np.full((n, F), np.nan), np.full((n, F), np.nan)) if order >= 3 else (np.empty((1, F)),) * 2
+    out = {k: np.empty((n, F)) for k in ("S_rel_err", "fano", "tur", "kur", "tur_rel_err")}
+    undet, tur_undet = np.empty((n, F), dtype=bool), np.empty((n, F), dtype=bool)
+    act = np.empty(n)
+    div = np.array([g.div for g in grid_params], dtype=np.int64)
+    mod = np.array([g.mod for g in grid_params], dtype=np.int64)
+    cqd_counting_kernel(tuple(_read_only(g.values) for g in grid_params), div, mod, n, fvar, flead, order,
+                        RESOLVED_REL_ERR, J_E, J_N, J_Q, rel, sigma, srel, S, out["S_rel_err"], c3, c3_rel, act,
+                        out["fano"], out["tur"], out["kur"], out["tur_rel_err"], undet, tur_undet)
+    return dict(S=S, c3=c3 if order >= 3 else None, c3_rel_err=c3_rel if order >= 3 else None, activity=act,
+                ratio_undetermined=undet, tur_undetermined=tur_undet, classical=np.ones(n, dtype=bool),
+                rel_change=None, **out)
+
+
+def _generic(ds, dims, n, model, name, params, fluxes, order):
+    """``(labels, variables, approach)`` from the model's counting generator (any model)."""
+    params = {k: params[k] for k in params}
+    labels, c, gen = counting_statistics(model, params, fluxes, order)
     pairs = [parse_flux(f) for f in labels]
     leads = list(ds["lead"].values)
     J = np.stack([_cells(ds, var, dims, ("lead",))[:, leads.index(lead)] for var, lead in pairs], axis=1)
@@ -127,7 +184,6 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
     rel_sigma = _sigma_rel_err(ds, dims, model, leads, sigma)
     S = c.S
     Sd = np.einsum("nff->nf", S)
-    name = get_model(model).name
     bigger = []  # truncated Hilbert spaces: the same statistics one level up (SPEC §2's N -> N+1)
     if name == "kerr_fridge":
         for dN in ((1, 0), (0, 1)):
@@ -154,6 +210,15 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
             tur_rel = tur_rel + 2 * rel_change
         tur_undetermined = undetermined | ~(tur_rel < RESOLVED_REL_ERR)
         tur = np.where(tur_undetermined, np.nan, Sd * sigma[:, None] / absJ**2)
+    v = dict(S=S, S_rel_err=c.S_rel_err, c3=c.c3, c3_rel_err=c.c3_rel_err, activity=c.activity, fano=fano, tur=tur,
+             kur=kur, tur_rel_err=tur_rel, ratio_undetermined=undetermined, tur_undetermined=tur_undetermined,
+             classical=np.asarray(gen.notes.get("classical", np.zeros(n, bool))), rel_change=rel_change)
+    return labels, v, str(gen.notes.get("approach", gen.kind))
+
+
+def _assemble(ds, dims, shape, n, name, labels, pairs, order, v, approach) -> xr.Dataset:
+    S, fano, tur, kur, tur_rel = v["S"], v["fano"], v["tur"], v["kur"], v["tur_rel_err"]
+    undetermined, tur_undetermined, rel_change = v["ratio_undetermined"], v["tur_undetermined"], v["rel_change"]
 
     def grid(a):
         return a.reshape(shape + a.shape[1:])
@@ -164,7 +229,7 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
     out = {
         "S": (fd_, grid(S), {"units": "[flux]*[flux_]*time (see flux_units)",
                              "long_name": "covariance of the counted fluxes, lim Cov(N_a, N_b)/t", **attrs}),
-        "S_rel_err": (fd, grid(c.S_rel_err), {"units": "1", "long_name": "rounding bound on the relative error of "
+        "S_rel_err": (fd, grid(v["S_rel_err"]), {"units": "1", "long_name": "rounding bound on the relative error of "
                                               "S(flux, flux) (assembly of the Drazin formula)"}),
         "fano": (fd, grid(fano), {"units": "[counted quantity] (1 for J_N, energy for J_E/J_Q)",
                                   "long_name": "Fano factor S_ii/|J_i| (NaN where ratio_undetermined)", **attrs}),
@@ -178,9 +243,9 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
                                f"resolved by its bound (relative bound >= {RESOLVED_REL_ERR:g}): ratios are NaN"}),
         "tur_undetermined": (fd, grid(tur_undetermined), {"units": "1", "long_name": "True where tur is NaN: J_i "
                              f"unresolved, or the bound tur_rel_err >= {RESOLVED_REL_ERR:g} (e.g. sigma unresolved)"}),
-        "activity": (dims, grid(c.activity), {"units": "1/time", "long_name": "dynamical activity: total rate of "
+        "activity": (dims, grid(v["activity"]), {"units": "1/time", "long_name": "dynamical activity: total rate of "
                                               "jumps in the steady state"}),
-        "classical_dynamics": (dims, grid(np.asarray(gen.notes.get("classical", np.zeros(n, bool)))),
+        "classical_dynamics": (dims, grid(v["classical"]),
                                {"units": "1", "long_name": "True where the dynamics is a classical Markov jump "
                                 "process (TUR and KUR must hold)"}),
     }
@@ -188,17 +253,17 @@ def add_counting_statistics(ds: xr.Dataset, model, params: Mapping[str, Any], *,
         what = "(N1+1, N2) and (N1, N2+1)" if name == "kerr_fridge" else "n_max + 1 quanta"
         out["S_truncation_rel_change"] = (fd, grid(rel_change), {"units": "1", "long_name": "relative change of "
                                           f"S(flux, flux) from {what}: truncation estimate"})
-    if c.c3 is not None:
-        out["c3"] = (fd, grid(c.c3), {"units": "[flux]*[counted quantity]^2", "long_name": "third scaled cumulant "
+    if v["c3"] is not None:
+        out["c3"] = (fd, grid(v["c3"]), {"units": "[flux]*[counted quantity]^2", "long_name": "third scaled cumulant "
                                       "lim <<N^3>>/t of the counted flux", **attrs})
-        out["c3_rel_err"] = (fd, grid(c.c3_rel_err), {"units": "1", "long_name": "rounding bound on the relative "
+        out["c3_rel_err"] = (fd, grid(v["c3_rel_err"]), {"units": "1", "long_name": "rounding bound on the relative "
                              "error of c3 (it vanishes at equilibrium: a cancelling sum there)"})
     ds = ds.assign(out)
     ds = ds.assign_coords(flux=("flux", labels), flux_=("flux_", labels),
                           flux_units=("flux", units))
     ds.attrs["cumulants"] = int(order)
     ds.attrs["counting_convention"] = CONVENTION
-    ds.attrs["counting_generator"] = str(gen.notes.get("approach", gen.kind))
+    ds.attrs["counting_generator"] = approach
     return ds
 
 
