@@ -268,11 +268,11 @@ def cumulants(gen: Generator, weights: np.ndarray, order: int = 2, batch: int | 
     edges = _single_edges(gen)
     if edges is not None:
         return _pauli_fast(gen, edges, weights, order)
+    if batch is None:
+        return _dense_fast(gen, weights, order)
     n = gen.n
     D = gen.jumps.shape[-1]
     K, F = weights.shape[1], weights.shape[2]
-    if batch is None:
-        batch = max(1, int(32 * 2**20 // (16 * (D * D * 3 + K * D * 2 + 8 * F * D))))
     parts = []
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
@@ -355,6 +355,30 @@ def _pauli_fast(gen: Generator, edges, weights, order) -> Cumulants:
     rate_T = np.ascontiguousarray(np.asarray(gen.rate, dtype=float).T)  # (K, n): a view when built that way
     pauli_cumulants_kernel(src, tgt, rate_T, np.ascontiguousarray(weights, dtype=float), d, order, c1, S, c3, act,
                            S_rel, c3_rel, rho)
+    return Cumulants(c1=c1, S=S, c3=c3 if order >= 3 else None, activity=act, S_rel_err=S_rel, rho=rho,
+                     c3_rel_err=c3_rel if order >= 3 else None)
+
+
+def _dense_fast(gen: Generator, weights, order) -> Cumulants:
+    """:func:`_cumulants` by the compiled per-cell kernel (one LU per cell, the jumps as nonzeros)."""
+    from .counting_kernel import dense_cumulants_kernel
+
+    L = np.ascontiguousarray(gen.matrix(), dtype=complex)
+    n, D, _ = L.shape
+    J = np.asarray(gen.jumps)
+    jk, jrow, jcol = np.nonzero(J)
+    jval = J[jk, jrow, jcol].astype(complex)
+    t = gen.trace.astype(complex)
+    tJ = np.einsum("a,kab->kb", t, J.astype(complex))
+    F = weights.shape[2]
+    c1, S = np.empty((n, F)), np.empty((n, F, F))
+    c3, c3_rel = np.full((n, F), np.nan), np.full((n, F), np.nan)
+    act, S_rel, rho = np.empty(n), np.empty((n, F)), np.empty((n, D), dtype=complex)
+    dense_cumulants_kernel(L, t, jk.astype(np.int64), jrow.astype(np.int64), jcol.astype(np.int64), jval, tJ,
+                           np.ascontiguousarray(gen.rate, dtype=float), np.ascontiguousarray(weights, dtype=float),
+                           order, c1, S, c3, act, S_rel, c3_rel, rho)
+    if not np.iscomplexobj(gen.matrix()):
+        rho = rho.real
     return Cumulants(c1=c1, S=S, c3=c3 if order >= 3 else None, activity=act, S_rel_err=S_rel, rho=rho,
                      c3_rel_err=c3_rel if order >= 3 else None)
 

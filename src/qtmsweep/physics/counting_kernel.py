@@ -549,3 +549,187 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
                     tu = not (tr < resolved)
                     tur_undetermined[cell, f] = tu
                     tur[cell, f] = np.nan if tu else Sd * sg / (aJ * aJ)
+
+
+# -- any generator (Lindblad superoperators on a sector): dense LU per cell, sparse jumps ------------
+@njit(cache=True, inline="always")
+def _clu(A, piv, d):  # pragma: no cover - compiled
+    """LU with partial pivoting of a complex ``d × d`` matrix in place (False on a zero pivot)."""
+    for c in range(d):
+        p = c
+        big = abs(A[c, c])
+        for r in range(c + 1, d):
+            a = abs(A[r, c])
+            if a > big:
+                big = a
+                p = r
+        piv[c] = p
+        if p != c:
+            for k in range(d):
+                tmp = A[c, k]
+                A[c, k] = A[p, k]
+                A[p, k] = tmp
+        if big == 0.0:
+            return False
+        inv = 1.0 / A[c, c]
+        for r in range(c + 1, d):
+            f = A[r, c] * inv
+            A[r, c] = f
+            if f != 0.0:
+                for k in range(c + 1, d):
+                    A[r, k] -= f * A[c, k]
+    return True
+
+
+@njit(cache=True, inline="always")
+def _csolve(A, piv, b, d):  # pragma: no cover - compiled
+    for c in range(d):
+        p = piv[c]
+        if p != c:
+            tmp = b[c]
+            b[c] = b[p]
+            b[p] = tmp
+    for r in range(d):
+        acc = b[r]
+        for k in range(r):
+            acc -= A[r, k] * b[k]
+        b[r] = acc
+    for r in range(d - 1, -1, -1):
+        acc = b[r]
+        for k in range(r + 1, d):
+            acc -= A[r, k] * b[k]
+        b[r] = acc / A[r, r]
+
+
+@njit(cache=True, inline="always")
+def _cdrazin(A, piv, t, rho, x, d):  # pragma: no cover - compiled
+    tot = 0.0 + 0.0j
+    for a in range(d):
+        tot += t[a] * x[a]
+    for a in range(d):
+        x[a] -= rho[a] * tot
+    _csolve(A, piv, x, d)
+
+
+@njit(cache=True, inline="always")
+def _jump_apply(jk, jrow, jcol, jval, coef, vec, out, d):  # pragma: no cover - compiled
+    """``out = Σ_k coef_k J_k vec`` with the jumps' nonzeros ``(jk, jrow, jcol, jval)``."""
+    for a in range(d):
+        out[a] = 0.0
+    for e in range(jk.shape[0]):
+        out[jrow[e]] += coef[jk[e]] * jval[e] * vec[jcol[e]]
+
+
+@njit(cache=True, parallel=True)
+def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S, c3, activity, S_rel, c3_rel,
+                           rho_out):  # pragma: no cover - compiled
+    """:func:`qtmsweep.physics.counting._cumulants` cell by cell (the same formulas and bounds):
+    ``A = L − s u tᵀ`` LU-factorised once per cell (partial pivoting, no explicit inverse), the
+    steady state and every ``L^D x`` by triangular solves; the jumps ``J_k`` enter only through
+    their nonzeros and their trace rows ``tJ (K, D)``."""
+    n, D, _ = L.shape
+    K = rate.shape[1]
+    F = w.shape[2]
+    eps = 2.220446049250313e-16
+    tt = 0.0
+    for a in range(D):
+        tt += t[a].real * t[a].real
+    for cell in prange(n):
+        A = np.empty((D, D), dtype=np.complex128)
+        piv = np.zeros(D, dtype=np.int64)
+        s = 0.0
+        for a in range(D):
+            if abs(L[cell, a, a]) > s:
+                s = abs(L[cell, a, a])
+        if s == 0.0:
+            s = 1.0
+        for a in range(D):
+            for b in range(D):
+                A[a, b] = L[cell, a, b] - s * (t[a] / tt) * t[b]
+        if not _clu(A, piv, D):
+            for f in range(F):
+                c1[cell, f] = np.nan
+                S_rel[cell, f] = np.nan
+                for g in range(F):
+                    S[cell, f, g] = np.nan
+            activity[cell] = np.nan
+            continue
+        rho = np.empty(D, dtype=np.complex128)
+        for a in range(D):
+            rho[a] = -s * t[a] / tt
+        _csolve(A, piv, rho, D)
+        tr = 0.0 + 0.0j
+        for a in range(D):
+            tr += t[a] * rho[a]
+        for a in range(D):
+            rho[a] /= tr
+            rho_out[cell, a] = rho[a]
+        jr = np.empty(K)
+        act = 0.0
+        for k in range(K):
+            acc = 0.0 + 0.0j
+            for a in range(D):
+                acc += tJ[k, a] * rho[a]
+            jr[k] = rate[cell, k] * acc.real
+            act += jr[k]
+        activity[cell] = act
+        coef = np.empty(K)
+        y = np.empty((F, D), dtype=np.complex128)
+        rowL = np.zeros((F, D), dtype=np.complex128)
+        for f in range(F):
+            acc = 0.0
+            for k in range(K):
+                coef[k] = rate[cell, k] * w[cell, k, f]
+                acc += jr[k] * w[cell, k, f]
+                for a in range(D):
+                    rowL[f, a] += coef[k] * tJ[k, a]
+            c1[cell, f] = acc
+            _jump_apply(jk, jrow, jcol, jval, coef, rho, y[f], D)
+            _cdrazin(A, piv, t, rho, y[f], D)
+        for f in range(F):
+            for g in range(f, F):
+                xfg = 0.0 + 0.0j
+                xgf = 0.0 + 0.0j
+                for a in range(D):
+                    xfg += rowL[f, a] * y[g, a]
+                    xgf += rowL[g, a] * y[f, a]
+                contact = 0.0
+                for k in range(K):
+                    contact += jr[k] * w[cell, k, f] * w[cell, k, g]
+                val = contact - xfg.real - xgf.real
+                S[cell, f, g] = val
+                S[cell, g, f] = val
+                if f == g:
+                    S_rel[cell, f] = 64 * D * eps * (abs(contact) + 2 * abs(xfg.real)) / abs(val) \
+                        if val != 0 else 0.0
+        if order >= 3:
+            v = np.empty(D, dtype=np.complex128)
+            x2 = np.empty(D, dtype=np.complex128)
+            coef2 = np.empty(K)
+            for f in range(F):
+                for k in range(K):
+                    coef[k] = rate[cell, k] * w[cell, k, f]
+                    coef2[k] = coef[k] * w[cell, k, f]
+                # rho1 = -y_f; v = 2 (L1 rho1 - c1 rho1) + L2 rho
+                _jump_apply(jk, jrow, jcol, jval, coef, y[f], v, D)
+                _jump_apply(jk, jrow, jcol, jval, coef2, rho, x2, D)
+                for a in range(D):
+                    v[a] = 2 * (-v[a] + c1[cell, f] * y[f, a]) + x2[a]
+                _cdrazin(A, piv, t, rho, v, D)  # rho2 = -v
+                t1 = 0.0 + 0.0j
+                t2 = 0.0 + 0.0j
+                for a in range(D):
+                    t1 += rowL[f, a] * (-v[a])
+                    r2 = 0.0 + 0.0j
+                    for k in range(K):
+                        r2 += coef2[k] * tJ[k, a]
+                    t2 += r2 * (-y[f, a])
+                t3 = 0.0
+                for k in range(K):
+                    t3 += jr[k] * w[cell, k, f] ** 3
+                a1 = 3 * t1.real
+                a2 = 3 * t2.real
+                val = a1 + a2 + t3
+                c3[cell, f] = val
+                gross = abs(a1) + abs(a2) + abs(t3)
+                c3_rel[cell, f] = 64 * D * eps * gross / abs(val) if val != 0 else 0.0
