@@ -612,6 +612,79 @@ def _cdrazin(A, piv, t, rho, x, d):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
+def _csolve_T(A, piv, b, d):  # pragma: no cover - compiled
+    """Solve ``Aᵀ x = b`` (plain transpose) with the factors of :func:`_clu`, in place."""
+    for r in range(d):  # Uᵀ w = b
+        acc = b[r]
+        for k in range(r):
+            acc -= A[k, r] * b[k]
+        b[r] = acc / A[r, r]
+    for r in range(d - 1, -1, -1):  # Lᵀ v = w (unit diagonal)
+        acc = b[r]
+        for k in range(r + 1, d):
+            acc -= A[k, r] * b[k]
+        b[r] = acc
+    for c in range(d - 1, -1, -1):  # x = Pᵀ v
+        p = piv[c]
+        if p != c:
+            tmp = b[c]
+            b[c] = b[p]
+            b[p] = tmp
+
+
+@njit(cache=True, inline="always")
+def _residual(L, cell, vec, b, out, d):  # pragma: no cover - compiled
+    """``out = b − L[cell] vec``."""
+    for a in range(d):
+        acc = b[a]
+        for c in range(d):
+            acc -= L[cell, a, c] * vec[c]
+        out[a] = acc
+
+
+@njit(cache=True, inline="always")
+def _cabs1(z):  # pragma: no cover - compiled
+    return abs(z.real) + abs(z.imag)  # >= |z|, without a square root
+
+
+@njit(cache=True, inline="always")
+def _abs_matvec(L, cell, vec, b, out, d):  # pragma: no cover - compiled
+    """``out = |L| |vec| + |b|`` (with ``|z| ≤ |Re z| + |Im z|``): what rounding leaves in a
+    computed residual ``b − L vec`` is at most ``(d + 1) ε`` times this, componentwise."""
+    for a in range(d):
+        acc = _cabs1(b[a])
+        for c in range(d):
+            acc += _cabs1(L[cell, a, c]) * _cabs1(vec[c])
+        out[a] = acc
+
+
+@njit(cache=True, inline="always")
+def _abs_dot(a, b, d):  # pragma: no cover - compiled
+    acc = 0.0
+    for i in range(d):
+        acc += _cabs1(a[i]) * b[i]
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _dot(a, b, d):  # pragma: no cover - compiled
+    acc = 0.0 + 0.0j
+    for i in range(d):
+        acc += a[i] * b[i]
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _project_T(t, rho, v, d):  # pragma: no cover - compiled
+    """``v ← (I − t ρᵀ) v`` (the transpose of the Drazin projection)."""
+    acc = 0.0 + 0.0j
+    for a in range(d):
+        acc += rho[a] * v[a]
+    for a in range(d):
+        v[a] -= t[a] * acc
+
+
+@njit(cache=True, inline="always")
 def _jump_apply(jk, jrow, jcol, jval, coef, vec, out, d):  # pragma: no cover - compiled
     """``out = Σ_k coef_k J_k vec`` with the jumps' nonzeros ``(jk, jrow, jcol, jval)``."""
     for a in range(d):
@@ -663,7 +736,26 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
             tr += t[a] * rho[a]
         for a in range(D):
             rho[a] /= tr
+        # one step of refinement on the residual of L ρ = 0 itself (not of the shifted system: its
+        # rank-one shift s u tᵀ, of the size of the largest escape rate, would set the rounding floor
+        # of every small population): ρ ← ρ − L^D L ρ
+        zero = np.zeros(D, dtype=np.complex128)
+        res = np.empty(D, dtype=np.complex128)
+        _residual(L, cell, rho, zero, res, D)  # −L ρ
+        _cdrazin(A, piv, t, rho, res, D)
+        tr = 0.0 + 0.0j
+        for a in range(D):
+            rho[a] += res[a]
+            tr += t[a] * rho[a]
+        for a in range(D):
+            rho[a] /= tr
             rho_out[cell, a] = rho[a]
+        _residual(L, cell, rho, zero, res, D)
+        for a in range(D):
+            res[a] = -res[a]  # r_ρ = L ρ (after refinement)
+        frho = np.empty(D)
+        fl = np.empty(D)
+        _abs_matvec(L, cell, rho, zero, frho, D)
         jr = np.empty(K)
         act = 0.0
         for k in range(K):
@@ -675,17 +767,50 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
         activity[cell] = act
         coef = np.empty(K)
         y = np.empty((F, D), dtype=np.complex128)
+        bvec = np.empty((F, D), dtype=np.complex128)
+        ry = np.empty(D, dtype=np.complex128)
+        zf = np.empty(D, dtype=np.complex128)
+        gq = np.empty(D, dtype=np.complex128)
+        fact = np.empty(F)
         rowL = np.zeros((F, D), dtype=np.complex128)
         for f in range(F):
             acc = 0.0
             for k in range(K):
                 coef[k] = rate[cell, k] * w[cell, k, f]
                 acc += jr[k] * w[cell, k, f]
+            for k in range(K):
                 for a in range(D):
                     rowL[f, a] += coef[k] * tJ[k, a]
             c1[cell, f] = acc
             _jump_apply(jk, jrow, jcol, jval, coef, rho, y[f], D)
+            tot = 0.0 + 0.0j
+            for a in range(D):
+                tot += t[a] * y[f, a]
+            for a in range(D):
+                bvec[f, a] = y[f, a] - rho[a] * tot  # b_f = x_f − ρ tᵀx_f
             _cdrazin(A, piv, t, rho, y[f], D)
+            # a-posteriori bound of the factorisation's part of S_ff (first order, adjoint):
+            # δS = Re[g·δρ] − 2 Re[z·δy] with z = (L^D)ᵀ tᵀL_f, g = tᵀL^(2)_f − 2 (L_fᵀ z − c1 z),
+            # δρ = −L^D r_ρ, δy = L^D r_y (r_y = b − L y, as L y = b when tᵀy = 0);
+            # (L^D)ᵀ v = (I − t ρᵀ) A⁻ᵀ v
+            _residual(L, cell, y[f], bvec[f], ry, D)
+            for a in range(D):
+                zf[a] = rowL[f, a]
+            _csolve_T(A, piv, zf, D)
+            _project_T(t, rho, zf, D)
+            _abs_matvec(L, cell, y[f], bvec[f], fl, D)
+            est = _cabs1(_dot(zf, ry, D)) + (D + 1) * eps * _abs_dot(zf, fl, D)
+            for a in range(D):
+                r2 = 0.0 + 0.0j
+                for k in range(K):
+                    r2 += coef[k] * w[cell, k, f] * tJ[k, a]
+                gq[a] = r2 + 2 * c1[cell, f] * zf[a]
+            for e in range(jk.shape[0]):  # − 2 L_fᵀ z
+                gq[jcol[e]] -= 2 * coef[jk[e]] * jval[e] * zf[jrow[e]]
+            _csolve_T(A, piv, gq, D)
+            _project_T(t, rho, gq, D)
+            est_rho = _cabs1(_dot(gq, res, D)) + (D + 1) * eps * _abs_dot(gq, frho, D)
+            fact[f] = 2 * (2 * est + est_rho)  # factor 2: a first-order estimate
         for f in range(F):
             for g in range(f, F):
                 xfg = 0.0 + 0.0j
@@ -699,9 +824,10 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
                 val = contact - xfg.real - xgf.real
                 S[cell, f, g] = val
                 S[cell, g, f] = val
-                if f == g:
-                    S_rel[cell, f] = 64 * D * eps * (abs(contact) + 2 * abs(xfg.real)) / abs(val) \
-                        if val != 0 else 0.0
+                if f == g:  # assembly rounding + the factorisation's a-posteriori part
+                    gross2 = abs(contact) + 2 * abs(xfg.real)
+                    S_rel[cell, f] = (64 * D * eps * gross2 + fact[f]) / abs(val) if val != 0 else 0.0
+                    fact[f] = fact[f] / gross2 if gross2 > 0 else 0.0  # relative size, for c3's bound
         if order >= 3:
             v = np.empty(D, dtype=np.complex128)
             x2 = np.empty(D, dtype=np.complex128)
@@ -732,4 +858,5 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
                 val = a1 + a2 + t3
                 c3[cell, f] = val
                 gross = abs(a1) + abs(a2) + abs(t3)
-                c3_rel[cell, f] = 64 * D * eps * gross / abs(val) if val != 0 else 0.0
+                # c3's terms carry the factorisation error of ρ and y like S's, plus a second solve
+                c3_rel[cell, f] = (64 * D * eps + 3 * fact[f]) * gross / abs(val) if val != 0 else 0.0
