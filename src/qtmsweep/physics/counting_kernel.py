@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .vecmath import exp_nonpos
+
 _EPS = np.finfo(float).eps
 
 
@@ -281,16 +283,18 @@ def _gth(Q, d):  # pragma: no cover - compiled
     """Grassmann–Taksar–Heyman elimination of the states ``0 .. d−2`` of a negative rate matrix ``Q``
     (``Q[i, j] = −rate(j → i)`` off the diagonal), in place: each pivot is the escape rate of the
     censored chain, summed from its (non-positive) column instead of a subtraction, and every
-    off-diagonal update adds terms of one sign, so the factorisation has no cancellation.  Returns
-    False when a pivot is 0 (a state the remaining ones cannot reach: no unique steady state)."""
+    off-diagonal update adds terms of one sign, so the factorisation has no cancellation.  The
+    diagonal receives the *inverse* pivots (one division each; the solves then only multiply).
+    Returns False when a pivot is 0 (a state the remaining ones cannot reach: no unique steady
+    state)."""
     for c in range(d - 1):
         piv = 0.0
         for i in range(c + 1, d):
             piv -= Q[i, c]
         if not piv > 0.0:
             return False
-        Q[c, c] = piv
         inv = 1.0 / piv
+        Q[c, c] = inv
         for i in range(c + 1, d):
             Q[i, c] *= inv  # multiplier l_ic (<= 0)
             lic = Q[i, c]
@@ -309,10 +313,11 @@ def _gth_rho(Q, d, rho):  # pragma: no cover - compiled
         acc = 0.0
         for i in range(c + 1, d):
             acc -= rho[i] * Q[c, i]
-        rho[c] = acc / Q[c, c]
+        rho[c] = acc * Q[c, c]
         tot += rho[c]
+    itot = 1.0 / tot
     for a in range(d):
-        rho[a] /= tot
+        rho[a] *= itot
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -331,14 +336,13 @@ def _gth_drazin(Q, d, rho, x):  # pragma: no cover - compiled
         acc = x[c]
         for j in range(c + 1, d - 1):
             acc -= Q[c, j] * x[j]
-        x[c] = acc / Q[c, c]
+        x[c] = acc * Q[c, c]
     x[d - 1] = 0.0
     tz = 0.0
     for a in range(d):
         tz += x[a]
     for a in range(d):
         x[a] -= rho[a] * tz
-
 
 # -- cqd: the rates formed in the kernel (no generator arrays), ratios in the same pass -------------
 #: The jumps of ``cqd`` in the order of :func:`qtmsweep.physics.generator.rate_model_generator`
@@ -347,6 +351,8 @@ def _gth_drazin(Q, d, rho, x):  # pragma: no cover - compiled
 CQD_SRC = np.array([0, 1, 0, 1, 2, 3, 2, 3, 0, 2, 1, 3], dtype=np.int64)
 CQD_TGT = np.array([1, 0, 1, 0, 3, 2, 3, 2, 2, 0, 3, 1], dtype=np.int64)
 CQD_LEAD = np.array([0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 2, 2], dtype=np.int64)
+#: The 4 jumps of each lead (``a, b, r``): every cqd flux weighs only those.
+CQD_LEAD_JUMPS = np.array([[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 10, 11]], dtype=np.int64)
 #: Cells per block of :func:`cqd_counting_kernel` (its gathered parameters stay in L1).
 CQD_BLOCK = 256
 
@@ -397,13 +403,14 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
     ``bases/div/mod``: the 12 kernel parameters (``cqd.KERNEL_PARAMETERS``) as GridParams read in
     place.  Per cell: the 12 lead-resolved rates ``γ f(x)``, ``γ (1 − f(x))`` with
     ``x = (ω − μ)/T`` (as ``cqd.lead_rates``), the counting weights of the fluxes
-    ``(fvar_f, flead_f)`` (``fvar`` 0 = J_E, 1 = J_N, 2 = J_Q), then the cumulants exactly as
-    :func:`pauli_flux_cumulants_kernel` (same LU, same formulas, same bounds) and the ratios of
+    ``(fvar_f, flead_f)`` (``fvar`` 0 = J_E, 1 = J_N, 2 = J_Q; a flux weighs only the 4 jumps of
+    its lead, so every sum runs over those), the GTH factorisation (:func:`_gth`: steady state
+    and ``L^D`` without cancellation), the cumulants by the formulas and bounds of
+    :func:`pauli_flux_cumulants_kernel`, and the ratios of
     :func:`qtmsweep.thermo.noise.add_counting_statistics` from the mean solve's ``J_*``,
     ``rel_err (n, 3)``, ``sigma`` and ``sigma_rel``.
     """
     d = 4
-    K = 12
     F = fvar.shape[0]
     B = CQD_BLOCK
     nblocks = (n + B - 1) // B
@@ -411,6 +418,7 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
     src = CQD_SRC
     tgt = CQD_TGT
     jl = CQD_LEAD
+    lj = CQD_LEAD_JUMPS
     for ib in prange(nblocks):
         i0 = ib * B
         m = min(B, n - i0)
@@ -418,12 +426,11 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
         for k in range(12):
             _gather(bases[k], div[k], mod[k], i0, m, prm[k])
         A = np.empty((d, d))
-        piv = np.zeros(d, dtype=np.int64)
         rho = np.empty(d)
         y = np.empty((F, d))
         v = np.empty(d)
-        w = np.empty((K, F))
-        rate = np.empty(K)
+        w = np.empty((F, 4))  # weights of flux f on the 4 jumps lj[flead[f]]
+        rate = np.empty(12)
         om = np.empty(6)
         for j in range(m):
             cell = i0 + j
@@ -439,52 +446,62 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
             om[3] = eL + kap
             om[4] = eR
             om[5] = eR + kap
+            B3 = (1.0 / T3[0], 1.0 / T3[1], 1.0 / T3[2])
             for t in range(6):
                 ld = jl[2 * t]
-                x = (om[t] - M3[ld]) / T3[ld]
-                fx, hx = _fermi_pair(x)
-                rate[2 * t] = G3[ld] * fx
-                rate[2 * t + 1] = G3[ld] * hx
-            for k in range(K):
-                ld = jl[k]
-                sgn = 1.0 if k % 2 == 0 else -1.0
-                wE = sgn * om[k // 2]
-                for f in range(F):
-                    if flead[f] != ld:
-                        w[k, f] = 0.0
-                    elif fvar[f] == 0:
-                        w[k, f] = wE
-                    elif fvar[f] == 1:
-                        w[k, f] = sgn
+                x = (om[t] - M3[ld]) * B3[ld]
+                ax = abs(x)
+                e = exp_nonpos(-ax) if ax <= 700.0 else np.exp(-ax)
+                r = 1.0 / (1.0 + e)
+                er = e * r
+                g = G3[ld]
+                rate[2 * t] = g * (er if x > 0.0 else r)
+                rate[2 * t + 1] = g * (r if x > 0.0 else er)
+            for f in range(F):
+                ld = flead[f]
+                vf = fvar[f]
+                for i in range(4):
+                    k = lj[ld, i]
+                    sgn = 1.0 if k % 2 == 0 else -1.0
+                    if vf == 0:
+                        w[f, i] = sgn * om[k // 2]
+                    elif vf == 1:
+                        w[f, i] = sgn
                     else:
-                        w[k, f] = wE - M3[ld] * sgn
+                        w[f, i] = sgn * om[k // 2] - M3[ld] * sgn
             for a in range(d):
                 for b in range(d):
                     A[a, b] = 0.0
-            for k in range(K):
+            for k in range(12):
                 A[tgt[k], src[k]] -= rate[k]
             ok = _gth(A, d)
             act = 0.0
             if ok:
                 _gth_rho(A, d, rho)
-                for k in range(K):
+                for k in range(12):
                     act += rate[k] * rho[src[k]]
                 for f in range(F):
+                    ld = flead[f]
                     for a in range(d):
                         y[f, a] = 0.0
-                    for k in range(K):
-                        y[f, tgt[k]] += rate[k] * rho[src[k]] * w[k, f]
+                    for i in range(4):
+                        k = lj[ld, i]
+                        y[f, tgt[k]] += rate[k] * rho[src[k]] * w[f, i]
                     _gth_drazin(A, d, rho, y[f])
                 for f in range(F):
+                    lf = flead[f]
                     for g in range(f, F):
+                        lg = flead[g]
                         cross_fg = 0.0
                         cross_gf = 0.0
                         contact = 0.0
-                        for k in range(K):
-                            r = rate[k]
-                            cross_fg += r * w[k, f] * y[g, src[k]]
-                            cross_gf += r * w[k, g] * y[f, src[k]]
-                            contact += r * rho[src[k]] * w[k, f] * w[k, g]
+                        for i in range(4):
+                            kf = lj[lf, i]
+                            kg = lj[lg, i]
+                            cross_fg += rate[kf] * w[f, i] * y[g, src[kf]]
+                            cross_gf += rate[kg] * w[g, i] * y[f, src[kg]]
+                            if lf == lg:
+                                contact += rate[kf] * rho[src[kf]] * w[f, i] * w[g, i]
                         val = contact - cross_fg - cross_gf
                         S[cell, f, g] = val
                         S[cell, g, f] = val
@@ -493,23 +510,26 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
                                 if val != 0 else 0.0
                 if order >= 3:
                     for f in range(F):
+                        ld = flead[f]
                         c1f = 0.0
                         for a in range(d):
                             v[a] = 0.0
-                        for k in range(K):
+                        for i in range(4):
+                            k = lj[ld, i]
                             r = rate[k]
-                            wk = w[k, f]
+                            wk = w[f, i]
                             c1f += r * rho[src[k]] * wk
                             v[tgt[k]] += 2 * r * wk * (-y[f, src[k]]) + r * wk * wk * rho[src[k]]
                         for a in range(d):
                             v[a] -= 2 * c1f * (-y[f, a])
-                        _gth_drazin(A, d, rho, v)
+                        _gth_drazin(A, d, rho, v)  # rho2 = -v
                         t1 = 0.0
                         t2 = 0.0
                         t3 = 0.0
-                        for k in range(K):
+                        for i in range(4):
+                            k = lj[ld, i]
                             r = rate[k]
-                            wk = w[k, f]
+                            wk = w[f, i]
                             t1 += r * wk * (-v[src[k]])
                             t2 += r * wk * wk * (-y[f, src[k]])
                             t3 += r * rho[src[k]] * wk * wk * wk
@@ -541,14 +561,14 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
                     tur_rel[cell, f] = np.inf
                     tur_undetermined[cell, f] = True
                 else:
-                    aJ = abs(Jf)
-                    fano[cell, f] = Sd / aJ
-                    kur[cell, f] = Sd * act / (aJ * aJ)
+                    iJ = 1.0 / abs(Jf)
+                    fano[cell, f] = Sd * iJ
+                    kur[cell, f] = Sd * act * (iJ * iJ)
                     tr = 2 * rJ + S_rel[cell, f] + srel
                     tur_rel[cell, f] = tr
                     tu = not (tr < resolved)
                     tur_undetermined[cell, f] = tu
-                    tur[cell, f] = np.nan if tu else Sd * sg / (aJ * aJ)
+                    tur[cell, f] = np.nan if tu else Sd * sg * (iJ * iJ)
 
 
 # -- any generator (Lindblad superoperators on a sector): dense LU per cell, sparse jumps ------------
