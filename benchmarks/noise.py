@@ -14,8 +14,11 @@ from one minute to the next, so read the ratios: ``noise/s`` (end to end: rates,
 kernel, cumulants, ratios and bounds, Dataset), ``noise/mean`` (time of the solve with cumulants over
 the mean-only solve, per round) and ``x qutip`` (QuTiP's median time per point over ours per cell,
 end to end).  QuTiP is imported and warmed on one point of each configuration before it is timed.
-``--quick`` (< 1 min on the loaded 2-core machine): 1e6 cqd cells, 2000 cells of the Lindblad
-models, 5 QuTiP points (2 for the oscillator chain).  The last lines check the goals of issue 12:
+``--quick`` (~1.5 min on the loaded 2-core machine): 1e6 cqd cells, 1e4 cells of the other
+models (200 of the oscillator chain), 3 rounds, 5 QuTiP points (2 for the oscillator chain); the
+default (1e6 / 2e4 cells, 5 rounds, 20 QuTiP points) takes ~4 min.  Per-call costs of the
+Python-assembled generators weigh at small batches: at 2000 cells the local fridge is ~500x QuTiP,
+at 2e4 ~1.4e3x.  The last lines check the goals of issue 12:
 >= 1e6 cells/s end to end for cqd with two counted fluxes, >= 1000x QuTiP for the Lindblad models.
 """
 
@@ -186,8 +189,8 @@ if __name__ == "__main__":
     ap.add_argument("--qutip-points", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved mean/noise rounds (medians, ranges)")
     ap.add_argument("--only", nargs="*", help="configurations whose name contains one of these")
-    ap.add_argument("--quick", action="store_true", help="small sizes: < 1 min on the loaded 2-core machine")
+    ap.add_argument("--quick", action="store_true", help="small sizes: ~1.5 min on the loaded 2-core machine")
     a = ap.parse_args()
     if a.quick:
-        a.lindblad_cells, a.qutip_points, a.rounds = min(a.lindblad_cells, 2000), min(a.qutip_points, 5), min(a.rounds, 3)
+        a.lindblad_cells, a.qutip_points, a.rounds = min(a.lindblad_cells, 1e4), min(a.qutip_points, 5), min(a.rounds, 3)
     run(int(a.cells), int(a.lindblad_cells), a.qutip_points, a.rounds, a.only)

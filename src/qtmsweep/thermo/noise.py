@@ -9,7 +9,8 @@
     covariance matrix of the counted fluxes, ``S = lim_{t→∞} Cov(N_a, N_b)/t`` (no factor 2;
     a noise *spectral density* in the symmetrised convention is ``2S``);
 ``S_rel_err(flux)``
-    rounding bound of the diagonal (module :mod:`~qtmsweep.physics.counting`);
+    rounding bound of the diagonal (module :mod:`~qtmsweep.physics.counting`: the final assembly,
+    and for Liouvillians an a-posteriori bound of the factorisation from adjoint residuals);
 ``c3(flux)``
     third scaled cumulant ``lim ⟨⟨N³⟩⟩/t`` (with ``cumulants=3``);
 ``fano(flux)``
