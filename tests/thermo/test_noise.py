@@ -196,3 +196,37 @@ def test_near_equilibrium_one_force_tur_tends_to_two_and_is_undetermined_only_at
     eq = qtmsweep.solve("sqd", cumulants=2, fluxes=["J_E[l]"], T_l=1.0, **p)
     assert bool(eq.ratio_undetermined[0]) and np.isnan(float(eq.tur[0])) and np.isnan(float(eq.fano[0]))
     assert "NaN where ratio_undetermined" in eq.tur.attrs["long_name"]
+
+
+def test_fused_cqd_counting_equals_the_generic_generator_route_on_a_grid():
+    """solve("cqd", cumulants=3) (one fused kernel from the parameters, grid axes read in place, GTH)
+    against the generic route (counting generator, flux_cumulants, numpy ratios) on an xarray grid
+    with equal-reservoir and kappa = 0 cells: S and c3 within their own bounds, flags identical."""
+    import xarray as xr
+
+    from qtmsweep.thermo import noise
+
+    g = qtmsweep.grid(T_a=[0.4, 1.0, 1.7], mu_a=[-0.5, 0.3, 1.0], kappa=[-1.5, 0.0, 0.9])
+    fixed = dict(eps_L=0.8, eps_R=1.4, T_b=1.0, T_r=0.7, mu_b=0.3, mu_r=-0.2, gamma_a=0.9, gamma_b=0.4, gamma_r=1.3)
+    fluxes = ["J_E[r]", "J_N[b]", "J_Q[a]"]
+    fused = qtmsweep.solve("cqd", cumulants=3, fluxes=fluxes, **g, **fixed)
+    mean = qtmsweep.solve("cqd", **g, **fixed)
+    dims = tuple(mean.sigma.dims)
+    n = mean.sigma.size
+    b = [a.transpose(*dims).values.reshape(-1) for a in xr.broadcast(*g.values())]
+    params = {**dict(zip(g, b)), **fixed}
+    labels, v, approach = noise._generic(mean, dims, n, "cqd", "cqd", params, fluxes, 3)
+    ref = noise._assemble(mean, dims, mean.sigma.shape, n, "cqd", labels, [noise.parse_flux(f) for f in labels], 3,
+                          v, approach)
+    assert set(fused.data_vars) == set(ref.data_vars)
+    S, S_ref = fused.S.values, ref.S.values
+    diag = np.einsum("...ff->...f", S)
+    bound = fused.S_rel_err.values * np.abs(diag) + ref.S_rel_err.values * np.abs(np.einsum("...ff->...f", S_ref))
+    assert np.all(np.abs(diag - np.einsum("...ff->...f", S_ref)) <= bound + 1e-15 * np.abs(S).max())
+    c3b = (fused.c3_rel_err.values + ref.c3_rel_err.values) * np.abs(ref.c3.values)
+    assert np.all(np.abs(fused.c3.values - ref.c3.values) <= c3b + 1e-15 * np.abs(ref.c3.values).max())
+    for name in ("ratio_undetermined", "tur_undetermined", "classical_dynamics"):
+        np.testing.assert_array_equal(fused[name].values, ref[name].values)
+    ok = ~fused.tur_undetermined.values
+    np.testing.assert_allclose(fused.tur.values[ok], ref.tur.values[ok], rtol=1e-9)
+    assert fused.attrs["counting_generator"] == ref.attrs["counting_generator"] == "pauli"

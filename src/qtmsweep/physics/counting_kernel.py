@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .models.cqd_simd import _gather  # GridParam values read in place, block by block
 from .vecmath import exp_nonpos
 
 _EPS = np.finfo(float).eps
@@ -357,43 +358,6 @@ CQD_LEAD_JUMPS = np.array([[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 10, 11]], dtype=np
 CQD_BLOCK = 256
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _fermi_pair(x):  # pragma: no cover - compiled (physics.distributions.fermi_pair)
-    e = np.exp(-abs(x))
-    r = 1.0 / (1.0 + e)
-    if x > 0.0:
-        return e * r, r
-    return r, e * r
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _gather(base, dv, md, i0, m, out):  # pragma: no cover - compiled
-    """``out[j] = base[((i0 + j) // dv) % md]`` for ``j < m`` (a GridParam read in place)."""
-    if md == 1:
-        v0 = base[0]
-        for j in range(m):
-            out[j] = v0
-        return
-    if dv == 1:
-        v = i0 % md
-        for j in range(m):
-            out[j] = base[v]
-            v += 1
-            if v == md:
-                v = 0
-        return
-    q = (i0 // dv) % md
-    r = i0 % dv
-    for j in range(m):
-        out[j] = base[q]
-        r += 1
-        if r == dv:
-            r = 0
-            q += 1
-            if q == md:
-                q = 0
-
-
 @njit(cache=True, parallel=True, error_model="numpy")
 def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J_N, J_Q, rel_err, sigma, sigma_rel,
                         S, S_rel, c3, c3_rel, activity, fano, tur, kur, tur_rel, undetermined,
@@ -450,7 +414,7 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
             for t in range(6):
                 ld = jl[2 * t]
                 x = (om[t] - M3[ld]) * B3[ld]
-                ax = abs(x)
+                ax = abs(x)  # distributions.fermi_pair, with the vectorisable exp where it is exact
                 e = exp_nonpos(-ax) if ax <= 700.0 else np.exp(-ax)
                 r = 1.0 / (1.0 + e)
                 er = e * r
