@@ -230,3 +230,21 @@ def test_fused_cqd_counting_equals_the_generic_generator_route_on_a_grid():
     ok = ~fused.tur_undetermined.values
     np.testing.assert_allclose(fused.tur.values[ok], ref.tur.values[ok], rtol=1e-9)
     assert fused.attrs["counting_generator"] == ref.attrs["counting_generator"] == "pauli"
+
+
+def test_fused_cqd_counting_with_transient_states_falls_back_to_the_shifted_lu():
+    """Cold leads (|x| ~ 1000: rates exactly 0, an absorbing empty state, transient others): GTH has a
+    zero pivot there; the fused kernel then uses the generic route's shifted LU (same numbers)."""
+    from qtmsweep.thermo import noise
+
+    p = dict(eps_L=np.array([1.0, 1.0, 0.3]), eps_R=2.5, kappa=-1.5, T_a=np.array([0.001, 0.5, 0.002]), T_b=0.001,
+             T_r=0.001, mu_a=0.0, mu_b=np.array([0.0, 0.0, 2.0]), mu_r=0.0, gamma_a=1.0, gamma_b=1.0, gamma_r=1.0)
+    fluxes = ["J_E[r]", "J_N[b]"]
+    fused = qtmsweep.solve("cqd", cumulants=3, fluxes=fluxes, **p)
+    mean = qtmsweep.solve("cqd", **p)
+    _, ref, _ = noise._generic(mean, tuple(mean.sigma.dims), 3, "cqd", "cqd", p, fluxes, 3)
+    assert np.all(np.isfinite(fused.S.values))
+    np.testing.assert_allclose(fused.S.values, ref["S"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fused.c3.values, ref["c3"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fused.activity.values, ref["activity"], rtol=1e-13)
+    assert float(fused.activity[0]) == 0.0  # the empty state absorbs: no jumps at all

@@ -345,6 +345,46 @@ def _gth_drazin(Q, d, rho, x):  # pragma: no cover - compiled
     for a in range(d):
         x[a] -= rho[a] * tz
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _shifted_lu(A, piv, rate, src, tgt, d, rho):  # pragma: no cover - compiled
+    """``A = W − (s/d) 1 1ᵀ`` LU-factorised in place and ``ρ`` (as :func:`pauli_cumulants_kernel`);
+    False on a zero pivot (no unique steady state)."""
+    for a in range(d):
+        for b in range(d):
+            A[a, b] = 0.0
+    for k in range(rate.shape[0]):
+        A[tgt[k], src[k]] += rate[k]
+        A[src[k], src[k]] -= rate[k]
+    s = 0.0
+    for a in range(d):
+        if abs(A[a, a]) > s:
+            s = abs(A[a, a])
+    if s == 0.0:
+        s = 1.0
+    for a in range(d):
+        for b in range(d):
+            A[a, b] -= s / d
+    if not _lu(A, piv):
+        return False
+    for a in range(d):
+        rho[a] = -s / d
+    _solve(A, piv, rho)
+    tot = 0.0
+    for a in range(d):
+        tot += rho[a]
+    for a in range(d):
+        rho[a] /= tot
+    return True
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _any_drazin(lu, A, piv, d, rho, x):  # pragma: no cover - compiled
+    if lu:
+        _drazin(A, piv, rho, x)
+    else:
+        _gth_drazin(A, d, rho, x)
+
+
 # -- cqd: the rates formed in the kernel (no generator arrays), ratios in the same pass -------------
 #: The jumps of ``cqd`` in the order of :func:`qtmsweep.physics.generator.rate_model_generator`
 #: (two per ``cqd.TRANSITIONS`` entry: the electron-in jump ``i -> j``, then ``j -> i``); states
@@ -358,7 +398,7 @@ CQD_LEAD_JUMPS = np.array([[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 10, 11]], dtype=np
 CQD_BLOCK = 256
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
 def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J_N, J_Q, rel_err, sigma, sigma_rel,
                         S, S_rel, c3, c3_rel, activity, fano, tur, kur, tur_rel, undetermined,
                         tur_undetermined):  # pragma: no cover - compiled
@@ -390,6 +430,7 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
         for k in range(12):
             _gather(bases[k], div[k], mod[k], i0, m, prm[k])
         A = np.empty((d, d))
+        piv = np.zeros(d, dtype=np.int64)
         rho = np.empty(d)
         y = np.empty((F, d))
         v = np.empty(d)
@@ -438,10 +479,15 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
                     A[a, b] = 0.0
             for k in range(12):
                 A[tgt[k], src[k]] -= rate[k]
-            ok = _gth(A, d)
+            lu = not _gth(A, d)
+            ok = True
+            if lu:  # a state the later ones cannot reach (rates underflowed to 0: transient states):
+                # the shifted LU of pauli_flux_cumulants_kernel, which needs only a unique steady state
+                ok = _shifted_lu(A, piv, rate, src, tgt, d, rho)
             act = 0.0
             if ok:
-                _gth_rho(A, d, rho)
+                if not lu:
+                    _gth_rho(A, d, rho)
                 for k in range(12):
                     act += rate[k] * rho[src[k]]
                 for f in range(F):
@@ -451,7 +497,7 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
                     for i in range(4):
                         k = lj[ld, i]
                         y[f, tgt[k]] += rate[k] * rho[src[k]] * w[f, i]
-                    _gth_drazin(A, d, rho, y[f])
+                    _any_drazin(lu, A, piv, d, rho, y[f])
                 for f in range(F):
                     lf = flead[f]
                     for g in range(f, F):
@@ -486,7 +532,7 @@ def cqd_counting_kernel(bases, div, mod, n, fvar, flead, order, resolved, J_E, J
                             v[tgt[k]] += 2 * r * wk * (-y[f, src[k]]) + r * wk * wk * rho[src[k]]
                         for a in range(d):
                             v[a] -= 2 * c1f * (-y[f, a])
-                        _gth_drazin(A, d, rho, v)  # rho2 = -v
+                        _any_drazin(lu, A, piv, d, rho, v)  # rho2 = -v
                         t1 = 0.0
                         t2 = 0.0
                         t3 = 0.0
