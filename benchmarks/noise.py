@@ -14,7 +14,7 @@ from one minute to the next, so read the ratios: ``noise/s`` (end to end: rates,
 kernel, cumulants, ratios and bounds, Dataset), ``noise/mean`` (time of the solve with cumulants over
 the mean-only solve, per round) and ``x qutip`` (QuTiP's median time per point over ours per cell,
 end to end).  QuTiP is imported and warmed on one point of each configuration before it is timed.
-``--quick`` (~1.5 min on the loaded 2-core machine): 1e6 cqd cells, 1e4 cells of the other
+``--quick`` (< 2 min on the loaded 2-core machine): 1e6 cqd cells, 1e4 cells of the other
 models (200 of the oscillator chain), 3 rounds, 5 QuTiP points (2 for the oscillator chain); the
 default (1e6 / 2e4 cells, 5 rounds, 20 QuTiP points) takes ~4 min.  Per-call costs of the
 Python-assembled generators weigh at small batches: at 2000 cells the local fridge is ~500x QuTiP,
@@ -189,7 +189,7 @@ if __name__ == "__main__":
     ap.add_argument("--qutip-points", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved mean/noise rounds (medians, ranges)")
     ap.add_argument("--only", nargs="*", help="configurations whose name contains one of these")
-    ap.add_argument("--quick", action="store_true", help="small sizes: ~1.5 min on the loaded 2-core machine")
+    ap.add_argument("--quick", action="store_true", help="small sizes: < 2 min on the loaded 2-core machine")
     a = ap.parse_args()
     if a.quick:
         a.lindblad_cells, a.qutip_points, a.rounds = min(a.lindblad_cells, 1e4), min(a.qutip_points, 5), min(a.rounds, 3)
