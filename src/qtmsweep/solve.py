@@ -287,11 +287,14 @@ def _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, method)
     for name in list(data):
         if name in coords or name in dims:
             del data[name]
-    ds = xr.Dataset(data, coords=dict(coords))
-    ds = ds.assign_coords(lead=("lead", list(m.leads)))
+    # every coordinate in the one constructor call (each assign_coords re-aligns the whole Dataset)
+    all_coords = dict(coords)
+    all_coords["lead"] = ("lead", list(m.leads))
     if state.p is not None:
-        ds = ds.assign_coords(state=("state", list(state.states if state.states is not None else m.states)))
-    ds = ds.assign_coords(label_coordinates(m, structural, ds.dims))  # site, eigenstate
+        all_coords["state"] = ("state", list(state.states if state.states is not None else m.states))
+    used = {d for var in data.values() for d in var[0]} | set(dims) | set(all_coords)
+    all_coords.update(label_coordinates(m, structural, used))  # site, eigenstate
+    ds = xr.Dataset(data, coords=all_coords)
     attrs: dict[str, Any] = {"model": m.name, "method": method, "qtmsweep_version": __version__}
     for k, v in arrays.items():
         if not np.ndim(v):
