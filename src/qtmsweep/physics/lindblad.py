@@ -55,10 +55,13 @@ True
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from numba import njit, prange
 
 from .model import OutputVariable, Parameter, ParameterLookup, SteadyState
 
@@ -69,6 +72,7 @@ __all__ = [
     "superoperator_hamiltonian",
     "lindblad_steady_state",
     "lindblad_currents",
+    "lindblad_current_terms",
     "current_functionals",
     "lindblad_error_bound",
     "solve_pauli",
@@ -150,6 +154,33 @@ def _check_sector(S: np.ndarray, idx: np.ndarray, what: str) -> None:
         raise ValueError(f"{what} does not conserve the given charges: the q_i = q_j sector is not invariant")
 
 
+#: Restricted superoperators of fixed matrices, by (kind, matrix bytes, charges): a model's operators are
+#: module constants, so a solve rebuilds nothing but the coefficients (bounded: cleared past the budget).
+_SUPER_CACHE: dict = {}
+_SUPER_CACHE_BYTES = 256 * 2**20
+_super_cache_used = [0]
+
+
+def _restricted_superoperator(kind: str, m: np.ndarray, charges, idx: np.ndarray, what: str) -> np.ndarray:
+    """``superoperator_hamiltonian`` (kind ``"H"``) or ``superoperator_dissipator`` (``"D"``) of a
+    fixed ``(d, d)`` matrix on the sector ``idx`` (the sector checked once), cached."""
+    m = np.ascontiguousarray(m, dtype=complex)
+    key = (kind, m.shape, m.tobytes(), None if charges is None else tuple(int(q) for q in charges))
+    S = _SUPER_CACHE.get(key)
+    if S is None:
+        S = (superoperator_hamiltonian if kind == "H" else superoperator_dissipator)(m)
+        if charges is not None:
+            _check_sector(S, idx, what)
+        S = np.ascontiguousarray(S[idx[:, None], idx[None, :]])
+        S.setflags(write=False)
+        if _super_cache_used[0] + S.nbytes > _SUPER_CACHE_BYTES:
+            _SUPER_CACHE.clear()
+            _super_cache_used[0] = 0
+        _SUPER_CACHE[key] = S
+        _super_cache_used[0] += S.nbytes
+    return S
+
+
 def build_liouvillian(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
                       charges: Sequence[int] | None = None, n: int | None = None) -> np.ndarray:
     """Batched Liouvillian restricted to the ``q_i = q_j`` sector: ``(n, D, D)`` complex."""
@@ -158,20 +189,26 @@ def build_liouvillian(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
     D = idx.size
     L = np.zeros((n, D, D), dtype=complex)
     fixed_coef, fixed_sup = [], []
-    for what, items, sup in (("Hamiltonian term", [(c, m) for c, m in terms], superoperator_hamiltonian),
-                             ("jump operator", [(r, m) for r, m, _ in jumps], superoperator_dissipator)):
+    for what, kind, items, sup in (("Hamiltonian term", "H", [(c, m) for c, m in terms], superoperator_hamiltonian),
+                                   ("jump operator", "D", [(r, m) for r, m, _ in jumps], superoperator_dissipator)):
         for c, m in items:
+            if np.ndim(m) == 2:
+                fixed_coef.append(_as_cells(c, n))
+                fixed_sup.append(_restricted_superoperator(kind, m, charges, idx, what))
+                continue
             S = sup(m)
             if charges is not None:
                 _check_sector(S, idx, what)
-            S = S[..., idx[:, None], idx[None, :]]
-            if S.ndim == 2:
-                fixed_coef.append(_as_cells(c, n))
-                fixed_sup.append(S)
-            else:
-                L += _as_cells(c, n)[:, None, None] * S
+            L += _as_cells(c, n)[:, None, None] * S[..., idx[:, None], idx[None, :]]
     if fixed_sup:
-        L += np.einsum("kn,kab->nab", np.stack(fixed_coef), np.stack(fixed_sup), optimize=True)
+        # real coefficients times complex superoperators: two real products (no complex copy of the
+        # coefficients); every entry is the same sum of products as the complex einsum's
+        C = np.stack(fixed_coef, axis=1)
+        S = np.stack(fixed_sup).reshape(len(fixed_sup), D * D)
+        L2 = L.reshape(n, D * D)
+        L2.real += C @ np.ascontiguousarray(S.real)
+        if np.any(S.imag):
+            L2.imag += C @ np.ascontiguousarray(S.imag)
     return L
 
 
@@ -234,34 +271,231 @@ def lindblad_steady_state(terms: Sequence[Term], jumps: Sequence[Jump], d: int,
         else:
             b[:] = -source[sl].transpose(0, 2, 1).reshape(m, d * d)[:, idx]
             b[:, r0] = 0.0
-        with np.errstate(all="ignore"):
-            # row equilibration: the elimination's backward error is then relative to each row's scale
-            rowmax = np.abs(A).max(axis=2)
-            rowmax = np.where(rowmax > 0, rowmax, 1.0)
-            A = A / rowmax[:, :, None]
-            b = b / rowmax
-            try:
-                x = np.linalg.solve(A, b[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                x = _solve_each(A, b)
-            if sens is not None:
-                # J = Re(g . x) with g[i + d j] = G[j, i]; w = A^{-T} g (the functional's sensitivity)
-                G = sensitivity[sl]
-                g = np.swapaxes(G, -1, -2).reshape(m, G.shape[1], d * d)[..., idx]
-                try:
-                    w = np.linalg.solve(np.swapaxes(A, -1, -2), np.swapaxes(g, -1, -2))
-                except np.linalg.LinAlgError:
-                    w = np.full((m, D, G.shape[1]), np.nan, dtype=complex)
-                # (w is that of the equilibrated system: w_scaled = w / rowmax, so |w_s|^T |A_s| = |w|^T |A|)
-                Ax = np.einsum("nab,nb->na", np.abs(A), np.abs(x))
-                # componentwise part plus the pivoting's backward error, |L||U| <= D (row scale) per
-                # row of the equilibrated system (growth ~1 on these diagonally dominant systems)
-                sens[sl] = np.einsum("nam,na->nm", np.abs(w), Ax + D * np.abs(x).sum(axis=1)[:, None] + np.abs(b))
+        if sens is not None:
+            # J = Re(g . x) with g[i + d j] = G[j, i]
+            g = sensitivity[sl][:, :, jj, ii]
+        else:
+            g = np.zeros((m, 0, D), dtype=complex)
+        x, s_blk = _solve_equilibrated(A, b, g)
+        if sens is not None:
+            sens[sl] = s_blk
         rho[sl, ii, jj] = x
     rho = 0.5 * (rho + np.conj(np.swapaxes(rho, -1, -2)))
     if sens is not None:
         return rho, sens
     return rho
+
+
+#: Sector dimension up to which the compiled per-cell elimination is used (LAPACK's blocked one above).
+_SMALL_D = 48
+
+
+def _solve_equilibrated(A: np.ndarray, b: np.ndarray, g: np.ndarray):
+    """Row-equilibrated solve of ``A x = b`` and the functionals' sensitivities.
+
+    Each row of ``A`` (and ``b``) is divided by its largest ``|entry|``; the system is solved by
+    Gaussian elimination with partial pivoting, and with the same factors ``A_sᵀ w_m = g_m`` (``g``
+    ``(m, k, D)``, the functionals); ``s[:, m] = |w_m|ᵀ (|A_s| |x| + D Σ|x| + |b_s|)``: the
+    componentwise part plus the pivoting's backward error, ``|L||U| <= D`` (row scale) per row of the
+    equilibrated system (growth ~1 on these diagonally dominant systems).  (``w`` is that of the
+    equilibrated system: ``w_s = w / rowmax``, so ``|w_s|ᵀ |A_s| = |w|ᵀ |A|``.)  Singular cells: NaN.
+    """
+    m, D, _ = A.shape
+    k = g.shape[1]
+    A = np.ascontiguousarray(A, dtype=complex)
+    b = np.ascontiguousarray(b, dtype=complex)
+    g = np.ascontiguousarray(g, dtype=complex)
+    x = np.empty((m, D), dtype=complex)
+    sens = np.empty((m, k))
+    if D <= _SMALL_D:
+        _solve_cells(A, b, g, x, sens)
+        return x, sens
+    from scipy.linalg import lu_factor, lu_solve
+
+    with np.errstate(all="ignore"):
+        rowmax = np.abs(A).max(axis=2)
+        rowmax = np.where(rowmax > 0, rowmax, 1.0)
+        As = A / rowmax[:, :, None]
+        bs = b / rowmax
+        for c in range(m):  # one factorisation per cell serves both solves
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    lu = lu_factor(As[c], check_finite=False)
+                if not np.all(np.isfinite(lu[0])) or np.any(np.diagonal(lu[0]) == 0):
+                    raise np.linalg.LinAlgError
+                x[c] = lu_solve(lu, bs[c], check_finite=False)
+                w = lu_solve(lu, g[c].T, trans=1, check_finite=False) if k else np.zeros((D, 0))
+            except (np.linalg.LinAlgError, ValueError):
+                x[c] = np.nan
+                sens[c] = np.nan
+                continue
+            ax = np.abs(As[c]) @ np.abs(x[c])
+            sens[c] = np.abs(w).T @ (ax + D * np.abs(x[c]).sum() + np.abs(bs[c]))
+    return x, sens
+
+
+@njit(cache=True, inline="always")
+def _row_scale(A, c, a, D):  # pragma: no cover - compiled
+    """``(max_j |A[c, a, j]|, 2^-e)``: the row's largest modulus from squares of the row scaled by the
+    power of two ``2^-e`` (exact) that brings its largest component to [0.5, 1) (no overflow or
+    underflow of the squares that matter; equal to ``hypot``'s up to its last bit)."""
+    mx = 0.0
+    for j in range(D):
+        v = A[c, a, j]
+        mx = max(mx, abs(v.real), abs(v.imag))
+    if not mx > 0.0 or not mx < np.inf:
+        return mx, 1.0
+    sc = 2.0 ** (-(math.frexp(mx)[1]))
+    q = 0.0
+    for j in range(D):
+        v = A[c, a, j]
+        re, im = v.real * sc, v.imag * sc
+        q = max(q, re * re + im * im)
+    return math.sqrt(q) / sc, sc
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _solve_cells(A, b, g, x, sens):  # pragma: no cover - compiled
+    """:func:`_solve_equilibrated` for small systems, per cell: equilibration, LU with partial
+    pivoting (the pivot of largest ``|re| + |im|``, and the multipliers by the pivot's reciprocal,
+    as LAPACK's), ``x``, ``w`` and ``s``."""
+    n, D, _ = A.shape
+    k = g.shape[1]
+    for c in prange(n):
+        F = np.empty((D, D), dtype=np.complex128)
+        rmax = np.empty(D)
+        rsc = np.empty(D)
+        rhs = np.empty(D, dtype=np.complex128)
+        piv = np.empty(D, dtype=np.int64)
+        inv = np.empty(D, dtype=np.complex128)
+        for a in range(D):
+            r, sc = _row_scale(A, c, a, D)
+            if not r > 0.0:
+                r, sc = 1.0, 1.0
+            rmax[a] = r
+            rsc[a] = sc
+            for j in range(D):
+                v = A[c, a, j]
+                F[a, j] = complex(v.real / r, v.imag / r)
+            v = b[c, a]
+            rhs[a] = complex(v.real / r, v.imag / r)
+        ok = True
+        for j in range(D):
+            p = j
+            best = abs(F[j, j].real) + abs(F[j, j].imag)
+            for i in range(j + 1, D):
+                t = abs(F[i, j].real) + abs(F[i, j].imag)
+                if t > best:
+                    best = t
+                    p = i
+            piv[j] = p
+            if F[p, j] == 0:
+                ok = False
+                break
+            if p != j:
+                for l in range(D):
+                    t2 = F[j, l]
+                    F[j, l] = F[p, l]
+                    F[p, l] = t2
+            iv = 1.0 / F[j, j]
+            inv[j] = iv
+            for i in range(j + 1, D):
+                f = F[i, j] * iv
+                F[i, j] = f
+                if f != 0:
+                    for l in range(j + 1, D):
+                        F[i, l] -= f * F[j, l]
+        if not ok:
+            for a in range(D):
+                x[c, a] = np.nan
+            for q in range(k):
+                sens[c, q] = np.nan
+            continue
+        # A_s x = b_s
+        for j in range(D):
+            p = piv[j]
+            if p != j:
+                t2 = rhs[j]
+                rhs[j] = rhs[p]
+                rhs[p] = t2
+        for i in range(D):
+            acc = rhs[i]
+            for l in range(i):
+                acc -= F[i, l] * rhs[l]
+            rhs[i] = acc
+        for i in range(D - 1, -1, -1):
+            acc = rhs[i]
+            for l in range(i + 1, D):
+                acc -= F[i, l] * rhs[l]
+            rhs[i] = acc * inv[i]
+        xs = 0.0
+        ax = np.empty(D)
+        for a in range(D):
+            x[c, a] = rhs[a]
+            ax[a] = abs(rhs[a])
+            xs += ax[a]
+        if k == 0:
+            continue
+        # the scale of each row's perturbation: |A_s| |x| + D sum|x| + |b_s|
+        h = np.empty(D)
+        for a in range(D):
+            sc = rsc[a]
+            acc2 = 0.0
+            for j in range(D):
+                v = A[c, a, j]
+                re, im = v.real * sc, v.imag * sc
+                acc2 += (math.sqrt(re * re + im * im) / sc) * ax[j]
+            v = b[c, a]
+            h[a] = acc2 / rmax[a] + D * xs + abs(complex(v.real / rmax[a], v.imag / rmax[a]))
+        # A_s^T w = g_q: U^T z = g, L^T v = z, w = P^T v
+        w = np.empty(D, dtype=np.complex128)
+        for q in range(k):
+            for i in range(D):
+                acc = g[c, q, i]
+                for l in range(i):
+                    acc -= F[l, i] * w[l]
+                w[i] = acc * inv[i]
+            for i in range(D - 1, -1, -1):
+                acc = w[i]
+                for l in range(i + 1, D):
+                    acc -= F[l, i] * w[l]
+                w[i] = acc
+            for j in range(D - 1, -1, -1):
+                p = piv[j]
+                if p != j:
+                    t2 = w[j]
+                    w[j] = w[p]
+                    w[p] = t2
+            tot = 0.0
+            for a in range(D):
+                tot += abs(w[a]) * h[a]
+            sens[c, q] = tot
+
+
+_TERM_CACHE: dict = {}
+
+
+def _adjoint_terms(Lk: np.ndarray, O: np.ndarray):
+    """``(L†OL, ½{L†L, O})`` of fixed ``(d, d)`` matrices (cached: a model's operators are constants)."""
+    Lk = np.ascontiguousarray(Lk, dtype=complex)
+    O = np.ascontiguousarray(O, dtype=complex)
+    key = (Lk.shape, Lk.tobytes(), O.tobytes())
+    out = _TERM_CACHE.get(key)
+    if out is None:
+        Ld = np.conj(Lk.T)
+        LdL = Ld @ Lk
+        out = (Ld @ O @ Lk, 0.5 * (LdL @ O + O @ LdL))
+        for a in out:
+            a.setflags(write=False)
+        if len(_TERM_CACHE) > 4096:
+            _TERM_CACHE.clear()
+        _TERM_CACHE[key] = out
+    return out
+
+
+def _all_fixed(jumps: Sequence[Jump], observable: Sequence[Term]) -> bool:
+    return all(np.ndim(m) == 2 for _, m, _ in jumps) and all(np.ndim(O) == 2 for _, O in observable)
 
 
 def current_functionals(jumps: Sequence[Jump], observable: Sequence[Term], n_baths: int, n: int, d: int) -> np.ndarray:
@@ -270,20 +504,22 @@ def current_functionals(jumps: Sequence[Jump], observable: Sequence[Term], n_bat
     coef: list[list[np.ndarray]] = [[] for _ in range(n_baths)]
     mats: list[list[np.ndarray]] = [[] for _ in range(n_baths)]
     G = np.zeros((n, n_baths, d, d), dtype=complex)
+    cs = [_as_cells(c, n) for c, _ in observable]
     for r, Lk, bath in jumps:
         r = _as_cells(r, n)
-        Lk = np.asarray(Lk, dtype=complex)
-        Ld = np.conj(np.swapaxes(Lk, -1, -2))
-        LdL = Ld @ Lk
-        for c, O in observable:
-            c = _as_cells(c, n)
-            O = np.asarray(O, dtype=complex)
-            term = Ld @ O @ Lk - 0.5 * (LdL @ O + O @ LdL)
-            if term.ndim == 2:  # fixed matrices: one matrix product per bath below
+        fixed_L = np.ndim(Lk) == 2
+        for c, (_, O) in zip(cs, observable):
+            if fixed_L and np.ndim(O) == 2:  # fixed matrices: one matrix product per bath below
+                gain, loss = _adjoint_terms(Lk, O)
                 coef[bath].append(r * c)
-                mats[bath].append(term.reshape(d * d))
-            else:
-                G[:, bath] += (r * c)[:, None, None] * term
+                mats[bath].append((gain - loss).reshape(d * d))
+                continue
+            Lc = np.asarray(Lk, dtype=complex)
+            Oc = np.asarray(O, dtype=complex)
+            Ld = np.conj(np.swapaxes(Lc, -1, -2))
+            LdL = Ld @ Lc
+            term = Ld @ Oc @ Lc - 0.5 * (LdL @ Oc + Oc @ LdL)
+            G[:, bath] += (r * c)[:, None, None] * term
     for bath in range(n_baths):
         if coef[bath]:
             M = np.stack(mats[bath])
@@ -331,24 +567,72 @@ def lindblad_currents(rho: np.ndarray, jumps: Sequence[Jump], observable: Sequen
     two parts ``r Tr[ρ L†OL]`` and ``r Tr[ρ ½{L†L, O}]`` whose difference is ``J`` (the
     scale of the cancellation, used for rounding-error bounds).
     """
-    n = rho.shape[0]
-    J = np.zeros((n, n_baths))
-    gross = np.zeros((n, n_baths))
+    J, gross = lindblad_current_terms(rho, jumps, observable, n_baths)
+    return J.sum(axis=-1), gross.sum(axis=-1)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _combine_terms(t, R, C, baths, J, gross):  # pragma: no cover - compiled
+    """``J[c, bath_k, p] += r_k c_p (t_gain - t_loss)`` and ``gross += r_k |c_p| (|t_gain| + |t_loss|)``
+    over the jumps ``k`` in order (the traces ``t[c, k, p, 0/1]``)."""
+    n, K, P, _ = t.shape
+    for c in prange(n):
+        for k in range(K):
+            b = baths[k]
+            r = R[c, k]
+            for p in range(P):
+                tg = t[c, k, p, 0]
+                tl = t[c, k, p, 1]
+                J[c, b, p] += r * C[c, p] * (tg - tl)
+                gross[c, b, p] += r * abs(C[c, p]) * (abs(tg) + abs(tl))
+
+
+def lindblad_current_terms(rho: np.ndarray, jumps: Sequence[Jump], observable: Sequence[Term], n_baths: int):
+    """:func:`lindblad_currents` per term of the observable: ``(J, gross)`` of shape
+    ``(n, n_baths, len(observable))`` (their sums over the last axis are ``lindblad_currents``'),
+    so that currents of partial observables (e.g. the bare ``H_0`` and the full ``H_S``) come
+    from one pass."""
+    n, d = rho.shape[0], rho.shape[-1]
+    P = len(observable)
+    J = np.zeros((n, n_baths, P))
+    gross = np.zeros((n, n_baths, P))
+    if not jumps or not P:
+        return J, gross
+    cs = np.stack([_as_cells(c, n) for c, _ in observable], axis=1)  # (n, P)
+    if _all_fixed(jumps, observable):
+        # every trace Tr[ρ X] = Σ ρ_ij X_ji at once: one product with the stacked transposed matrices
+        K = len(jumps)
+        M = np.empty((K, P, 2, d, d), dtype=complex)
+        for k, (_, Lk, _) in enumerate(jumps):
+            for q, (_, O) in enumerate(observable):
+                gain, loss = _adjoint_terms(Lk, O)
+                M[k, q, 0] = gain.T
+                M[k, q, 1] = loss.T
+        M = M.reshape(K * P * 2, d * d)
+        r2 = rho.reshape(n, d * d)
+        # Re Tr[ρ X] = Re ρ · Re X - Im ρ · Im X: real products (the imaginary ones only if X has any)
+        t = r2.real @ np.ascontiguousarray(M.real.T)
+        if np.any(M.imag):
+            t -= r2.imag @ np.ascontiguousarray(M.imag.T)
+        R = np.ascontiguousarray(np.stack([_as_cells(r, n) for r, _, _ in jumps], axis=1))  # (n, K)
+        baths = np.array([b for _, _, b in jumps], dtype=np.int64)
+        _combine_terms(t.reshape(n, K, P, 2), R, np.ascontiguousarray(cs), baths, J, gross)
+        return J, gross
     for r, Lk, bath in jumps:
         r = _as_cells(r, n)
         Lk = np.asarray(Lk, dtype=complex)
         Ld = np.conj(np.swapaxes(Lk, -1, -2))
         LdL = Ld @ Lk
-        for c, O in observable:
-            c = _as_cells(c, n)
+        for q, (_, O) in enumerate(observable):
+            c = cs[:, q]
             O = np.asarray(O, dtype=complex)
             gain = Ld @ O @ Lk
             loss = 0.5 * (LdL @ O + O @ LdL)
             spec = "nij,ji->n" if gain.ndim == 2 else "nij,nji->n"
             t_gain = np.einsum(spec, rho, gain).real
             t_loss = np.einsum(spec, rho, loss).real
-            J[:, bath] += r * c * (t_gain - t_loss)
-            gross[:, bath] += r * np.abs(c) * (np.abs(t_gain) + np.abs(t_loss))
+            J[:, bath, q] += r * c * (t_gain - t_loss)
+            gross[:, bath, q] += r * np.abs(c) * (np.abs(t_gain) + np.abs(t_loss))
     return J, gross
 
 

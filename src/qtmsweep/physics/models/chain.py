@@ -67,6 +67,7 @@ from ..lindblad import (
     current_functionals,
     lindblad_error_bound,
     lindblad_currents,
+    lindblad_current_terms,
     lindblad_steady_state,
     lyapunov_steady_state,
     secular_rates,
@@ -302,8 +303,9 @@ def _local_lindblad(params, n, N):
              (r["R"][0], ops[-1], 1), (r["R"][1], ops[-1].conj().T, 1)]
     G = current_functionals(jumps, terms[:1], 2, n, 2**N)
     rho, sens = lindblad_steady_state(terms, jumps, d=2**N, charges=charges, sensitivity=G)
-    J, gross = lindblad_currents(rho, jumps, terms[:1], n_baths=2)
-    J_full, _ = lindblad_currents(rho, jumps, terms, n_baths=2)
+    J_terms, gross_terms = lindblad_current_terms(rho, jumps, terms, n_baths=2)  # H_0 and H from one pass
+    J, gross = J_terms[..., 0], gross_terms[..., 0]
+    J_full = J_terms.sum(axis=-1) if len(terms) > 1 else J.copy()
     D = len([1 for a in charges for b in charges if a == b])
     return _two_point_from_rho(rho, ops), J, J_full, gross, lindblad_error_bound(sens, 0 * gross, D)
 

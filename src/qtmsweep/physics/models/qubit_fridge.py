@@ -76,7 +76,7 @@ from ..lindblad import (
     LindbladModel,
     current_functionals,
     lindblad_error_bound,
-    lindblad_currents,
+    lindblad_current_terms,
     lindblad_steady_state,
     secular_rates,
 )
@@ -210,8 +210,10 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
         G = current_functionals(jumps, H_terms[:3], 3, n, 4)
         d_rho, sens = lindblad_steady_state(H_terms, jumps, d=4, charges=CHARGES, sensitivity=G, source=source)
         rho = d_rho + p_ref[:, :, None] * np.eye(4)
-        J, gross = lindblad_currents(d_rho, jumps, H_terms[:3], n_baths=3)  # bare H_0 (003 Eq. A21)
-        J_full, gross_full = lindblad_currents(d_rho, jumps, H_terms, n_baths=3)
+        # bare H_0 (003 Eq. A21) and the full H_S = H_0 + dx X12 from one pass over the traces
+        J_terms, gross_terms = lindblad_current_terms(d_rho, jumps, H_terms, n_baths=3)
+        J, gross = J_terms[..., :3].sum(axis=-1), gross_terms[..., :3].sum(axis=-1)
+        J_full, gross_full = J + J_terms[..., 3], gross + gross_terms[..., 3]
         # the currents of rho_ref: only the rate changes carry any (the exchange term of H_S: none,
         # <1|rho_ref|2> = 0)
         J = J + J_ref
