@@ -44,6 +44,77 @@ _TINY = np.finfo(float).tiny
 _EPS = np.finfo(float).eps
 
 
+@njit(cache=True, error_model="numpy")
+def gth_cell(A, rhs, k, p, x, y):  # pragma: no cover - compiled
+    """GTH elimination of one cell (see :func:`gth_solve`): ``A`` (d, d) rates a -> b and ``rhs`` the
+    drive ``g``, both consumed (work copies); writes ``p`` (normalised), ``x`` and ``y`` (d,)."""
+    d = A.shape[0]
+    order = np.empty(d - 1, dtype=np.int64)
+    t = 0
+    for m in range(d):
+        if m != k:
+            order[t] = m
+            t += 1
+    s = np.zeros(d)
+    rabs = np.abs(rhs)
+    ok = True
+    into = np.empty(d, dtype=np.int64)  # states j with a rate j -> m (sparse models: a few)
+    for a in range(d - 1):
+        m = order[a]
+        sm = A[m, k]
+        for b in range(a + 1, d - 1):
+            sm += A[m, order[b]]
+        s[m] = sm
+        if not sm > 0.0:
+            ok = False
+            break
+        n_into = 0
+        for e in range(a + 1, d):
+            j = order[e] if e < d - 1 else k
+            if A[j, m] != 0.0:
+                into[n_into] = j
+                n_into += 1
+        for b in range(a + 1, d):
+            i = order[b] if b < d - 1 else k
+            q = A[m, i] / sm  # probability that the walk leaves m towards i
+            if q == 0.0:
+                continue
+            if i != k:
+                rhs[i] += rhs[m] * q
+                rabs[i] += rabs[m] * q
+            for t2 in range(n_into):  # only nonzero A[j, m] contribute (adding 0 changes nothing)
+                j = into[t2]
+                if j != i:
+                    A[j, i] += A[j, m] * q
+    if not ok:
+        for i in range(d):
+            p[i] = np.nan
+            x[i] = np.nan
+            y[i] = np.nan
+        return
+    p[k] = 1.0
+    x[k] = 0.0
+    y[k] = 0.0
+    for a in range(d - 2, -1, -1):
+        m = order[a]
+        sp = A[k, m]  # p_k = 1, x_k = y_k = 0
+        sx = rhs[m]
+        sy = rabs[m]
+        for b in range(a + 1, d - 1):
+            j = order[b]
+            sp += A[j, m] * p[j]
+            sx += A[j, m] * x[j]
+            sy += A[j, m] * y[j]
+        p[m] = sp / s[m]
+        x[m] = sx / s[m]
+        y[m] = sy / s[m]
+    tot = 0.0
+    for i in range(d):
+        tot += p[i]
+    for i in range(d):
+        p[i] /= tot
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
     """GTH elimination of the rate matrices ``R[c, a, b]`` (rate a -> b, diagonal ignored).
@@ -53,73 +124,71 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
     """
     n, d, _ = R.shape
     for c in prange(n):
-        A = R[c].copy()
-        k = kref[c]
-        order = np.empty(d - 1, dtype=np.int64)
-        t = 0
-        for m in range(d):
-            if m != k:
-                order[t] = m
-                t += 1
-        s = np.zeros(d)
-        rhs = g[c].copy()
-        rabs = np.abs(g[c])
-        ok = True
-        into = np.empty(d, dtype=np.int64)  # states j with a rate j -> m (sparse models: a few)
-        for a in range(d - 1):
-            m = order[a]
-            sm = A[m, k]
-            for b in range(a + 1, d - 1):
-                sm += A[m, order[b]]
-            s[m] = sm
-            if not sm > 0.0:
-                ok = False
-                break
-            n_into = 0
-            for e in range(a + 1, d):
-                j = order[e] if e < d - 1 else k
-                if A[j, m] != 0.0:
-                    into[n_into] = j
-                    n_into += 1
-            for b in range(a + 1, d):
-                i = order[b] if b < d - 1 else k
-                q = A[m, i] / sm  # probability that the walk leaves m towards i
-                if q == 0.0:
-                    continue
-                if i != k:
-                    rhs[i] += rhs[m] * q
-                    rabs[i] += rabs[m] * q
-                for t2 in range(n_into):  # only nonzero A[j, m] contribute (adding 0 changes nothing)
-                    j = into[t2]
-                    if j != i:
-                        A[j, i] += A[j, m] * q
-        if not ok:
-            for i in range(d):
-                p[c, i] = np.nan
-                x[c, i] = np.nan
-                y[c, i] = np.nan
-            continue
-        p[c, k] = 1.0
-        x[c, k] = 0.0
-        y[c, k] = 0.0
-        for a in range(d - 2, -1, -1):
-            m = order[a]
-            sp = A[k, m]  # p_k = 1, x_k = y_k = 0
-            sx = rhs[m]
-            sy = rabs[m]
-            for b in range(a + 1, d - 1):
-                j = order[b]
-                sp += A[j, m] * p[c, j]
-                sx += A[j, m] * x[c, j]
-                sy += A[j, m] * y[c, j]
-            p[c, m] = sp / s[m]
-            x[c, m] = sx / s[m]
-            y[c, m] = sy / s[m]
-        tot = 0.0
-        for i in range(d):
-            tot += p[c, i]
-        for i in range(d):
-            p[c, i] /= tot
+        gth_cell(R[c].copy(), g[c].copy(), kref[c], p[c], x[c], y[c])
+
+
+@njit(cache=True, error_model="numpy")
+def edge_cell(I, Jx, LEAD, PART, omega, k_in, k_out, log_ratio, mu, ge, p, x, y, e_rel, rho, floor, deviation,
+              cur, err, nkeys, micro):  # pragma: no cover - compiled
+    """:func:`_edge_currents` of one cell: edge arrays ``(edges,)``, ``p, x, y`` ``(d,)``, ``cur`` and
+    ``err`` ``(nkeys, leads)`` (accumulated); returns ``(sigma_micro, its bound)``."""
+    n_edges = I.shape[0]
+    d = p.shape[0]
+    eps = _EPS
+    sig = 0.0
+    esig = 0.0
+    norm = 1.0
+    ysum = 0.0
+    for a in range(d):
+        norm += x[a]
+        ysum += y[a]
+    fl = floor
+    for e in range(n_edges):
+        if (0.0 < k_in[e] < 1e-280) or (0.0 < k_out[e] < 1e-280):
+            fl = 1e-270
+    for e in range(n_edges):
+        i = I[e]
+        j = Jx[e]
+        kin = k_in[e]
+        kout = k_out[e]
+        fw = kin * p[i]
+        bw = kout * p[j]
+        flux = fw - bw
+        ef = (e_rel + 2.0 * rho) * (fw + bw) + eps * abs(flux)
+        if deviation:
+            g = ge[e]
+            a1 = kin * x[i]
+            b1 = kout * x[j]
+            fd = (a1 - b1 + g) / norm
+            ed = ((e_rel + 2.0 * rho) * (kin * y[i] + kout * y[j]) + 4.0 * rho * abs(g)
+                  + 3.0 * eps * (abs(a1) + abs(b1) + abs(g))) / abs(norm)
+            ed += abs(fd) * (e_rel * ysum + 2.0 * eps) / abs(norm)
+            if ed < ef:
+                flux = fd
+                ef = ed
+        ef += fl
+        lead = LEAD[e]
+        w = omega[e]
+        q = w - PART[e] * mu[e]
+        af = abs(flux)
+        for key in range(nkeys):
+            wt = w if key == 0 else (PART[e] if key == 1 else q)
+            cur[key, lead] += wt * flux
+            err[key, lead] += abs(wt) * (ef + 2.0 * eps * af) + 2.0 * eps * abs(cur[key, lead])
+        if micro and flux != 0.0:
+            ratio = flux / bw if bw > 0.0 else math.inf
+            if abs(ratio) < 0.5:
+                aff = math.log1p(ratio)
+                eaff = 2.0 * (ef + (e_rel + rho) * af) / bw
+            else:
+                lpi = math.log(max(p[i], _TINY))
+                lpj = math.log(max(p[j], _TINY))
+                aff = log_ratio[e] + lpi - lpj
+                eaff = (e_rel + rho) * 4.0 + eps * (abs(log_ratio[e]) + abs(lpi) + abs(lpj))
+            term = flux * aff
+            sig += term
+            esig += abs(aff) * ef + af * eaff + 2.0 * eps * abs(term)
+    return sig, esig
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -129,62 +198,13 @@ def _edge_currents(I, Jx, LEAD, PART, omega, k_in, k_out, log_ratio, mu, ge, p, 
 
     ``nkeys``: 3 forms ``J_E``, ``J_N``, ``J_Q``; 1 only ``J_E``.  ``micro``: also ``sigma_micro``.
     """
-    n_edges = I.shape[0]
     n = p.shape[0]
-    d = p.shape[1]
-    eps = _EPS
     for c in prange(n):
-        norm = 1.0
-        ysum = 0.0
-        for a in range(d):
-            norm += x[c, a]
-            ysum += y[c, a]
-        fl = floor[c]
-        for e in range(n_edges):
-            if (0.0 < k_in[e, c] < 1e-280) or (0.0 < k_out[e, c] < 1e-280):
-                fl = 1e-270
-        for e in range(n_edges):
-            i = I[e]
-            j = Jx[e]
-            kin = k_in[e, c]
-            kout = k_out[e, c]
-            fw = kin * p[c, i]
-            bw = kout * p[c, j]
-            flux = fw - bw
-            ef = (e_rel[c] + 2.0 * rho[c]) * (fw + bw) + eps * abs(flux)
-            if deviation:
-                g = ge[e, c]
-                a1 = kin * x[c, i]
-                b1 = kout * x[c, j]
-                fd = (a1 - b1 + g) / norm
-                ed = ((e_rel[c] + 2.0 * rho[c]) * (kin * y[c, i] + kout * y[c, j]) + 4.0 * rho[c] * abs(g)
-                      + 3.0 * eps * (abs(a1) + abs(b1) + abs(g))) / abs(norm)
-                ed += abs(fd) * (e_rel[c] * ysum + 2.0 * eps) / abs(norm)
-                if ed < ef:
-                    flux = fd
-                    ef = ed
-            ef += fl
-            lead = LEAD[e]
-            w = omega[e, c]
-            q = w - PART[e] * mu[e, c]
-            af = abs(flux)
-            for key in range(nkeys):
-                wt = w if key == 0 else (PART[e] if key == 1 else q)
-                cur[key, c, lead] += wt * flux
-                err[key, c, lead] += abs(wt) * (ef + 2.0 * eps * af) + 2.0 * eps * abs(cur[key, c, lead])
-            if micro and flux != 0.0:
-                ratio = flux / bw if bw > 0.0 else math.inf
-                if abs(ratio) < 0.5:
-                    aff = math.log1p(ratio)
-                    eaff = 2.0 * (ef + (e_rel[c] + rho[c]) * af) / bw
-                else:
-                    lpi = math.log(max(p[c, i], _TINY))
-                    lpj = math.log(max(p[c, j], _TINY))
-                    aff = log_ratio[e, c] + lpi - lpj
-                    eaff = (e_rel[c] + rho[c]) * 4.0 + eps * (abs(log_ratio[e, c]) + abs(lpi) + abs(lpj))
-                term = flux * aff
-                sigma_micro[c] += term
-                err_micro[c] += abs(aff) * ef + af * eaff + 2.0 * eps * abs(term)
+        sg, es = edge_cell(I, Jx, LEAD, PART, omega[:, c], k_in[:, c], k_out[:, c], log_ratio[:, c], mu[:, c],
+                           ge[:, c], p[c], x[c], y[c], e_rel[c], rho[c], floor[c], deviation, cur[:, c, :],
+                           err[:, c, :], nkeys, micro)
+        sigma_micro[c] += sg
+        err_micro[c] += es
 
 
 def solve_rate_equations(model: "RateModel", params: Mapping[str, np.ndarray]) -> SteadyState:

@@ -66,7 +66,7 @@ from ..fridge import (
 )
 from ..lindblad import LindbladModel
 from ..model import OutputVariable, Parameter, RateModel, SteadyState, Transition
-from ..pauli import solve_stacked
+from ..pauli import edge_cell, gth_cell
 from ..precision import heat_entropy_bounds, relative_bound
 from ..registry import register
 
@@ -267,12 +267,15 @@ def _edge_table(N1: int, N2: int):
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, use_j, is_c,
-              omega_e, kin_e, kout_e, lr_e, ge_e, R, g, kref, rho):  # pragma: no cover - compiled
-    """Everything :func:`~qtmsweep.physics.pauli.solve_rate_equations` forms before its solve, for one
-    truncation (levels ``n1, n2`` per state), from the unit-weight rates of :func:`_level_rates`:
-    energies, the reference Gibbs state ``p0`` (at ``T0``) and its most populated state ``kref``,
-    edge arrays, rate matrices ``R``, drive ``g`` and the rates' relative error ``rho``.
+def _solve_fused(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, LEAD, U, W, K_in, K_out, LR, coef, use_j, is_c, gamma, nkeys, micro,
+                 p, cur, err, sigma_micro, err_micro):  # pragma: no cover - compiled
+    """Everything :func:`~qtmsweep.physics.pauli.solve_rate_equations` does for one truncation (levels
+    ``n1, n2`` per state), from the unit-weight rates of :func:`_level_rates`, in one pass per cell:
+    energies, the reference Gibbs state ``p0`` (at ``T0``) and its most populated state, the rates'
+    relative error ``rho``, the rate matrix and drive, the GTH elimination
+    (:func:`~qtmsweep.physics.pauli.gth_cell`) and the edge currents with their bounds
+    (:func:`~qtmsweep.physics.pauli.edge_cell`) (the same arithmetic, without the
+    rate matrices and edge arrays of every cell in memory).
 
     The energy weight of a bath-C edge (``is_c``) is ``delta_z n1`` instead of its frequency
     ``eps2 + delta_z n1``: resonator 2 changes only by C's jumps, one quantum each, so the net C
@@ -283,6 +286,7 @@ def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, 
     n = e1.shape[0]
     d = n1.shape[0]
     eps = np.finfo(np.float64).eps
+    PART = np.zeros(m)
     for c in prange(n):
         E = np.empty(d)
         p0 = np.empty(d)
@@ -302,12 +306,15 @@ def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, 
             p0[a] /= tot
             if p0[a] > p0[best]:
                 best = a
-        kref[c] = best
-        rho[c] = eps * (8.0 + 3.0 * max(2.0 * e_max / Tmin[c], 2.0 * e_max / T0[c]))
-        for a in range(d):
-            g[c, a] = 0.0
-            for b in range(d):
-                R[c, a, b] = 0.0
+        rho = eps * (8.0 + 3.0 * max(2.0 * e_max / Tmin[c], 2.0 * e_max / T0[c]))
+        R = np.zeros((d, d))
+        g = np.zeros(d)
+        omega_e = np.empty(m)
+        kin_e = np.empty(m)
+        kout_e = np.empty(m)
+        lr_e = np.empty(m)
+        ge_e = np.empty(m)
+        zero = np.zeros(m)
         for e in range(m):
             u = U[e]
             w = W[e]
@@ -316,21 +323,33 @@ def _assemble(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, U, W, K_in, K_out, LR, coef, 
             ki = w * K_in[u, c]
             ko = w * K_out[u, c]
             ge = (w * coef[u, c]) * (p0[j] if use_j[u, c] != 0.0 else p0[i])
-            omega_e[e, c] = dz[c] * n1[i] if is_c[e] else E[j] - E[i]
-            kin_e[e, c] = ki
-            kout_e[e, c] = ko
-            lr_e[e, c] = LR[u, c]
-            ge_e[e, c] = ge
-            R[c, i, j] += ki
-            R[c, j, i] += ko
-            g[c, j] += ge
-            g[c, i] -= ge
+            omega_e[e] = dz[c] * n1[i] if is_c[e] else E[j] - E[i]
+            kin_e[e] = ki
+            kout_e[e] = ko
+            lr_e[e] = LR[u, c]
+            ge_e[e] = ge
+            R[i, j] += ki
+            R[j, i] += ko
+            g[j] += ge
+            g[i] -= ge
+        x = np.empty(d)
+        y = np.empty(d)
+        gth_cell(R, g, best, p[c], x, y)
+        floor = 0.0
+        for a in range(d):
+            if p[c, a] < 1e-280 or not np.isfinite(p[c, a]):
+                floor = 1e-270
+        sg, es = edge_cell(I, Jx, LEAD, PART, omega_e, kin_e, kout_e, lr_e, zero, ge_e, p[c], x, y,
+                           gamma + d * rho, rho, floor, True, cur[:, c, :], err[:, c, :], nkeys, micro)
+        sigma_micro[c] = sg
+        err_micro[c] = es
 
 
 def _solve_truncation(numeric: Mapping[str, Any], n: int, N1: int, N2: int, rates, T0: np.ndarray,
                       energy_only: bool) -> SteadyState:
     """:func:`solve_rate_equations` of :func:`truncated_model` ``(N1, N2)`` from precomputed rates
-    (:func:`_level_rates`): the same edges, drive, reference state and error bound ``ρ``."""
+    (:func:`_level_rates`): the same edges, drive, reference state and error bound ``ρ`` (the
+    assembly, elimination and currents of :func:`~qtmsweep.physics.pauli.solve_stacked` fused per cell)."""
     d = N1 * N2
     e1, e2, dz = (np.ascontiguousarray(np.broadcast_to(np.asarray(numeric[k], dtype=float), (n,)))
                   for k in ("eps1", "eps2", "delta_z"))
@@ -339,19 +358,23 @@ def _solve_truncation(numeric: Mapping[str, Any], n: int, N1: int, N2: int, rate
     n1 = np.repeat(np.arange(N1, dtype=float), N2)
     n2 = np.tile(np.arange(N2, dtype=float), N1)
     I, Jx, LEAD, W, keys = _edge_table(N1, N2)
-    m = len(keys)
     order, table = rates
     U = np.array([order.index(key) for key in keys], dtype=np.int64)
-    omega_e, kin_e, kout_e, lr_e, ge_e = (np.empty((m, n)) for _ in range(5))
-    R = np.empty((n, d, d))
-    g = np.empty((n, d))
-    kref = np.empty(n, dtype=np.int64)
-    rho = np.empty(n)
-    _assemble(e1, e2, dz, np.ascontiguousarray(T0), Tmin, n1, n2, I, Jx, U, W, *table, LEAD == LEADS.index("C"),
-              omega_e, kin_e, kout_e, lr_e, ge_e, R, g, kref, rho)
-    zero = np.zeros((m, n))
-    return solve_stacked(n, d, I, Jx, LEAD, np.zeros(m), omega_e, kin_e, kout_e, lr_e, zero, ge_e, R, g, kref, rho,
-                         True, len(LEADS), False, energy_only=energy_only, micro=not energy_only)
+    nkeys = 1 if energy_only else 3
+    p = np.empty((n, d))
+    cur = np.zeros((nkeys, n, len(LEADS)))
+    err = np.zeros((nkeys, n, len(LEADS)))
+    sigma_micro = np.empty(n)
+    err_micro = np.empty(n)
+    gamma = (2 * d * d + 16) * np.finfo(float).eps
+    _solve_fused(e1, e2, dz, np.ascontiguousarray(T0), Tmin, n1, n2, I, Jx, LEAD, U, W, *table, LEAD == LEADS.index("C"), gamma, nkeys,
+                 not energy_only, p, cur, err, sigma_micro, err_micro)
+    if energy_only:
+        sigma_micro, err_micro = np.full(n, np.nan), np.full(n, np.inf)
+    J_E, e_E = cur[0], err[0]
+    J_Q, e_Q = (cur[0], err[0]) if energy_only else (cur[2], err[2])
+    return SteadyState(p=p, J_E=J_E, J_N=None, J_Q=J_Q, sigma_micro=sigma_micro,
+                       abs_err={"J_E": e_E, "J_Q": e_Q, "sigma_micro": err_micro})
 
 
 def _solve_family(numeric: Mapping[str, Any], n: int, sizes):
