@@ -45,20 +45,24 @@ _EPS = np.finfo(float).eps
 
 
 @njit(cache=True, error_model="numpy")
-def gth_cell(A, rhs, k, p, x, y):  # pragma: no cover - compiled
+def gth_cell(A, rhs, k, p, x, y, iwork, fwork):  # pragma: no cover - compiled
     """GTH elimination of one cell (see :func:`gth_solve`): ``A`` (d, d) rates a -> b and ``rhs`` the
-    drive ``g``, both consumed (work copies); writes ``p`` (normalised), ``x`` and ``y`` (d,)."""
+    drive ``g``, both consumed (work copies); writes ``p`` (normalised), ``x`` and ``y`` (d,).
+    ``iwork`` (int64, >= 2d) and ``fwork`` (float, >= 2d): scratch (no allocation per cell)."""
     d = A.shape[0]
-    order = np.empty(d - 1, dtype=np.int64)
+    order = iwork[:d - 1]
+    into = iwork[d:2 * d]  # states j with a rate j -> m (sparse models: a few)
+    s = fwork[:d]
+    rabs = fwork[d:2 * d]
     t = 0
     for m in range(d):
         if m != k:
             order[t] = m
             t += 1
-    s = np.zeros(d)
-    rabs = np.abs(rhs)
+    for m in range(d):
+        s[m] = 0.0
+        rabs[m] = abs(rhs[m])
     ok = True
-    into = np.empty(d, dtype=np.int64)  # states j with a rate j -> m (sparse models: a few)
     for a in range(d - 1):
         m = order[a]
         sm = A[m, k]
@@ -124,7 +128,7 @@ def gth_solve(R, g, kref, p, x, y):  # pragma: no cover - compiled
     """
     n, d, _ = R.shape
     for c in prange(n):
-        gth_cell(R[c].copy(), g[c].copy(), kref[c], p[c], x[c], y[c])
+        gth_cell(R[c].copy(), g[c].copy(), kref[c], p[c], x[c], y[c], np.empty(2 * d, dtype=np.int64), np.empty(2 * d))
 
 
 @njit(cache=True, error_model="numpy")

@@ -287,62 +287,70 @@ def _solve_fused(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, LEAD, U, W, K_in, K_out, L
     d = n1.shape[0]
     eps = np.finfo(np.float64).eps
     PART = np.zeros(m)
-    for c in prange(n):
+    chunk = 256  # cells per block of scratch (allocated once per block, not per cell)
+    for blk in prange((n + chunk - 1) // chunk):
         E = np.empty(d)
         p0 = np.empty(d)
-        e_max = 0.0
-        lmax = -np.inf
-        for a in range(d):
-            E[a] = e1[c] * n1[a] + e2[c] * n2[a] + dz[c] * n1[a] * n2[a]
-            e_max = max(e_max, abs(E[a]))
-            p0[a] = -E[a] / T0[c]
-            lmax = max(lmax, p0[a])
-        tot = 0.0
-        for a in range(d):
-            p0[a] = np.exp(p0[a] - lmax)
-            tot += p0[a]
-        best = 0
-        for a in range(d):
-            p0[a] /= tot
-            if p0[a] > p0[best]:
-                best = a
-        rho = eps * (8.0 + 3.0 * max(2.0 * e_max / Tmin[c], 2.0 * e_max / T0[c]))
-        R = np.zeros((d, d))
-        g = np.zeros(d)
+        R = np.empty((d, d))
+        g = np.empty(d)
         omega_e = np.empty(m)
         kin_e = np.empty(m)
         kout_e = np.empty(m)
         lr_e = np.empty(m)
         ge_e = np.empty(m)
         zero = np.zeros(m)
-        for e in range(m):
-            u = U[e]
-            w = W[e]
-            i = I[e]
-            j = Jx[e]
-            ki = w * K_in[u, c]
-            ko = w * K_out[u, c]
-            ge = (w * coef[u, c]) * (p0[j] if use_j[u, c] != 0.0 else p0[i])
-            omega_e[e] = dz[c] * n1[i] if is_c[e] else E[j] - E[i]
-            kin_e[e] = ki
-            kout_e[e] = ko
-            lr_e[e] = LR[u, c]
-            ge_e[e] = ge
-            R[i, j] += ki
-            R[j, i] += ko
-            g[j] += ge
-            g[i] -= ge
         x = np.empty(d)
         y = np.empty(d)
-        gth_cell(R, g, best, p[c], x, y)
-        floor = 0.0
-        for a in range(d):
-            if p[c, a] < 1e-280 or not np.isfinite(p[c, a]):
-                floor = 1e-270
-        sg, es = edge_cell(I, Jx, LEAD, PART, omega_e, kin_e, kout_e, lr_e, zero, ge_e, p[c], x, y,
-                           gamma + d * rho, rho, floor, True, cur[:, c, :], err[:, c, :], nkeys, micro)
-        sigma_micro[c] = sg
-        err_micro[c] = es
+        iwork = np.empty(2 * d, dtype=np.int64)
+        fwork = np.empty(2 * d)
+        for c in range(blk * chunk, min(n, (blk + 1) * chunk)):
+            e_max = 0.0
+            lmax = -np.inf
+            for a in range(d):
+                E[a] = e1[c] * n1[a] + e2[c] * n2[a] + dz[c] * n1[a] * n2[a]
+                e_max = max(e_max, abs(E[a]))
+                p0[a] = -E[a] / T0[c]
+                lmax = max(lmax, p0[a])
+            tot = 0.0
+            for a in range(d):
+                p0[a] = np.exp(p0[a] - lmax)
+                tot += p0[a]
+            best = 0
+            for a in range(d):
+                p0[a] /= tot
+                if p0[a] > p0[best]:
+                    best = a
+            rho = eps * (8.0 + 3.0 * max(2.0 * e_max / Tmin[c], 2.0 * e_max / T0[c]))
+            for a in range(d):
+                g[a] = 0.0
+                for b in range(d):
+                    R[a, b] = 0.0
+            for e in range(m):
+                u = U[e]
+                w = W[e]
+                i = I[e]
+                j = Jx[e]
+                ki = w * K_in[u, c]
+                ko = w * K_out[u, c]
+                ge = (w * coef[u, c]) * (p0[j] if use_j[u, c] != 0.0 else p0[i])
+                omega_e[e] = dz[c] * n1[i] if is_c[e] else E[j] - E[i]
+                kin_e[e] = ki
+                kout_e[e] = ko
+                lr_e[e] = LR[u, c]
+                ge_e[e] = ge
+                R[i, j] += ki
+                R[j, i] += ko
+                g[j] += ge
+                g[i] -= ge
+            gth_cell(R, g, best, p[c], x, y, iwork, fwork)
+            floor = 0.0
+            for a in range(d):
+                if p[c, a] < 1e-280 or not np.isfinite(p[c, a]):
+                    floor = 1e-270
+            sg, es = edge_cell(I, Jx, LEAD, PART, omega_e, kin_e, kout_e, lr_e, zero, ge_e, p[c], x, y,
+                               gamma + d * rho, rho, floor, True, cur[:, c, :], err[:, c, :], nkeys, micro)
+            sigma_micro[c] = sg
+            err_micro[c] = es
 
 
 def _solve_truncation(numeric: Mapping[str, Any], n: int, N1: int, N2: int, rates, T0: np.ndarray,
