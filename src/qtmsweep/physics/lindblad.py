@@ -681,16 +681,32 @@ def secular_rates(E: np.ndarray, V: np.ndarray, couplings: Sequence[np.ndarray],
         ``omega[:, j, i] = E_j − E_i``, the energy bath λ gives the system on ``i → j``.
     """
     E = np.asarray(E, dtype=float)
+    n, d = E.shape
     omega = E[:, :, None] - E[:, None, :]  # [n, j, i] = E_j - E_i
     a = np.abs(omega)
-    Vd = np.conj(np.swapaxes(V, -1, -2))
+    # the spectra at the d(d-1)/2 pairs only: |E_j - E_i| = |E_i - E_j| bitwise, so each pair's value
+    # serves both directions (shape (n, pairs, 1) for the spectra's (n, ...) broadcasting)
+    lo, hi = np.triu_indices(d, 1)
+    a_pair = a[:, hi, lo][..., None]
+    safe = np.where(a_pair > 0, a_pair, 1.0)
+    V = np.asarray(V)
+    real = not np.iscomplexobj(V)
+    Vd = np.swapaxes(V, -1, -2) if real else np.conj(np.swapaxes(V, -1, -2))
     rates = []
     for X, spec in zip(couplings, spectra):
-        Xt = Vd @ np.asarray(X) @ V
-        m2 = np.abs(Xt) ** 2  # [n, j, i] = |<j|X|i>|^2
+        X = np.asarray(X)
+        if real and not np.any(np.imag(X)):  # real eigenvectors and coupling: real products
+            Xt = Vd @ np.ascontiguousarray(np.real(X)) @ V
+            m2 = Xt * Xt
+        else:
+            Xt = Vd @ X @ V
+            m2 = np.abs(Xt) ** 2  # [n, j, i] = |<j|X|i>|^2
         with np.errstate(all="ignore"):
-            absorb, emit = spec(np.where(a > 0, a, 1.0))
-        r = np.where(omega > 0, absorb, emit) * m2
+            absorb_p, emit_p = (np.broadcast_to(v, a_pair.shape)[..., 0] for v in spec(safe))
+        up = np.zeros((n, d, d))  # [n, j, i]: absorption where E_j > E_i, emission where E_j < E_i
+        up[:, hi, lo] = np.where(omega[:, hi, lo] > 0, absorb_p, emit_p)
+        up[:, lo, hi] = np.where(omega[:, lo, hi] > 0, absorb_p, emit_p)
+        r = up * m2
         rates.append(np.where(a > 0, r, 0.0))
     return np.stack(rates), omega
 
