@@ -234,7 +234,8 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
             # the secular generator built from the jumps |j><i| maps populations to populations and
             # lets every coherence decay: its steady state is the Pauli one, solved by GTH (pauli.py)
             Vt = np.swapaxes(V, -1, -2)
-            m2 = np.stack([np.abs(Vt @ X @ V) ** 2 for X in (X1, X1, X2)])
+            XtL, XtC = Vt @ X1.real @ V, Vt @ X2.real @ V  # real: |.|^2 = square, bitwise
+            m2 = np.stack([XtL * XtL, XtL * XtL, XtC * XtC])
 
             def delta_rates(b, omega, lead_params=[tuple(_arr(params, f"{k}_{lead}", n) for k in ("T", "Gamma", "Omega"))
                                                    for lead in LEADS]):
