@@ -349,7 +349,8 @@ def secular_pauli(E, rates, m2, delta_rates, T, T_ref_index, rate_err):
 
     ``E`` (n, d) eigenvalues, ``rates[b, :, j, i]`` the rate i -> j from bath b, ``m2[b]`` the squared
     matrix elements, ``delta_rates(b, omega)`` the change ``K(|ω|)(n_b − n_ref)`` of both rates of a
-    unit matrix element from the reference bath's temperature to bath b's; ``T`` (n, n_baths).
+    unit matrix element from the reference bath's temperature to bath b's (``omega`` (n, pairs): the
+    Bohr frequencies of all of bath b's pairs at once); ``T`` (n, n_baths).
     Edges join states whose energies differ (``rates`` zero elsewhere).  Returns a
     :class:`SteadyState` with populations, ``J_E`` per bath and ``abs_err``.
     """
@@ -366,22 +367,25 @@ def secular_pauli(E, rates, m2, delta_rates, T, T_ref_index, rate_err):
     zero = np.zeros(n)
     with np.errstate(over="ignore", invalid="ignore"):
         for b in range(nb):
-            for i in range(d):
-                for j in range(i + 1, d):
-                    k_in, k_out = rates[b, :, j, i], rates[b, :, i, j]
-                    if not (np.any(k_in) or np.any(k_out)):
-                        continue
-                    omega = E[:, j] - E[:, i]
-                    R[:, i, j] += k_in
-                    R[:, j, i] += k_out
-                    dk = m2[b, :, j, i] * delta_rates(b, omega)
-                    lr0 = -omega / T0
-                    ge = np.where(lr0 <= 0, -p0[:, i] * dk * np.expm1(np.minimum(lr0, 0)),
-                                  p0[:, j] * dk * np.expm1(-np.maximum(lr0, 0)))
-                    ge = np.where(dk == 0, 0.0, ge)
-                    g[:, j] += ge
-                    g[:, i] -= ge
-                    edges.append((i, j, b, 0, omega, k_in, k_out, -omega / T[:, b], zero, ge))
+            pairs = [(i, j) for i in range(d) for j in range(i + 1, d)
+                     if np.any(rates[b, :, j, i]) or np.any(rates[b, :, i, j])]
+            if not pairs:
+                continue
+            # one call per bath: the rate changes of all its pairs (omega (n, pairs))
+            delta = delta_rates(b, np.stack([E[:, j] - E[:, i] for i, j in pairs], axis=1))
+            for q, (i, j) in enumerate(pairs):
+                k_in, k_out = rates[b, :, j, i], rates[b, :, i, j]
+                omega = E[:, j] - E[:, i]
+                R[:, i, j] += k_in
+                R[:, j, i] += k_out
+                dk = m2[b, :, j, i] * delta[:, q]
+                lr0 = -omega / T0
+                ge = np.where(lr0 <= 0, -p0[:, i] * dk * np.expm1(np.minimum(lr0, 0)),
+                              p0[:, j] * dk * np.expm1(-np.maximum(lr0, 0)))
+                ge = np.where(dk == 0, 0.0, ge)
+                g[:, j] += ge
+                g[:, i] -= ge
+                edges.append((i, j, b, 0, omega, k_in, k_out, -omega / T[:, b], zero, ge))
     rho = np.maximum(rate_err, _EPS * (8 + 3 * np.abs(E).max(axis=1) / T.min(axis=1)))
     return solve_edges(n, d, edges, R, g, kref, rho, True, nb)
 

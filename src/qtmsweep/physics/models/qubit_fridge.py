@@ -239,8 +239,8 @@ def evaluate(params: Mapping[str, Any], method: str) -> SteadyState:
 
             def delta_rates(b, omega, lead_params=[tuple(_arr(params, f"{k}_{lead}", n) for k in ("T", "Gamma", "Omega"))
                                                    for lead in LEADS]):
-                Tb, Gb, Ob = lead_params[b]
-                return filtered_rate_deviation(omega, Tb, T[:, 1], Gb, Ob, _arr(params, "eps_c", n))[0]
+                Tb, Gb, Ob = (v[:, None] for v in lead_params[b])  # omega: (n, pairs)
+                return filtered_rate_deviation(omega, Tb, T[:, 1:2], Gb, Ob, _arr(params, "eps_c", n)[:, None])[0]
 
             st = secular_pauli(E, rates, m2, delta_rates, T, 1, rate_err)
             p_eig, J, err = st.p, st.J_E, st.abs_err["J_E"]
