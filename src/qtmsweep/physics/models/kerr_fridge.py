@@ -230,23 +230,23 @@ def _level_rates(numeric: Mapping[str, Any], n: int, top1: int, top2: int, T0: n
     (as :func:`~qtmsweep.physics.pauli.solve_rate_equations` forms it, with ``μ0 = 0``).
     """
     e1, e2, dz = (np.broadcast_to(np.asarray(numeric[k], dtype=float), (n,)) for k in ("eps1", "eps2", "delta_z"))
-    out = {}
+    order, parts = [], [[] for _ in range(5)]
     for lead, count, base in (("L", top2, e1), ("R", top2, e1), ("C", top1, e2)):
-        for level in range(count):
-            omega = base + dz * level
-            k_in, k_out, log_ratio = _lead_rates(lead, omega, numeric)
-            dk_in, dk_out, dk_diff = (np.broadcast_to(np.asarray(v, dtype=float), (n,))
-                                      for v in _rate_deviation(lead, omega, numeric, T0, None))
-            lr0 = -omega / T0
-            use_j = lr0 > 0
-            with np.errstate(over="ignore", invalid="ignore"):
-                coef = np.where(use_j, dk_in * np.expm1(-np.maximum(lr0, 0)) + dk_diff,
-                                -dk_in * np.expm1(np.minimum(lr0, 0)) + np.exp(np.minimum(lr0, 0)) * dk_diff)
-            coef = np.where((dk_in == 0) & (dk_out == 0), 0.0, coef)
-            out[lead, level] = (np.broadcast_to(k_in, (n,)), np.broadcast_to(k_out, (n,)),
-                                np.broadcast_to(log_ratio, (n,)), coef, use_j)
-    order = list(out)
-    table = [np.ascontiguousarray(np.stack([out[key][f] for key in order]), dtype=float) for f in range(5)]
+        # all levels of this bath at once: omega (count, n) against the cells' parameters (n,)
+        omega = np.stack([base + dz * level for level in range(count)])
+        k_in, k_out, log_ratio = _lead_rates(lead, omega, numeric)
+        dk_in, dk_out, dk_diff = (np.broadcast_to(np.asarray(v, dtype=float), (count, n))
+                                  for v in _rate_deviation(lead, omega, numeric, T0, None))
+        lr0 = -omega / T0
+        use_j = lr0 > 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            coef = np.where(use_j, dk_in * np.expm1(-np.maximum(lr0, 0)) + dk_diff,
+                            -dk_in * np.expm1(np.minimum(lr0, 0)) + np.exp(np.minimum(lr0, 0)) * dk_diff)
+        coef = np.where((dk_in == 0) & (dk_out == 0), 0.0, coef)
+        order += [(lead, level) for level in range(count)]
+        for f, v in enumerate((k_in, k_out, log_ratio, coef, use_j)):
+            parts[f].append(np.broadcast_to(v, (count, n)))
+    table = [np.ascontiguousarray(np.concatenate(part), dtype=float) for part in parts]
     return order, table
 
 
