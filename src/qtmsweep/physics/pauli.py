@@ -80,7 +80,10 @@ def gth_cell(A, rhs, k, p, x, y, iwork, fwork):  # pragma: no cover - compiled
                 n_into += 1
         for b in range(a + 1, d):
             i = order[b] if b < d - 1 else k
-            q = A[m, i] / sm  # probability that the walk leaves m towards i
+            a_mi = A[m, i]
+            if a_mi == 0.0:  # (sparse rate matrices: most entries; no division for them)
+                continue
+            q = a_mi / sm  # probability that the walk leaves m towards i
             if q == 0.0:
                 continue
             if i != k:
