@@ -741,10 +741,16 @@ def lyapunov_steady_state(h: np.ndarray, loss: np.ndarray, gain: np.ndarray, fer
     A = 1j * h - 0.5 * Gam[:, :, None] * np.eye(N)
     P = (gain if source is None else source)[:, :, None] * np.eye(N)
     if N <= 16:
-        eye = np.eye(N)
         # vec column stacking: vec(A C) = (I ⊗ A) vec C ; vec(C A†) = (conj(A) ⊗ I) vec C
-        K = np.einsum("jl,nik->njilk", eye, A).reshape(n, N * N, N * N) + \
-            np.einsum("njl,ik->njilk", A.conj(), eye).reshape(n, N * N, N * N)
+        # K[n, (j, i), (l, k)] = δ_jl A[n, i, k] + conj(A)[n, j, l] δ_ik, written block by block (the
+        # same sums as the two Kronecker products' einsums, without forming them)
+        K5 = np.zeros((n, N, N, N, N), dtype=complex)
+        Ac = A.conj()
+        for j in range(N):
+            K5[:, j, :, j, :] = A
+        for i in range(N):
+            K5[:, :, i, :, i] += Ac
+        K = K5.reshape(n, N * N, N * N)
         rhs = -np.swapaxes(P, -1, -2).reshape(n, N * N)
         with np.errstate(all="ignore"):
             try:
