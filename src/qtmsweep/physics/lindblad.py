@@ -362,115 +362,117 @@ def _solve_cells(A, b, g, x, sens):  # pragma: no cover - compiled
     as LAPACK's), ``x``, ``w`` and ``s``."""
     n, D, _ = A.shape
     k = g.shape[1]
-    for c in prange(n):
+    chunk = 128  # cells per block of scratch (allocated once per block, not per cell)
+    for blk in prange((n + chunk - 1) // chunk):
         F = np.empty((D, D), dtype=np.complex128)
         rmax = np.empty(D)
         rsc = np.empty(D)
         rhs = np.empty(D, dtype=np.complex128)
         piv = np.empty(D, dtype=np.int64)
         inv = np.empty(D, dtype=np.complex128)
-        for a in range(D):
-            r, sc = _row_scale(A, c, a, D)
-            if not r > 0.0:
-                r, sc = 1.0, 1.0
-            rmax[a] = r
-            rsc[a] = sc
-            for j in range(D):
-                v = A[c, a, j]
-                F[a, j] = complex(v.real / r, v.imag / r)
-            v = b[c, a]
-            rhs[a] = complex(v.real / r, v.imag / r)
-        ok = True
-        for j in range(D):
-            p = j
-            best = abs(F[j, j].real) + abs(F[j, j].imag)
-            for i in range(j + 1, D):
-                t = abs(F[i, j].real) + abs(F[i, j].imag)
-                if t > best:
-                    best = t
-                    p = i
-            piv[j] = p
-            if F[p, j] == 0:
-                ok = False
-                break
-            if p != j:
-                for l in range(D):
-                    t2 = F[j, l]
-                    F[j, l] = F[p, l]
-                    F[p, l] = t2
-            iv = 1.0 / F[j, j]
-            inv[j] = iv
-            for i in range(j + 1, D):
-                f = F[i, j] * iv
-                F[i, j] = f
-                if f != 0:
-                    for l in range(j + 1, D):
-                        F[i, l] -= f * F[j, l]
-        if not ok:
-            for a in range(D):
-                x[c, a] = np.nan
-            for q in range(k):
-                sens[c, q] = np.nan
-            continue
-        # A_s x = b_s
-        for j in range(D):
-            p = piv[j]
-            if p != j:
-                t2 = rhs[j]
-                rhs[j] = rhs[p]
-                rhs[p] = t2
-        for i in range(D):
-            acc = rhs[i]
-            for l in range(i):
-                acc -= F[i, l] * rhs[l]
-            rhs[i] = acc
-        for i in range(D - 1, -1, -1):
-            acc = rhs[i]
-            for l in range(i + 1, D):
-                acc -= F[i, l] * rhs[l]
-            rhs[i] = acc * inv[i]
-        xs = 0.0
         ax = np.empty(D)
-        for a in range(D):
-            x[c, a] = rhs[a]
-            ax[a] = abs(rhs[a])
-            xs += ax[a]
-        if k == 0:
-            continue
-        # the scale of each row's perturbation: |A_s| |x| + D sum|x| + |b_s|
         h = np.empty(D)
-        for a in range(D):
-            sc = rsc[a]
-            acc2 = 0.0
-            for j in range(D):
-                v = A[c, a, j]
-                re, im = v.real * sc, v.imag * sc
-                acc2 += (math.sqrt(re * re + im * im) / sc) * ax[j]
-            v = b[c, a]
-            h[a] = acc2 / rmax[a] + D * xs + abs(complex(v.real / rmax[a], v.imag / rmax[a]))
-        # A_s^T w = g_q: U^T z = g, L^T v = z, w = P^T v
         w = np.empty(D, dtype=np.complex128)
-        for q in range(k):
-            for i in range(D):
-                acc = g[c, q, i]
-                for l in range(i):
-                    acc -= F[l, i] * w[l]
-                w[i] = acc * inv[i]
-            for i in range(D - 1, -1, -1):
-                acc = w[i]
-                for l in range(i + 1, D):
-                    acc -= F[l, i] * w[l]
-                w[i] = acc
-            for j in range(D - 1, -1, -1):
+        for c in range(blk * chunk, min(n, (blk + 1) * chunk)):
+            for a in range(D):
+                r, sc = _row_scale(A, c, a, D)
+                if not r > 0.0:
+                    r, sc = 1.0, 1.0
+                rmax[a] = r
+                rsc[a] = sc
+                for j in range(D):
+                    v = A[c, a, j]
+                    F[a, j] = complex(v.real / r, v.imag / r)
+                v = b[c, a]
+                rhs[a] = complex(v.real / r, v.imag / r)
+            ok = True
+            for j in range(D):
+                p = j
+                best = abs(F[j, j].real) + abs(F[j, j].imag)
+                for i in range(j + 1, D):
+                    t = abs(F[i, j].real) + abs(F[i, j].imag)
+                    if t > best:
+                        best = t
+                        p = i
+                piv[j] = p
+                if F[p, j] == 0:
+                    ok = False
+                    break
+                if p != j:
+                    for l in range(D):
+                        t2 = F[j, l]
+                        F[j, l] = F[p, l]
+                        F[p, l] = t2
+                iv = 1.0 / F[j, j]
+                inv[j] = iv
+                for i in range(j + 1, D):
+                    f = F[i, j] * iv
+                    F[i, j] = f
+                    if f != 0:
+                        for l in range(j + 1, D):
+                            F[i, l] -= f * F[j, l]
+            if not ok:
+                for a in range(D):
+                    x[c, a] = np.nan
+                for q in range(k):
+                    sens[c, q] = np.nan
+                continue
+            # A_s x = b_s
+            for j in range(D):
                 p = piv[j]
                 if p != j:
-                    t2 = w[j]
-                    w[j] = w[p]
-                    w[p] = t2
-            tot = 0.0
+                    t2 = rhs[j]
+                    rhs[j] = rhs[p]
+                    rhs[p] = t2
+            for i in range(D):
+                acc = rhs[i]
+                for l in range(i):
+                    acc -= F[i, l] * rhs[l]
+                rhs[i] = acc
+            for i in range(D - 1, -1, -1):
+                acc = rhs[i]
+                for l in range(i + 1, D):
+                    acc -= F[i, l] * rhs[l]
+                rhs[i] = acc * inv[i]
+            xs = 0.0
             for a in range(D):
-                tot += abs(w[a]) * h[a]
-            sens[c, q] = tot
+                x[c, a] = rhs[a]
+                ax[a] = abs(rhs[a])
+                xs += ax[a]
+            if k == 0:
+                continue
+            # the scale of each row's perturbation: |A_s| |x| + D sum|x| + |b_s|
+            for a in range(D):
+                sc = rsc[a]
+                acc2 = 0.0
+                for j in range(D):
+                    v = A[c, a, j]
+                    re, im = v.real * sc, v.imag * sc
+                    acc2 += (math.sqrt(re * re + im * im) / sc) * ax[j]
+                v = b[c, a]
+                h[a] = acc2 / rmax[a] + D * xs + abs(complex(v.real / rmax[a], v.imag / rmax[a]))
+            # A_s^T w = g_q: U^T z = g, L^T v = z, w = P^T v
+            for q in range(k):
+                for i in range(D):
+                    acc = g[c, q, i]
+                    for l in range(i):
+                        acc -= F[l, i] * w[l]
+                    w[i] = acc * inv[i]
+                for i in range(D - 1, -1, -1):
+                    acc = w[i]
+                    for l in range(i + 1, D):
+                        acc -= F[l, i] * w[l]
+                    w[i] = acc
+                for j in range(D - 1, -1, -1):
+                    p = piv[j]
+                    if p != j:
+                        t2 = w[j]
+                        w[j] = w[p]
+                        w[p] = t2
+                tot = 0.0
+                for a in range(D):
+                    tot += abs(w[a]) * h[a]
+                sens[c, q] = tot
 
 
 _TERM_CACHE: dict = {}
