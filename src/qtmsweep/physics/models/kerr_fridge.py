@@ -207,14 +207,15 @@ def largest_solve_states(N1: int, N2: int) -> int:
 
 def memory_estimate(structural: Mapping[str, Any], method: str) -> tuple[int, str]:
     """Bytes of the solve of one cell (:attr:`~qtmsweep.physics.lindblad.LindbladModel.memory_estimate`):
-    the dense rate matrix of the largest solve, ``8 d²`` bytes, four times (it is built, and copied in
-    the GTH elimination: measured 3.3 times at d = 600 .. 1680, 2.3 of them traced by ``tracemalloc``),
-    plus 4 kB per state (transitions, edges, populations of the five solves; measured 1.8 MB for the
-    one-cell 80 x 2 solve, d = 320, against this estimate's 4.6 MB)."""
+    the dense rate matrix of the largest solve, ``8 d²`` bytes, four times: the fused kernel builds one
+    per block of cells and eliminates it in place, and up to four blocks run at once (one per thread);
+    a one-cell solve holds one (measured 0.94 MB by ``tracemalloc`` for the 80 x 2 solve, d = 320),
+    plus 4 kB per state (transitions, rate tables, populations of the five solves; this estimate's
+    4.6 MB for that solve)."""
     N1, N2 = int(structural.get("N1", 3)), int(structural.get("N2", 3))
     d = largest_solve_states(N1, N2)
     what = (f"the dense rate matrix of the {d} states of the largest solve ({N1 + 2} x {N2} or {N1} x {N2 + 2} "
-            f"levels, with the truncation-error levels), 8 d^2 bytes, about four copies while it is built and "
+            f"levels, with the truncation-error levels), 8 d^2 bytes, one per thread (up to four) while it is built and "
             "eliminated; lower N1 or N2: the memory grows as (N1 N2)^2")
     return 32 * d * d + 4096 * d, what
 
@@ -268,7 +269,7 @@ def _edge_table(N1: int, N2: int):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _solve_fused(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, LEAD, U, W, K_in, K_out, LR, coef, use_j, is_c, gamma, nkeys, micro,
-                 p, cur, err, sigma_micro, err_micro):  # pragma: no cover - compiled
+                 p, cur, err, sigma_micro, err_micro, R_work, chunk):  # pragma: no cover - compiled
     """Everything :func:`~qtmsweep.physics.pauli.solve_rate_equations` does for one truncation (levels
     ``n1, n2`` per state), from the unit-weight rates of :func:`_level_rates`, in one pass per cell:
     energies, the reference Gibbs state ``p0`` (at ``T0``) and its most populated state, the rates'
@@ -287,11 +288,10 @@ def _solve_fused(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, LEAD, U, W, K_in, K_out, L
     d = n1.shape[0]
     eps = np.finfo(np.float64).eps
     PART = np.zeros(m)
-    chunk = 256  # cells per block of scratch (allocated once per block, not per cell)
-    for blk in prange((n + chunk - 1) // chunk):
+    for blk in prange((n + chunk - 1) // chunk):  # a block of cells per scratch (no allocation per cell)
         E = np.empty(d)
         p0 = np.empty(d)
-        R = np.empty((d, d))
+        R = R_work[blk]  # the block's rate matrix (allocated by the caller: seen by tracemalloc)
         g = np.empty(d)
         omega_e = np.empty(m)
         kin_e = np.empty(m)
@@ -375,8 +375,10 @@ def _solve_truncation(numeric: Mapping[str, Any], n: int, N1: int, N2: int, rate
     sigma_micro = np.empty(n)
     err_micro = np.empty(n)
     gamma = (2 * d * d + 16) * np.finfo(float).eps
+    chunk = 256  # cells per block of scratch
+    R_work = np.empty(((n + chunk - 1) // chunk, d, d))
     _solve_fused(e1, e2, dz, np.ascontiguousarray(T0), Tmin, n1, n2, I, Jx, LEAD, U, W, *table, LEAD == LEADS.index("C"), gamma, nkeys,
-                 not energy_only, p, cur, err, sigma_micro, err_micro)
+                 not energy_only, p, cur, err, sigma_micro, err_micro, R_work, chunk)
     if energy_only:
         sigma_micro, err_micro = np.full(n, np.nan), np.full(n, np.inf)
     J_E, e_E = cur[0], err[0]
