@@ -271,7 +271,7 @@ def _edge_table(N1: int, N2: int):
 def _solve_fused(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, LEAD, U, W, K_in, K_out, LR, coef, use_j, is_c, gamma, nkeys, micro,
                  p, cur, err, sigma_micro, err_micro, R_work, chunk):  # pragma: no cover - compiled
     """Everything :func:`~qtmsweep.physics.pauli.solve_rate_equations` does for one truncation (levels
-    ``n1, n2`` per state), from the unit-weight rates of :func:`_level_rates`, in one pass per cell:
+    ``n1, n2`` per state), from the unit-weight rates of :func:`_level_rates` (transposed: ``(n, keys)``), in one pass per cell:
     energies, the reference Gibbs state ``p0`` (at ``T0``) and its most populated state, the rates'
     relative error ``rho``, the rate matrix and drive, the GTH elimination
     (:func:`~qtmsweep.physics.pauli.gth_cell`) and the edge currents with their bounds
@@ -330,13 +330,13 @@ def _solve_fused(e1, e2, dz, T0, Tmin, n1, n2, I, Jx, LEAD, U, W, K_in, K_out, L
                 w = W[e]
                 i = I[e]
                 j = Jx[e]
-                ki = w * K_in[u, c]
-                ko = w * K_out[u, c]
-                ge = (w * coef[u, c]) * (p0[j] if use_j[u, c] != 0.0 else p0[i])
+                ki = w * K_in[c, u]
+                ko = w * K_out[c, u]
+                ge = (w * coef[c, u]) * (p0[j] if use_j[c, u] != 0.0 else p0[i])
                 omega_e[e] = dz[c] * n1[i] if is_c[e] else E[j] - E[i]
                 kin_e[e] = ki
                 kout_e[e] = ko
-                lr_e[e] = LR[u, c]
+                lr_e[e] = LR[c, u]
                 ge_e[e] = ge
                 R[i, j] += ki
                 R[j, i] += ko
@@ -400,7 +400,8 @@ def _solve_family(numeric: Mapping[str, Any], n: int, sizes):
         k = sl.stop - sl.start
         sub = {key: (np.broadcast_to(v, (n,))[sl] if np.ndim(v) else v) for key, v in numeric.items()}
         T0 = np.broadcast_to(np.asarray(sub["T_L"], dtype=float), (k,))
-        rates = _level_rates(sub, k, top1, top2, T0)
+        order, table = _level_rates(sub, k, top1, top2, T0)
+        rates = order, [np.ascontiguousarray(t.T) for t in table]  # (n, keys): one cell's rates together
         parts.append([_solve_truncation(sub, k, a, b, rates, T0, energy_only=(i > 0)) for i, (a, b) in enumerate(sizes)])
     if len(parts) == 1:
         return parts[0]
