@@ -216,3 +216,33 @@ def test_network_response_only_at_equilibrium_cells_of_a_mixed_grid():
         _, one = linear_response("cqd", dict(base, T_b=float(t)))
         np.testing.assert_allclose(grid[k], one[0], rtol=1e-15, atol=0)
     assert not np.allclose(grid[1], grid[0])  # off equilibrium the differential response differs
+
+
+def test_onsager_analysis_of_a_sweep_store_of_equilibrium_points(tmp_path):
+    """A sweep over (eps_L, kappa) with every bath at one T and mu: open the store, get L per cell."""
+    import qtmsweep
+    from qtmsweep.sweep import RunOptions, run_sweep, validate_config
+    from qtmsweep.thermo.onsager import onsager_dataset
+
+    fixed = dict(eps_R=2.5, T_a=0.7, T_b=0.7, T_r=0.7, mu_a=0.1, mu_b=0.1, mu_r=0.1,
+                 gamma_a=1.0, gamma_b=0.6, gamma_r=1.4)
+    cfg = validate_config({"sweeps": {"eq": {
+        "model": "cqd", "fixed": fixed,
+        "grid": {"eps_L": {"linspace": [-1.0, 2.0, 4]}, "kappa": {"values": [-1.5, 0.0, 0.8]}},
+        "chunks": {"eps_L": 2}}}, "dask": {"cluster": "inline"}})
+    run_sweep(cfg, "eq", tmp_path / "eq.zarr", RunOptions(cluster="inline", progress=False))
+    ds = qtmsweep.open_store(tmp_path / "eq.zarr", load=True)
+    out = onsager_dataset(ds)
+    assert out.L.dims == ("eps_L", "kappa", "force", "force_") and bool(out.equilibrium.all())
+    assert float(out.asymmetry.max()) < 1e-13
+    e, k = 2, 0
+    single = onsager_matrix("cqd", reduced_model="II", T=0.7, mu=0.1, eps_L=float(ds.eps_L[e]), eps_R=2.5,
+                            kappa=float(ds.kappa[k]), gamma_a=1.0, gamma_b=0.6, gamma_r=1.4)
+    np.testing.assert_allclose(out.L.isel(eps_L=e, kappa=k).sel(force=["F_E_b", "F_N_b"],
+                                                                  force_=["F_E_b", "F_N_b"]), single, rtol=1e-14)
+    # fluctuation-dissipation against the store's own data is the counting tests' job; here: L is
+    # positive semidefinite in every cell (second law near equilibrium; at kappa = 0 the dots decouple
+    # and one combination of forces drives nothing: an eigenvalue 0 to round-off)
+    ev = np.linalg.eigvalsh(out.L.values.reshape(-1, *out.L.shape[-2:]))
+    assert (ev.min(axis=1) >= -1e-14 * ev.max(axis=1)).all()
+    assert (ev.min(axis=1).reshape(4, 3)[:, [0, 2]] > 1e-6).all()  # coupled dots: definite
