@@ -55,6 +55,7 @@ SLAB_CELLS = 2_000_000
 
 def analysis_variables(ds: xr.Dataset, reduced_model: str | None = None, **tolerances: float) -> xr.Dataset:
     """Only the new variables (classification and performance) for ``ds``; attrs say what was done."""
+    ds = complete_reduced(ds)
     swap = reverse_swap(ds)
     if swap:
         return _forward_reverse_variables(ds, swap, reduced_model, **tolerances)
@@ -64,6 +65,118 @@ def analysis_variables(ds: xr.Dataset, reduced_model: str | None = None, **toler
         if G is not None:
             out["conductance"] = G.assign_attrs(source=SOURCE)
     return out
+
+
+_EPS64 = float(np.finfo(np.float64).eps)
+
+
+class _Parameters:
+    """``params[name]`` of a dataset for a model's ``forces``: a data variable or coordinate broadcast
+    over the cell dims (numpy), or a fixed parameter from the attrs; ``KeyError`` otherwise."""
+
+    def __init__(self, ds: xr.Dataset, like: xr.DataArray):
+        self.ds, self.like = ds, like
+
+    def __getitem__(self, name: str):
+        if name in self.ds.variables and name not in ("lead", "state"):
+            return xr.broadcast(self.ds[name].astype(float), self.like)[0].transpose(*self.like.dims).values
+        if name in self.ds.attrs and isinstance(self.ds.attrs[name], (int, float)):
+            return float(self.ds.attrs[name])
+        raise KeyError(name)
+
+    def get(self, name: str, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+
+def complete_reduced(ds: xr.Dataset) -> xr.Dataset:
+    """A store written with a ``store: {variables: ...}`` block (``store_variables`` attr) that left out
+    variables the analysis needs: recompute those derivable from what is stored — the forces ``F_*``
+    from the parameters (the model's own ``forces``), ``J_Q = J_E - mu J_N`` (its lead's ``rel_err``
+    widened to the bound of that difference) — and raise a ``ValueError`` naming any other one
+    missing (``p``, ``J_E``, ``J_N``, ``rel_err``, ``sigma``).  Other datasets are returned as they are."""
+    if "store_variables" not in ds.attrs or ds.attrs.get("store_variables") == "all" or "J_E" not in ds:
+        return _require(ds, ["J_E"]) if "store_variables" in ds.attrs else ds
+    from .physics.registry import get_model
+
+    try:
+        model = get_model(str(ds.attrs.get("model")))
+    except ValueError:
+        return ds
+    dims = cell_dims(ds)
+    like = ds["J_E"].isel(lead=0, drop=True).transpose(*dims)
+    params = _Parameters(ds, like)
+    exchange = bool(getattr(model, "particle_exchange", False))
+    new: dict[str, xr.DataArray] = {}
+    missing_forces = [f for f in getattr(model, "force_flux", {}) if f not in ds]
+    if missing_forces:
+        try:
+            forces = model.forces(params)
+        except (KeyError, TypeError, ValueError):
+            forces = {}
+        for f in missing_forces:
+            if f in forces:
+                kind = "F_E" if f.startswith("F_E") else "F_N"
+                units = "1/energy" if kind == "F_E" else "1"
+                new[f] = xr.DataArray(np.broadcast_to(np.asarray(forces[f], dtype=float), like.shape).copy(),
+                                      dims=like.dims, coords=like.coords,
+                                      attrs={"units": units, "long_name": f"thermodynamic force {f}",
+                                             "comment": "recomputed from the parameters by the analysis (not stored)"})
+    if "J_Q" not in ds and (not exchange or "J_N" in ds):
+        try:
+            new.update(_heat_current(ds, model, params, like, exchange))
+        except KeyError:  # a lead's chemical potential is not stored either: J_Q stays missing
+            pass
+    out = ds.assign(new) if new else ds
+    needed = ["J_E", "J_Q", "rel_err", "sigma"] + (["J_N"] if exchange else []) \
+        + (["p"] if getattr(model, "transitions", None) else []) + missing_forces
+    return _require(out, needed)
+
+
+def _heat_current(ds: xr.Dataset, model, params: _Parameters, like: xr.DataArray, exchange: bool) -> dict:
+    """``J_Q = J_E - mu J_N`` (and the widened ``rel_err``) from the stored currents."""
+    from .solve import CURRENT_META
+
+    new: dict[str, xr.DataArray] = {}
+    J_E = ds["J_E"].astype(float)
+    if exchange:
+        mus = []
+        for lead in [str(x) for x in ds["lead"].values]:
+            name = model.lead_reservoir[lead][1]
+            mus.append(xr.DataArray(params[name], dims=like.dims, coords=like.coords) if name else 0.0 * like)
+        mu = xr.concat(mus, dim="lead").assign_coords(lead=ds["lead"])
+        J_N = ds["J_N"].astype(float)
+        J_Q = J_E - mu * J_N
+        if "rel_err" in ds:  # |dJ_Q| <= (r + 2 eps)(|J_E| + |mu J_N|) for the bound r of J_E and J_N
+            r = ds["rel_err"].astype(float)
+            gross = abs(J_E) + abs(mu * J_N)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rq = xr.where(gross == 0, 0.0, (r + 2 * _EPS64) * gross / abs(J_Q))
+            new["rel_err"] = np.maximum(r, rq).transpose(*ds["rel_err"].dims).assign_attrs(
+                ds["rel_err"].attrs, comment="widened by the analysis to bound J_Q = J_E - mu J_N, recomputed "
+                                             "from the stored J_E and J_N")
+    else:
+        J_Q = J_E.copy()
+    units, long_name = CURRENT_META["J_Q"]
+    new["J_Q"] = J_Q.transpose(*ds["J_E"].dims).assign_attrs(
+        units=units, long_name=long_name, comment="recomputed from the stored J_E and J_N by the analysis")
+    return new
+
+
+def _require(ds: xr.Dataset, needed) -> xr.Dataset:
+    missing = [n for n in needed if n not in ds]
+    if missing:
+        kept = ds.attrs.get("store_variables")
+        raise ValueError(f"the analysis needs variable(s) {', '.join(missing)}, which this store does not hold and "
+                         f"cannot recompute (its sweep's store: block keeps "
+                         f"{', '.join(kept) if isinstance(kept, list) else kept}); add "
+                         f"{', '.join(missing)} to the sweep's store.variables and run the sweep again")
+    return ds
 
 
 def _forward_reverse_variables(ds: xr.Dataset, swap, reduced_model, **tolerances) -> xr.Dataset:

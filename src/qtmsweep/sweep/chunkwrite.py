@@ -42,7 +42,8 @@ def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: x
     got = tuple(ds.sizes[d] for d in plan.dims)
     if got != expected:
         raise StoreError(f"chunk {index} has shape {got}, expected {expected}")
-    counts = invariant_counts(ds, plan.dims)
+    counts = invariant_counts(ds, plan.dims)  # on the float64 values of every variable
+    ds = plan.store.apply(ds)  # the variables (and dtypes) the sweep's store: block keeps
     dims = plan.dims
     items = {}
     for name, v in ds.data_vars.items():

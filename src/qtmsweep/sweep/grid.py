@@ -21,13 +21,14 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Mapping
 
 import numpy as np
 import xarray as xr
 
 from .config import ConfigError, sweep_sha256, sweep_yaml
+from .storelayout import StoreLayout, resolve_layout
 
 #: Parameters of ``cqd`` that a force-space grid determines.
 FORCE_IMPLIED = ("T_a", "T_b", "T_r", "mu_a", "mu_b")
@@ -110,6 +111,8 @@ class SweepPlan:
     model_spec: Mapping[str, Any] | None = None
     #: Parameter pairs swapped in the reverse run (``reverse:`` block); empty: no ``direction`` axis.
     reverse: tuple[tuple[str, str], ...] = ()
+    #: What the store holds (the sweep's ``store:`` block, :mod:`qtmsweep.sweep.storelayout`).
+    store: StoreLayout = field(default_factory=StoreLayout)
 
     # -- shape bookkeeping -------------------------------------------------------
     @property
@@ -503,7 +506,12 @@ def build_plan(config: Mapping[str, Any], name: str, *, probe: bool = True) -> S
                      cumulants=None if cumulants is None else int(cumulants),
                      fluxes=None if fluxes is None else tuple(fluxes),
                      model_spec=model_spec, reverse=reverse)
-    if probe:
+    if sc.get("store"):
+        if sc.get("refine") is not None:
+            raise ConfigError(f"{base}.store: a refined sweep stores every variable; allowed: drop {base}.store "
+                              f"or {base}.refine")
+        plan = replace(plan, store=resolve_layout(sc["store"], checked_probe(plan), f"{base}.store"))
+    elif probe:
         checked_probe(plan)
     return plan
 

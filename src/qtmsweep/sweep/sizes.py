@@ -34,7 +34,7 @@ def bytes_per_cell(probe: xr.Dataset, dims: tuple[str, ...]) -> int:
 def projected_store_bytes(plan: SweepPlan, probe: xr.Dataset) -> int:
     """Upper bound of the store's data size (uncompressed), plus the coordinates."""
     coords = sum(len(a) * 8 for a in plan.axes)
-    return int(plan.n_cells) * bytes_per_cell(probe, plan.dims) + coords
+    return int(plan.n_cells) * bytes_per_cell(plan.store.apply(probe), plan.dims) + coords
 
 
 def format_bytes(n: float) -> str:

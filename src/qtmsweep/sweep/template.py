@@ -100,7 +100,8 @@ def template(plan: SweepPlan, probe: xr.Dataset) -> tuple[xr.Dataset, dict[str, 
         dtype, attrs = v.dtype, dict(v.attrs)
         if name in FLOAT32_DIAGNOSTICS and dtype == np.float64:
             dtype = np.dtype(np.float32)
-            attrs["comment"] = "stored as float32 (a diagnostic: 7 significant digits; computed in float64)"
+            note = "stored as float32 (a diagnostic: 7 significant digits; computed in float64)"
+            attrs["comment"] = f"{note}; {attrs['comment']}" if attrs.get("comment") else note
         data[name] = (v.dims, da.zeros(shape, dtype=dtype, chunks=shape), attrs)
         encoding[name] = {"chunks": chunks, "compressors": _compressors()}
     ds = xr.Dataset(data, coords=coords)
@@ -178,9 +179,11 @@ def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
     permission errors are a :class:`StoreError` naming the file.
     """
     path = Path(path)
+    probe = plan.store.apply(probe)  # the variables (and dtypes) the sweep's store: block keeps
     ds, encoding = template(plan, probe)
     attrs = dict(probe.attrs)
     attrs.update(plan.extra_attrs)
+    attrs.update(plan.store.attrs())
     attrs.update(provenance(plan))
     attrs.update({"complete": False, "chunks_done": 0, "chunks_total": plan.n_chunks, "runs": "[]",
                   "store_id": uuid.uuid4().hex})
@@ -202,6 +205,20 @@ def create_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset) -> None:
             raise
     except OSError as err:
         raise StoreError(f"cannot create store {str(path)!r}: {_os_reason(err)}; nothing was computed") from None
+
+
+def _layout_change(attrs: dict, plan: SweepPlan) -> str:
+    """``"; its store layout differs: ..."`` when the store's ``store:`` block differs from the plan's."""
+    old = {"store_variables": attrs.get("store_variables", "all"), "store_float32": list(attrs.get("store_float32", []))}
+    new = {"store_variables": "all", "store_float32": [], **plan.store.attrs()}
+    if old == new:
+        return ""
+    def text(d):
+        v = d["store_variables"]
+        return (f"variables {v if v == 'all' else ', '.join(v)}; float32 "
+                f"{', '.join(d['store_float32']) or '(diagnostics only)'}")
+    return (f"; its store layout (the sweep's store: block) differs: the store holds {text(old)}, the config asks "
+            f"for {text(new)}")
 
 
 def _os_reason(err: OSError) -> str:
@@ -271,8 +288,9 @@ def prepare_store(path: str | Path, plan: SweepPlan, probe: xr.Dataset, *, if_ex
         _replace(path, plan, probe)
         return "replaced"
     if sha != plan.config_sha256:
+        layout = _layout_change(attrs, plan)
         raise StoreError(f"{str(path)!r} was made from a different config of sweep {plan.name!r} "
-                         f"(config_sha256 {sha[:12]}... vs {plan.config_sha256[:12]}...); "
+                         f"(config_sha256 {sha[:12]}... vs {plan.config_sha256[:12]}...{layout}); "
                          "use --overwrite to replace it, or another --out")
     if list(attrs.get("chunk_sizes", [])) != list(plan.chunks) or list(attrs.get("chunk_dims", [])) != list(plan.dims):
         raise StoreError(f"{str(path)!r} has chunks {attrs.get('chunk_sizes')} over {attrs.get('chunk_dims')}, this "
