@@ -107,3 +107,30 @@ def test_local_me_energy_conservation_is_checked_on_the_full_hamiltonian_current
     broken = ds.copy(deep=True)
     broken["J_E_full"][3, 0] = broken["J_E_full"][3, 0] * (1 + 1e-4)
     assert count_violations(broken)["energy_conservation"] == 1
+
+
+def test_fused_row_checks_equal_the_numpy_formulas():
+    # the one-pass per-row kernels of violation_arrays against the numpy reductions they replace
+    import numpy as np
+
+    from qtmsweep.thermo.invariants import POPULATION_LIMIT, PRECISION_LIMIT, _bound_rows, _population_rows
+
+    rng = np.random.default_rng(7)
+    n = 2000
+    rel = 10.0 ** rng.uniform(-17, -3, (n, 3))
+    rel[rng.random((n, 3)) < 0.05] = np.inf
+    rel[rng.random((n, 3)) < 0.05] = np.nan
+    tol, flag = np.zeros(n), np.zeros(n, dtype=bool)
+    _bound_rows(rel, PRECISION_LIMIT, tol, flag)
+    assert np.array_equal(tol, np.where(np.isfinite(rel), rel, 0.0).max(axis=1))
+    assert np.array_equal(flag, (rel > PRECISION_LIMIT).any(axis=1))
+    p = rng.uniform(-1e-8, 1 + 1e-8, (n, 4))
+    p[rng.random(n) < 0.05] = np.nan
+    p[:7, 2] = np.nan
+    p[10:20, 0], p[20:30, 1] = -0.01, 1.01
+    out, sing = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    _population_rows(p, tol, POPULATION_LIMIT, out, sing)
+    t = (POPULATION_LIMIT + tol)[:, None]
+    with np.errstate(invalid="ignore"):
+        assert np.array_equal(out, ((p < -t) | (p > 1.0 + t)).any(axis=1))
+    assert np.array_equal(sing, np.isnan(p).all(axis=1)) and sing.any() and out.any() and not out.all()

@@ -209,6 +209,10 @@ class SweepResult:
     invariants: dict[str, int]
     setup: dict[str, Any]
     run: int
+    #: Seconds spent creating or checking the store (template) and summed over the chunk tasks
+    #: (on the workers: compute, checks, writes); ``seconds`` minus both shares is scheduling.
+    template_seconds: float = 0.0
+    task_seconds: float = 0.0
 
     @property
     def cells_per_second(self) -> float:
@@ -588,6 +592,7 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
              stream: TextIO | None) -> SweepResult:
     t0 = time.perf_counter()
     status = prepare_store(path, plan, probe, if_exists=options.if_exists)
+    t_template = time.perf_counter() - t0
     store = str(path.absolute())
     done = read_done(store).reshape(-1)
     todo = [int(i) for i in (~done).nonzero()[0]]
@@ -597,10 +602,12 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
     target = ChunkTarget(store, run, read_attrs(store).get("store_id"), bool(options.durable))
     progress = Progress(f"{plan.name}", plan.n_chunks, int(done.sum()), stream=stream, enabled=options.progress)
     computed = cells = 0
+    task = 0.0
     try:
-        for flat, n_cells in _execute(plan, target, todo, client, setup):
+        for flat, n_cells, seconds in _execute(plan, target, todo, client, setup):
             computed += 1
             cells += n_cells
+            task += seconds
             progress.update(1, n_cells)
     finally:
         progress.close()
@@ -609,21 +616,21 @@ def _run_one(plan: SweepPlan, probe, path: Path, client, setup: dict[str, Any], 
                        chunks_done=attrs["chunks_done"], chunks_computed=computed, cells_total=plan.n_cells,
                        cells_computed=cells, seconds=time.perf_counter() - t0, complete=attrs["complete"],
                        invariants={k[len("invariant_"):]: v for k, v in attrs.items() if k.startswith("invariant_")},
-                       setup=setup, run=run)
+                       setup=setup, run=run, template_seconds=t_template, task_seconds=task)
 
 
 def _execute(plan: SweepPlan, target: ChunkTarget, todo: list[int], client,
-             setup: dict[str, Any]) -> Iterator[tuple[int, int]]:
-    """Compute the chunks ``todo``; yield ``(flat index, cells)`` as each finishes and is recorded."""
+             setup: dict[str, Any]) -> Iterator[tuple[int, int, float]]:
+    """Compute the chunks ``todo``; yield ``(flat index, cells, task seconds)`` as each finishes and is recorded."""
     nt = setup.get("numba_threads")
     if client is None:
         for flat in todo:
             try:
-                f, n, _, _ = compute_chunk(plan, target, flat, nt)
+                f, n, _, secs = compute_chunk(plan, target, flat, nt)
             except Exception as err:
                 raise RuntimeError(f"sweep {plan.name!r}: chunk {flat} failed: {err!r}; the chunks finished so far "
                                    "are recorded, rerun to resume") from err
-            yield f, n
+            yield f, n, secs
         return
     from distributed import as_completed
 
@@ -650,14 +657,14 @@ def _execute(plan: SweepPlan, target: ChunkTarget, todo: list[int], client,
         for fut in ac:
             in_flight.discard(fut)
             try:
-                flat, n, _, _ = fut.result()
+                flat, n, _, secs = fut.result()
             except Exception as err:  # a chunk failed: stop submitting, let the others finish and record
                 if error is None:
                     error, failed_flat = err, fut.key
                 continue
             finally:
                 fut.release()
-            yield flat, n
+            yield flat, n, secs
             if error is None:
                 nxt = next(pending, None)
                 if nxt is not None:

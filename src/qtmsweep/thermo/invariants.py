@@ -121,9 +121,9 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
     rel = _cells(ds, "rel_err", dims, shape) if "rel_err" in ds else zeros
     per_lead = "rel_err" in ds and "lead" in ds["rel_err"].dims
     if per_lead:  # (cells, leads): conservation tolerance = largest finite bound, precision = any lead
-        finite = np.where(np.isfinite(rel), rel, 0.0)
-        rel_tol = finite.max(axis=1) if rel.shape[1] else np.zeros(n)
-        rel_flag = (rel > PRECISION_LIMIT).any(axis=1) if rel.shape[1] else np.zeros(n, dtype=bool)
+        rel_tol, rel_flag = np.zeros(n), np.zeros(n, dtype=np.bool_)
+        if rel.shape[1]:
+            _bound_rows(rel, PRECISION_LIMIT, rel_tol, rel_flag)  # one pass (numpy's axis-1 reductions: 5x slower)
     else:
         rel_tol = np.where(np.isfinite(rel[:, 0]), rel[:, 0], 0.0)
         rel_flag = rel[:, 0] > PRECISION_LIMIT
@@ -162,11 +162,14 @@ def violation_arrays(ds: xr.Dataset, dims: tuple[str, ...] | None = None) -> dic
         masks[CHECKS.index("truncation")] = np.any(~(err <= np.maximum(TRUNCATION_LIMIT * J, rounding)), axis=1)
     if "secular_ratio" in ds:
         masks[CHECKS.index("secular")] = _cells(ds, "secular_ratio", dims, shape)[:, 0] < SECULAR_LIMIT
-    if "p" in ds:
-        masks[CHECKS.index("population_range")] = _outside_unit_interval(_cells(ds, "p", dims, shape), rel)
-    state = "p" if "p" in ds else "J_E"  # what a failed solve leaves NaN in full
-    if state in ds:
-        masks[CHECKS.index("singular")] = np.isnan(_cells(ds, state, dims, shape)).all(axis=1)
+    if "p" in ds:  # population range and singular (the whole state NaN) in one pass over p
+        p = _cells(ds, "p", dims, shape)
+        bound = rel_tol if per_lead else np.where(np.isfinite(rel[:, 0]), rel[:, 0], 0.0)
+        if p.shape[1]:
+            _population_rows(p, np.ascontiguousarray(bound), POPULATION_LIMIT,
+                             masks[CHECKS.index("population_range")], masks[CHECKS.index("singular")])
+    elif "J_E" in ds:  # what a failed solve leaves NaN in full
+        masks[CHECKS.index("singular")] = np.isnan(_cells(ds, "J_E", dims, shape)).all(axis=1)
     out = {k: masks[i].reshape(shape) for i, k in enumerate(CHECKS)}
     if "tur" in ds and "flux" in ds["tur"].dims:
         out.update({k: v.reshape(shape) for k, v in tur_violation_arrays(ds, dims, shape).items()})
@@ -195,6 +198,40 @@ def _outside_unit_interval(p: np.ndarray, rel: np.ndarray) -> np.ndarray:
     tol = (POPULATION_LIMIT + bound)[:, None]
     with np.errstate(invalid="ignore"):
         return ((p < -tol) | (p > 1.0 + tol)).any(axis=1)
+
+
+@njit(cache=True, parallel=True)
+def _bound_rows(rel, limit, tol, flag):  # pragma: no cover - compiled
+    """Per row of ``rel`` (cells, leads): the largest finite bound, and whether any exceeds ``limit``."""
+    for i in prange(rel.shape[0]):
+        m = 0.0
+        f = False
+        for j in range(rel.shape[1]):
+            r = rel[i, j]
+            if np.isfinite(r) and r > m:
+                m = r
+            if r > limit:
+                f = True
+        tol[i] = m
+        flag[i] = f
+
+
+@njit(cache=True, parallel=True)
+def _population_rows(p, bound, limit, outside, singular):  # pragma: no cover - compiled
+    """Per row of ``p`` (cells, states): a population outside [0, 1] by more than ``limit + bound``
+    (:func:`_outside_unit_interval`), and every population NaN (a singular cell)."""
+    for i in prange(p.shape[0]):
+        tol = limit + bound[i]
+        out = False
+        nan = True
+        for j in range(p.shape[1]):
+            x = p[i, j]
+            if x < -tol or x > 1.0 + tol:
+                out = True
+            if not np.isnan(x):
+                nan = False
+        outside[i] = out
+        singular[i] = nan
 
 
 @njit(cache=True, parallel=True)
