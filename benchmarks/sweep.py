@@ -221,6 +221,9 @@ def _store_arrays(plan, ds) -> list:
     return arrays
 
 
+_ENCODERS: dict = {}
+
+
 def _encode_write(arrays: list, directory: Path) -> int:
     """Encode every array with the store's codecs (blosc lz4, byte shuffle) and write it to a file."""
     from dataclasses import replace
@@ -233,7 +236,11 @@ def _encode_write(arrays: list, directory: Path) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     n = 0
     for k, a in enumerate(arrays):
-        data = _encoder((BytesCodec(), replace(_compressors()[0], typesize=a.dtype.itemsize)), a.dtype)(a)
+        encode = _ENCODERS.get(a.dtype)
+        if encode is None:
+            encode = _ENCODERS[a.dtype] = _encoder((BytesCodec(), replace(_compressors()[0], typesize=a.dtype.itemsize)),
+                                                   a.dtype)
+        data = encode(a)
         n += len(data)
         with open(directory / str(k), "wb") as fh:
             fh.write(data)
@@ -272,8 +279,16 @@ def plain_loop(plan, directory: Path, workers: int, cells, chunk_cells, layout) 
     threads = max(1, available_cpus() // workers)
     procs = [ctx.Process(target=_plain_worker, args=(r, workers, cells, chunk_cells, layout, directory, barrier,
                                                      queue, threads)) for r in range(workers)]
-    for p in procs:
-        p.start()
+    from qtmsweep.sweep.execute import WORKER_MALLOC
+
+    saved = {k: os.environ.get(k) for k in WORKER_MALLOC}
+    os.environ.update({k: str(v) for k, v in WORKER_MALLOC.items()})  # the sweep's workers' malloc settings
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     got = [queue.get() for _ in procs]
     for p in procs:
         p.join()
@@ -349,13 +364,13 @@ def _label(r: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cells", type=float, default=1e7, help="grid cells (a square T_a x mu_a grid) [1e7]")
+    ap.add_argument("--cells", type=float, default=4e6, help="grid cells (a square T_a x mu_a grid) [4e6]")
     ap.add_argument("--workers", type=int, nargs="+", default=[2], help="local Dask workers to try [2]")
     ap.add_argument("--layouts", nargs="*", default=["f32", "maps3"], choices=sorted(LAYOUTS),
                     help="store layouts measured besides the full one, with the most workers [f32 maps3]")
     ap.add_argument("--write", action="store_true", help="also measure storing alone (encode + write)")
     ap.add_argument("--chunk-cells", type=int, default=0, help="cells per chunk [0: automatic]")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds of measurements, interleaved [3]")
+    ap.add_argument("--repeat", type=int, default=2, help="rounds of measurements, interleaved [2]")
     ap.add_argument("--settle", type=float, default=2.0,
                     help="seconds to wait before each measurement [2]: page-cache writes into memory freed "
                          "a moment ago run several times faster here than into memory left alone a while")
