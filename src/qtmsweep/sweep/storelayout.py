@@ -125,15 +125,16 @@ class StoreLayout:
 
 def _widened(bound: xr.DataArray, values: list[xr.DataArray], note: str) -> xr.DataArray:
     """``bound + eps (1 + bound)``, ``inf`` where a value leaves float32's normal range."""
-    new = bound + FLOAT32_EPS * (1.0 + bound)
+    new = np.asarray(bound.values, dtype=np.float64) * (1.0 + FLOAT32_EPS) + FLOAT32_EPS
     for v in values:
-        a = abs(v)
-        bad = ((a < _F32_TINY) & (a != 0)) | (a > _F32_MAX)
-        new = xr.where(bad, np.inf, new)
-    new = new.transpose(*bound.dims)
-    new.attrs = dict(bound.attrs)
-    new.attrs["comment"] = note + " (+ 2**-24 (1 + bound); inf where the value leaves float32's normal range)"
-    return new
+        a = np.abs(np.broadcast_to(v.transpose(*[d for d in bound.dims if d in v.dims]).values,
+                                   new.shape) if v.dims != bound.dims else v.values)
+        with np.errstate(invalid="ignore"):
+            bad = (a > _F32_MAX) | ((a < _F32_TINY) & (a != 0))
+        new[bad] = np.inf
+    attrs = dict(bound.attrs)
+    attrs["comment"] = note + " (+ 2**-24 (1 + bound); inf where the value leaves float32's normal range)"
+    return bound.copy(data=new).assign_attrs(attrs)
 
 
 def resolve_layout(spec: Mapping[str, Any] | None, probe: xr.Dataset, key: str) -> StoreLayout:
