@@ -6,8 +6,14 @@ Three measurements, each in a fresh process so that peak memory is its own:
   (numba on every core), results discarded: the ceiling for the pipeline;
 * ``sweep, N workers`` — ``qtmsweep.sweep.run_sweeps`` on a local Dask cluster of N worker
   processes (numba threads = cores / N) writing the zarr store, for N in ``--workers``;
-* ``store only`` — the store's arrays encoded and written to disk by one thread per core,
-  nothing computed: what storing the result costs on this machine by itself.
+* ``sweep, layouts`` — the same sweep with the ``store:`` blocks of :data:`LAYOUTS` (``--layouts``:
+  float32 physics, three maps only, the derivable variables dropped), with the most workers;
+* ``plain loop`` — as many plain processes computing the chunks and writing the same encoded
+  bytes, with no template, bookkeeping, checks or scheduler (the issue's "plain two-process loop");
+* ``store only`` (``--write``) — the store's arrays encoded and written to disk by one thread per
+  core, nothing computed: what storing the result costs on this machine by itself;
+* a profile of one task's parts (completion check, kernel, invariant counts, writes) in one
+  process, and the sweep's time split into template, tasks and scheduling/driver.
 
 The kernel is timed after a warm-up call (imports and the numba cache load are not
 counted); likewise the sweep is the second of two sweeps run on one cluster, after a
@@ -25,7 +31,8 @@ measurement starts ``--settle`` seconds after the previous one ended, is repeate
 ``--repeat`` times, interleaved, and the table shows medians, with the ratio to the kernel
 of the same round.
 
-Run: ``python benchmarks/sweep.py [--cells 1e7] [--workers 1 2] [--chunk-cells N] [--repeat 3]``
+Run: ``python benchmarks/sweep.py [--cells 4e6] [--workers 2] [--layouts f32 maps3] [--write] [--repeat 2]``
+(about 2 minutes at the defaults)
 (the stores go to ``benchmarks/out/``, deleted afterwards unless ``--keep``).
 """
 
