@@ -43,7 +43,9 @@ def write_chunk(path: str | Path, plan: SweepPlan, index: tuple[int, ...], ds: x
     if got != expected:
         raise StoreError(f"chunk {index} has shape {got}, expected {expected}")
     counts = invariant_counts(ds, plan.dims)  # on the float64 values of every variable
-    ds = plan.store.apply(ds)  # the variables (and dtypes) the sweep's store: block keeps
+    # the variables (and dtypes) the sweep's store: block keeps; float32 arrays in this thread's buffers,
+    # reused by its next chunk (written below before this function returns)
+    ds = plan.store.apply(ds, reuse=True)
     dims = plan.dims
     items = {}
     for name, v in ds.data_vars.items():
