@@ -21,51 +21,15 @@ _EPS = np.finfo(float).eps
 
 @njit(cache=True)
 def _lu(A, piv):  # pragma: no cover - compiled
-    d = A.shape[0]
-    for c in range(d):
-        p = c
-        big = abs(A[c, c])
-        for r in range(c + 1, d):
-            if abs(A[r, c]) > big:
-                big = abs(A[r, c])
-                p = r
-        piv[c] = p
-        if p != c:
-            for k in range(d):
-                tmp = A[c, k]
-                A[c, k] = A[p, k]
-                A[p, k] = tmp
-        if A[c, c] == 0.0:
-            return False
-        inv = 1.0 / A[c, c]
-        for r in range(c + 1, d):
-            A[r, c] *= inv
-            f = A[r, c]
-            if f != 0.0:
-                for k in range(c + 1, d):
-                    A[r, k] -= f * A[c, k]
-    return True
+    """LU with partial pivoting of a real square matrix in place: :func:`_clu` (one routine for
+    real and complex matrices; numba compiles it per type)."""
+    return _clu(A, piv, A.shape[0])
 
 
 @njit(cache=True)
 def _solve(A, piv, b):  # pragma: no cover - compiled
-    d = A.shape[0]
-    for c in range(d):
-        p = piv[c]
-        if p != c:
-            tmp = b[c]
-            b[c] = b[p]
-            b[p] = tmp
-    for r in range(d):
-        acc = b[r]
-        for k in range(r):
-            acc -= A[r, k] * b[k]
-        b[r] = acc
-    for r in range(d - 1, -1, -1):
-        acc = b[r]
-        for k in range(r + 1, d):
-            acc -= A[r, k] * b[k]
-        b[r] = acc / A[r, r]
+    """``A x = b`` from :func:`_lu`'s factors, ``b`` overwritten: :func:`_csolve`."""
+    _csolve(A, piv, b, A.shape[0])
 
 
 @njit(cache=True)
