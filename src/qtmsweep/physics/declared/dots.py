@@ -354,11 +354,12 @@ def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: 
     J_E, J_N, J_Q, err_E, err_N, err_Q = (np.empty((n, n_leads)) for _ in range(6))
     sigma_micro = np.empty(n)
     err_micro = np.empty(n)
+    rel_err = np.empty((n, n_leads))
     dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, kernel["occ"], kernel["pair_i"], kernel["pair_j"],
                 kernel["charge"], kernel["e_src"], kernel["e_dst"], kernel["e_ch"], kernel["e_orb"],
                 kernel["ep_ptr"], kernel["ep_idx"], kernel["ch_lead"], kernel["ch_orb"], kernel["ch_single"],
-                n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro)
-    return SteadyState(p=p, J_E=J_E, J_N=J_N, J_Q=J_Q, sigma_micro=sigma_micro,
+                n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err)
+    return SteadyState(p=p, J_E=J_E, J_N=J_N, J_Q=J_Q, sigma_micro=sigma_micro, rel_err=rel_err,
                        abs_err={"J_E": err_E, "J_Q": err_Q, "J_N": err_N, "sigma_micro": err_micro})
 
 

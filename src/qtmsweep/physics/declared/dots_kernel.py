@@ -41,11 +41,12 @@ BLOCK = 256
 @njit(cache=True, parallel=True, error_model="numpy")
 def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 e_src, e_dst, e_ch, e_orb, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
-                p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro):  # pragma: no cover - compiled
+                p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err):  # pragma: no cover - compiled
     """See the module docstring.  ``*_in`` are (parameters, n) arrays (row per orbital, pair, lead,
     channel); ``occ`` (d, k) occupations; ``pair_i/j`` the orbitals of each Coulomb pair; edges
     ``e_src -> e_dst`` add an electron to orbital ``e_orb`` through channel ``e_ch``; the pairs in
-    ``ep_idx[ep_ptr[e]:ep_ptr[e+1]]`` add their ``U`` to the edge's ``ω``."""
+    ``ep_idx[ep_ptr[e]:ep_ptr[e+1]]`` add their ``U`` to the edge's ``ω``.  ``rel_err`` (n, leads) gets
+    :func:`qtmsweep.physics.precision.lead_bound` of each lead's three currents (no numpy pass after)."""
     n = p.shape[0]
     d = occ.shape[0]
     k = occ.shape[1]
@@ -154,7 +155,16 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 ge = 0.0
                 if dd != 0.0:
                     x0 = (w - mu0) / T0
-                    e0 = math.exp(-abs(x0))  # f(x0), 1 - f(x0) and e^{lr0} (lr0 = -x0 <= 0) share it
+                    # f(x0), 1 - f(x0) and e^{lr0} (lr0 = -x0 <= 0) share e0 = e^{-|x0|}; m0 = e0 - 1 by one
+                    # transcendental: expm1 where |x0| < 1 (e0 = 1 + m0 >= 1/e, exact to an ulp), else exp
+                    # (m0 = e0 - 1 <= 1 - 1/e in magnitude, exact to an ulp)
+                    ax0 = abs(x0)
+                    if ax0 < 1.0:
+                        m0 = math.expm1(-ax0)
+                        e0 = 1.0 + m0
+                    else:
+                        e0 = math.exp(-ax0)
+                        m0 = e0 - 1.0
                     r0 = 1.0 / (1.0 + e0)
                     if x0 > 0.0:
                         f0 = e0 * r0
@@ -167,8 +177,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     else:
                         df = -fx * h0 * math.expm1(-dd)
                     dk = gm * df
-                    if dk != 0.0:
-                        m0 = math.expm1(-abs(x0))  # expm1(lr0) or expm1(-lr0), whichever is <= 0
+                    if dk != 0.0:  # m0: expm1(lr0) or expm1(-lr0), whichever is <= 0
                         if x0 >= 0.0:  # lr0 <= 0
                             ge = p0[i] * (-dk * m0 + e0 * 2.0 * dk)
                         else:
@@ -221,6 +230,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     err_E[c, L] = np.inf
                     err_N[c, L] = np.inf
                     err_Q[c, L] = np.inf
+                    rel_err[c, L] = np.inf
                 sigma_micro[c] = np.nan
                 err_micro[c] = np.inf
                 continue
@@ -343,3 +353,25 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 err_E[c, L] += ee + 2.0 * eps * abs(J_E[c, L])
                 J_Q[c, L] += jq
                 err_Q[c, L] += eq + 2.0 * eps * abs(J_Q[c, L])
+            for L in range(n_leads):  # precision.lead_bound of (J_E, J_Q, J_N)
+                r = 0.0
+                for which in range(3):
+                    if which == 0:
+                        er = err_E[c, L]
+                        mag = abs(J_E[c, L])
+                    elif which == 1:
+                        er = err_Q[c, L]
+                        mag = abs(J_Q[c, L])
+                    else:
+                        er = err_N[c, L]
+                        mag = abs(J_N[c, L])
+                    if math.isnan(er) or math.isnan(mag):
+                        rr = math.inf
+                    elif er == 0.0:
+                        rr = 0.0
+                    elif er < mag:
+                        rr = er / (mag - er)
+                    else:
+                        rr = math.inf
+                    r = max(r, rr)
+                rel_err[c, L] = r
