@@ -155,16 +155,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 ge = 0.0
                 if dd != 0.0:
                     x0 = (w - mu0) / T0
-                    # f(x0), 1 - f(x0) and e^{lr0} (lr0 = -x0 <= 0) share e0 = e^{-|x0|}; m0 = e0 - 1 by one
-                    # transcendental: expm1 where |x0| < 1 (e0 = 1 + m0 >= 1/e, exact to an ulp), else exp
-                    # (m0 = e0 - 1 <= 1 - 1/e in magnitude, exact to an ulp)
-                    ax0 = abs(x0)
-                    if ax0 < 1.0:
-                        m0 = math.expm1(-ax0)
-                        e0 = 1.0 + m0
-                    else:
-                        e0 = math.exp(-ax0)
-                        m0 = e0 - 1.0
+                    e0 = math.exp(-abs(x0))  # f(x0), 1 - f(x0) and e^{lr0} (lr0 = -x0 <= 0) share it
                     r0 = 1.0 / (1.0 + e0)
                     if x0 > 0.0:
                         f0 = e0 * r0
@@ -177,11 +168,13 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     else:
                         df = -fx * h0 * math.expm1(-dd)
                     dk = gm * df
-                    if dk != 0.0:  # m0: expm1(lr0) or expm1(-lr0), whichever is <= 0
-                        if x0 >= 0.0:  # lr0 <= 0
-                            ge = p0[i] * (-dk * m0 + e0 * 2.0 * dk)
+                    if dk != 0.0:
+                        # g_e = dk_in p0_i - dk_out p0_j = dk (p0_i + p0_j) (dk_out = -dk_in), with detailed
+                        # balance p0_j = p0_i e^{-x0}: dk p0_i (1 + e0) for x0 >= 0, dk p0_j (1 + e0) otherwise
+                        if x0 >= 0.0:
+                            ge = p0[i] * dk * (1.0 + e0)
                         else:
-                            ge = p0[j] * (dk * m0 + 2.0 * dk)
+                            ge = p0[j] * dk * (1.0 + e0)
                 ge_e[e] = ge
                 g[j] += ge
                 g[i] -= ge
