@@ -155,7 +155,28 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 ge = 0.0
                 if dd != 0.0:
                     x0 = (w - mu0) / T0
-                    e0 = math.exp(-abs(x0))  # f(x0), 1 - f(x0) and e^{lr0} (lr0 = -x0 <= 0) share it
+                    # one transcendental: em = expm1(-|dd|) and e0 = e^{-|x0|} (f(x0), 1 - f(x0) and e^{lr0}
+                    # share it) from each other and ex = e^{-|x|} (x0 = x + dd): for |dd| < 1 expm1 and
+                    # e0 = ex q^{+-1} (q = 1 + em in [1/e, 1], exact to an ulp); else exp for e0 and em = q - 1
+                    # with q = e0 ex^{-+1} (|em| >= 1 - 1/e: q's rounding stays an ulp or two of em)
+                    ex = fx / hx if x > 0.0 else hx / fx
+                    add = -dd if dd <= 0.0 else dd
+                    same = (x > 0.0) == (x0 > 0.0)
+                    up = (x0 > 0.0) == (dd > 0.0)  # e0 = ex q if so, ex / q if not (same sign)
+                    if add < 1.0 and same:
+                        em = math.expm1(-add)
+                        q = 1.0 + em
+                        e0 = ex * q if up else ex / q
+                    else:
+                        e0 = math.exp(-abs(x0))
+                        if not same:
+                            q = e0 * ex
+                        else:
+                            q = e0 / ex if up else ex / e0
+                        if add < 1.0 or not (q > 1e-300) or not (q <= 1.0):
+                            em = math.expm1(-add)
+                        else:
+                            em = q - 1.0
                     r0 = 1.0 / (1.0 + e0)
                     if x0 > 0.0:
                         f0 = e0 * r0
@@ -164,9 +185,9 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                         f0 = r0
                         h0 = e0 * r0
                     if dd <= 0.0:
-                        df = hx * f0 * math.expm1(dd)
+                        df = hx * f0 * em
                     else:
-                        df = -fx * h0 * math.expm1(-dd)
+                        df = -fx * h0 * em
                     dk = gm * df
                     if dk != 0.0:
                         # g_e = dk_in p0_i - dk_out p0_j = dk (p0_i + p0_j) (dk_out = -dk_in), with detailed
