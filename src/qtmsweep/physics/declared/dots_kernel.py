@@ -389,3 +389,44 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                         rr = math.inf
                     r = max(r, rr)
                 rel_err[c, L] = r
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def forces_sigma_kernel(T_in, mu_in, ref, J_E, J_N, err_E, err_N, F, sigma, sigma_rel_err):  # pragma: no cover
+    """Forces against lead ``ref`` (``F[2m]`` = ``F_E``, ``F[2m+1]`` = ``F_N`` of the m-th other lead, from
+    input differences as :func:`qtmsweep.physics.distributions.inverse_temperature_difference_np` and
+    ``scaled_mu_difference_np``), ``σ = Σ J F`` in that order and its bound (``precision.sigma_error``
+    and ``relative_bound``), in one pass instead of numpy temporaries."""
+    n = J_E.shape[0]
+    n_leads = J_E.shape[1]
+    for c in prange(n):
+        Tr = T_in[ref, c]
+        mr = mu_in[ref, c]
+        s = 0.0
+        err = 0.0
+        m = 0
+        for L in range(n_leads):
+            if L == ref:
+                continue
+            T = T_in[L, c]
+            mu = mu_in[L, c]
+            fe = (T - Tr) / (Tr * T)
+            fn = (mu * (Tr - T) + T * (mu - mr)) / (T * Tr)
+            F[2 * m, c] = fe
+            F[2 * m + 1, c] = fn
+            m += 1
+            s = s + J_E[c, L] * fe
+            s = s + J_N[c, L] * fn
+            err = err + abs(fe) * err_E[c, L] + 8.0 * _EPS * abs(J_E[c, L]) * abs(fe)
+            err = err + abs(fn) * err_N[c, L] + 8.0 * _EPS * abs(J_N[c, L]) * abs(fn)
+        sigma[c] = s
+        mag = abs(s)
+        if math.isnan(err) or math.isnan(mag):
+            r = math.inf
+        elif err == 0.0:
+            r = 0.0
+        elif err < mag:
+            r = err / (mag - err)
+        else:
+            r = math.inf
+        sigma_rel_err[c] = r
