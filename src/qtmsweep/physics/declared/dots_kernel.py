@@ -71,6 +71,9 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
         order = np.empty(d, dtype=np.int64)
         xx = np.empty(d)
         yy = np.empty(d)
+        pp = np.empty(d)
+        xp = np.empty(d)
+        yp = np.empty(d)
         om = np.empty(ne)
         kin_e = np.empty(ne)
         kout_e = np.empty(ne)
@@ -202,38 +205,40 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
             rho = eps * (8.0 + 3.0 * x_scale)
             e_rel = gam_rel + d * rho
             # -- GTH elimination (see qtmsweep.physics.pauli.gth_solve) ------------------------
-            for a in range(d):
-                rhs[a] = g[a]
-                rabs[a] = abs(g[a])
-                for b in range(d):
-                    A[a, b] = R[a, b]
+            # on the matrix permuted once so that kref is last (the same operations in the same order
+            # as with an index indirection, without it in the d^3 loop)
             t = 0
             for m in range(d):
                 if m != kref:
                     order[t] = m
                     t += 1
+            order[d - 1] = kref
+            for a in range(d):
+                oa = order[a]
+                rhs[a] = g[oa]
+                rabs[a] = abs(g[oa])
+                for b in range(d):
+                    A[a, b] = R[oa, order[b]]
             ok = True
+            last = d - 1
             for a in range(d - 1):
-                m = order[a]
-                sm = A[m, kref]
+                sm = A[a, last]
                 for b in range(a + 1, d - 1):
-                    sm += A[m, order[b]]
-                s_piv[m] = sm
+                    sm += A[a, b]
+                s_piv[a] = sm
                 if not sm > 0.0:
                     ok = False
                     break
-                for b in range(a + 1, d):
-                    i = order[b] if b < d - 1 else kref
-                    qq = A[m, i] / sm
+                for i in range(a + 1, d):
+                    qq = A[a, i] / sm
                     if qq == 0.0:
                         continue
-                    if i != kref:
-                        rhs[i] += rhs[m] * qq
-                        rabs[i] += rabs[m] * qq
-                    for f in range(a + 1, d):
-                        jj = order[f] if f < d - 1 else kref
+                    if i != last:
+                        rhs[i] += rhs[a] * qq
+                        rabs[i] += rabs[a] * qq
+                    for jj in range(a + 1, d):
                         if jj != i:
-                            A[jj, i] += A[jj, m] * qq
+                            A[jj, i] += A[jj, a] * qq
             if not ok:
                 for a in range(d):
                     p[c, a] = np.nan
@@ -248,22 +253,25 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 sigma_micro[c] = np.nan
                 err_micro[c] = np.inf
                 continue
-            p[c, kref] = 1.0
-            xx[kref] = 0.0
-            yy[kref] = 0.0
+            pp[last] = 1.0
+            xp[last] = 0.0
+            yp[last] = 0.0
             for a in range(d - 2, -1, -1):
-                m = order[a]
-                sp = A[kref, m]
-                sx = rhs[m]
-                sy = rabs[m]
+                sp = A[last, a]
+                sx = rhs[a]
+                sy = rabs[a]
                 for b in range(a + 1, d - 1):
-                    jj = order[b]
-                    sp += A[jj, m] * p[c, jj]
-                    sx += A[jj, m] * xx[jj]
-                    sy += A[jj, m] * yy[jj]
-                p[c, m] = sp / s_piv[m]
-                xx[m] = sx / s_piv[m]
-                yy[m] = sy / s_piv[m]
+                    sp += A[b, a] * pp[b]
+                    sx += A[b, a] * xp[b]
+                    sy += A[b, a] * yp[b]
+                pp[a] = sp / s_piv[a]
+                xp[a] = sx / s_piv[a]
+                yp[a] = sy / s_piv[a]
+            for a in range(d):
+                oa = order[a]
+                p[c, oa] = pp[a]
+                xx[oa] = xp[a]
+                yy[oa] = yp[a]
             tot = 0.0
             for a in range(d):
                 tot += p[c, a]
