@@ -2,11 +2,11 @@
 
     nice python benchmarks/declared.py [--cells N] [--points K]
 
-* declared ``cqd`` (4 states, generic batched Pauli solver) vs the built-in fused cqd kernel;
+* declared ``cqd`` (4 states, the fused declared-dots kernel) vs the built-in fused cqd kernel, all through ``qtmsweep.solve``;
 * a declared 4-orbital system (16 states) batched;
 * a declared 3-orbital system (8 states) batched vs a per-point route (scipy.linalg.null_space
-  of each cell's rate matrix, the way one loops with QmeQ or by hand).
-Prints cells/s and ratios (absolute timings on a shared machine mean little; ratios do).
+  of each cell's rate matrix, the way one loops by hand; QmeQ's Pauli approach per point where importable).
+Prints cells/s (median and range of --rounds) and ratios (absolute timings on a shared machine mean little; ratios do).
 Goals (issue 14): >= 1e6 cells/s at 4 states, >= 1e5 at 16, >= 300x the per-point route.
 """
 
@@ -39,13 +39,24 @@ def chain_dots(k):
                       "R": {"T": "T_R", "mu": "mu_R", "couples": {orbs[-1]: 1.0}}}}
 
 
-def timed(f, repeat=3):
-    best = np.inf
+def timed(f, repeat=5):
+    """Wall times of ``repeat`` calls (the machine is shared: report the median and the range)."""
+    out = []
     for _ in range(repeat):
         t = time.perf_counter()
         f()
-        best = min(best, time.perf_counter() - t)
-    return best
+        out.append(time.perf_counter() - t)
+    return np.array(out)
+
+
+def rate(cells, times):
+    """(median, low, high) cells/s of the timings."""
+    r = cells / times
+    return float(np.median(r)), float(r.min()), float(r.max())
+
+
+def fmt(r):
+    return f"{r[0]:.3g} [{r[1]:.3g}, {r[2]:.3g}]"
 
 
 def random_params(model, n, rng):
@@ -78,39 +89,76 @@ def per_point(model, params, n):
     return out
 
 
+def per_point_qmeq(model, params, n):  # pragma: no cover - only where QmeQ is installed
+    """QmeQ's Pauli approach one point at a time (the reference of the field), if importable."""
+    import qmeq
+
+    full = model.with_constants(params)
+    spec = model.spec
+    orbs = list(spec["orbitals"])
+    leads = list(spec["leads"])
+    out = np.empty(n)
+    for c in range(n):
+        pt = {k: (float(v[c]) if np.ndim(v) else float(v)) for k, v in full.items()}
+        val = lambda x: pt[x] if isinstance(x, str) else float(x)  # noqa: E731
+        hsingle = {(i, i): val(o["energy"] if isinstance(o, dict) else o) for i, o in enumerate(spec["orbitals"].values())}
+        coulomb = {(orbs.index(a), orbs.index(b), orbs.index(b), orbs.index(a)): val(u)
+                   for a, b, u in spec.get("coulomb", [])}
+        tleads = {(li, orbs.index(o)): np.sqrt(val(g) / (2 * np.pi))
+                  for li, lead in enumerate(leads) for o, g in spec["leads"][lead]["couples"].items()}
+        mulst = {li: val(spec["leads"][lead]["mu"]) for li, lead in enumerate(leads)}
+        tlst = {li: val(spec["leads"][lead]["T"]) for li, lead in enumerate(leads)}
+        sys_ = qmeq.Builder(len(orbs), hsingle, coulomb, len(leads), tleads, mulst, tlst, 1e4, kerntype="Pauli",
+                            itype=1)
+        sys_.solve()
+        out[c] = sys_.phi0[0]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cells", type=int, default=100000)
     ap.add_argument("--points", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
+    t_start = time.perf_counter()
     rng = np.random.default_rng(0)
     n = args.cells
-    builtin = qtmsweep.get_model("cqd")
     decl = qtmsweep.define_model("bench_cqd", CQD)
-    m16 = build_model("bench16", chain_dots(4))
-    m8 = build_model("bench8", chain_dots(3))
+    m16 = qtmsweep.define_model("bench16", chain_dots(4))
+    m8 = qtmsweep.define_model("bench8", chain_dots(3))
     p = random_params(decl, n, rng)
+    p_builtin = dict(p)
     p16 = random_params(m16, n // 4, rng)
     p8 = random_params(m8, n, rng)
     k = args.points
     p8k = {key: v[:k] for key, v in p8.items()}
-    for m, q in ((builtin, p), (decl, p), (m16, p16), (m8, p8k)):  # compile outside the timings
-        m.steady_state({key: v[:8] for key, v in q.items()})
+    for name, q in (("cqd", p_builtin), ("bench_cqd", p), ("bench16", p16), ("bench8", p8)):  # compile first
+        qtmsweep.solve(name, **{key: v[:8] for key, v in q.items()})
+    try:
+        import qmeq  # noqa: F401
 
-    t_builtin = timed(lambda: builtin.steady_state(p))
-    t_decl = timed(lambda: decl.steady_state(p))
-    t16 = timed(lambda: m16.steady_state(p16))
-    t8 = timed(lambda: m8.steady_state(p8))
-    t_pp = timed(lambda: per_point(m8, p8k, k), repeat=1)
-    r_builtin, r_decl, r16, r8, r_pp = n / t_builtin, n / t_decl, (n // 4) / t16, n / t8, k / t_pp
+        route, pp = "QmeQ Pauli", per_point_qmeq
+    except ImportError:
+        route, pp = "scipy null space", per_point
+    R = args.rounds
+    r_builtin = rate(n, timed(lambda: qtmsweep.solve("cqd", **p_builtin), R))
+    r_decl = rate(n, timed(lambda: qtmsweep.solve("bench_cqd", **p), R))
+    r16 = rate(n // 4, timed(lambda: qtmsweep.solve("bench16", **p16), R))
+    r8 = rate(n, timed(lambda: qtmsweep.solve("bench8", **p8), R))
+    r_pp = rate(k, timed(lambda: pp(m8, p8k, k), min(R, 3)))
     ref = per_point(m8, p8k, k)
     got = m8.steady_state(p8k).p[:, 0]
-    print(f"cells/s (this run; absolute numbers depend on the machine's load): built-in cqd {r_builtin:.3g}, "
-          f"declared cqd (4 states) {r_decl:.3g}, declared 16 states {r16:.3g}, declared 8 states {r8:.3g}, "
-          f"per-point scipy (8 states) {r_pp:.3g}")
-    print(f"ratios: declared cqd / built-in = {r_decl / r_builtin:.2f}; 16 states / built-in cqd = "
-          f"{r16 / r_builtin:.3f}; 8 states batched / per point = {r8 / r_pp:.0f}x "
-          f"(goals: 4 states >= 1e6 cells/s, 16 states >= 1e5, >= 300x per point; max |dp| {np.abs(got - ref).max():.1e})")
+    speedup = r8[0] / r_pp[0]
+    print(f"qtmsweep.solve, cells/s: median [min, max] of {R} rounds (shared machine: ratios in one run mean more)")
+    print(f"  built-in cqd              {fmt(r_builtin)}")
+    print(f"  declared cqd (4 states)   {fmt(r_decl)}   goal 1e6: {r_decl[0] / 1e6:.2f}x of goal")
+    print(f"  declared 16 states        {fmt(r16)}   goal 1e5: {r16[0] / 1e5:.2f}x of goal")
+    print(f"  declared 8 states         {fmt(r8)}")
+    print(f"  per point, {route} (8 states) {fmt(r_pp)}")
+    print(f"ratios: declared cqd / built-in = {r_decl[0] / r_builtin[0]:.2f}; 8 states batched / per point = "
+          f"{speedup:.0f}x (goal 300x: {speedup / 300:.2f}x of goal; range {r8[1] / r_pp[2]:.0f}-{r8[2] / r_pp[1]:.0f}x); "
+          f"max |dp| vs per point {np.abs(got - ref).max():.1e}; total {time.perf_counter() - t_start:.0f} s")
 
 
 if __name__ == "__main__":

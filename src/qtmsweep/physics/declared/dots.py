@@ -103,7 +103,8 @@ class DotsModel(RateModel):
             state = solve_rate_equations(self.channel_model, full)
             state = _sum_channels(state, np.asarray(self.channel_lead), len(self.leads), self, full)
         else:
-            state = _solve_fused(self.kernel, full, len(self.leads), len(self.states))
+            state = _solve_fused(self.kernel, full, len(self.leads), len(self.states),
+                                 self.leads.index(self.spec.get("reference_lead", self.leads[0])), self.force_flux)
         return _exact_equilibrium(self, state, full)
 
 
@@ -334,8 +335,9 @@ def _kernel_structure(codes, code_index, index, coulomb, channels, leads, reserv
     }
 
 
-def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: int, d: int) -> SteadyState:
-    from .dots_kernel import dots_kernel
+def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: int, d: int, ref: int = 0,
+                 force_flux: Mapping[str, tuple[str, str]] | None = None) -> SteadyState:
+    from .dots_kernel import dots_kernel, forces_sigma_kernel
 
     sizes = {np.size(v) for v in params.values() if not isinstance(v, str) and np.ndim(v) >= 1} - {1}
     if len(sizes) > 1:
@@ -354,12 +356,23 @@ def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: 
     J_E, J_N, J_Q, err_E, err_N, err_Q = (np.empty((n, n_leads)) for _ in range(6))
     sigma_micro = np.empty(n)
     err_micro = np.empty(n)
+    rel_err = np.empty((n, n_leads))
     dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, kernel["occ"], kernel["pair_i"], kernel["pair_j"],
                 kernel["charge"], kernel["e_src"], kernel["e_dst"], kernel["e_ch"], kernel["e_orb"],
                 kernel["ep_ptr"], kernel["ep_idx"], kernel["ch_lead"], kernel["ch_orb"], kernel["ch_single"],
-                n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro)
-    return SteadyState(p=p, J_E=J_E, J_N=J_N, J_Q=J_Q, sigma_micro=sigma_micro,
-                       abs_err={"J_E": err_E, "J_Q": err_Q, "J_N": err_N, "sigma_micro": err_micro})
+                n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err)
+    state = SteadyState(p=p, J_E=J_E, J_N=J_N, J_Q=J_Q, sigma_micro=sigma_micro, rel_err=rel_err,
+                        abs_err={"J_E": err_E, "J_Q": err_Q, "J_N": err_N, "sigma_micro": err_micro})
+    if force_flux is not None and n_leads > 1:  # forces, sigma and its bound in one compiled pass
+        F = np.empty((2 * (n_leads - 1), n))
+        sigma = np.empty(n)
+        srel = np.empty(n)
+        forces_sigma_kernel(T_in, mu_in, ref, J_E, J_N, err_E, err_N, F, sigma, srel)
+        names = list(force_flux)  # F_E_λ, F_N_λ per other lead, in lead order (build_dots)
+        state.forces = {name: F[k] for k, name in enumerate(names)}
+        state.sigma = sigma
+        state.sigma_rel_err = srel
+    return state
 
 
 def _per_channel_only(lead, omega, params):
@@ -489,4 +502,6 @@ def _exact_equilibrium(model: DotsModel, state: SteadyState, params: Mapping[str
         state.abs_err = {k: np.where(eq if np.ndim(v) == 1 else eq[:, None], 0.0, v) for k, v in state.abs_err.items()}
     if getattr(state, "sigma_rel_err", None) is not None:
         state.sigma_rel_err = np.where(eq, 0.0, state.sigma_rel_err)
+    if state.sigma is not None:
+        state.sigma = np.where(eq, 0.0, state.sigma)
     return state

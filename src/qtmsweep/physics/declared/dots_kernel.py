@@ -41,11 +41,12 @@ BLOCK = 256
 @njit(cache=True, parallel=True, error_model="numpy")
 def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 e_src, e_dst, e_ch, e_orb, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
-                p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro):  # pragma: no cover - compiled
+                p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err):  # pragma: no cover - compiled
     """See the module docstring.  ``*_in`` are (parameters, n) arrays (row per orbital, pair, lead,
     channel); ``occ`` (d, k) occupations; ``pair_i/j`` the orbitals of each Coulomb pair; edges
     ``e_src -> e_dst`` add an electron to orbital ``e_orb`` through channel ``e_ch``; the pairs in
-    ``ep_idx[ep_ptr[e]:ep_ptr[e+1]]`` add their ``U`` to the edge's ``ω``."""
+    ``ep_idx[ep_ptr[e]:ep_ptr[e+1]]`` add their ``U`` to the edge's ``ω``.  ``rel_err`` (n, leads) gets
+    :func:`qtmsweep.physics.precision.lead_bound` of each lead's three currents (no numpy pass after)."""
     n = p.shape[0]
     d = occ.shape[0]
     k = occ.shape[1]
@@ -70,6 +71,9 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
         order = np.empty(d, dtype=np.int64)
         xx = np.empty(d)
         yy = np.empty(d)
+        pp = np.empty(d)
+        xp = np.empty(d)
+        yp = np.empty(d)
         om = np.empty(ne)
         kin_e = np.empty(ne)
         kout_e = np.empty(ne)
@@ -154,7 +158,28 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 ge = 0.0
                 if dd != 0.0:
                     x0 = (w - mu0) / T0
-                    e0 = math.exp(-abs(x0))  # f(x0), 1 - f(x0) and e^{lr0} (lr0 = -x0 <= 0) share it
+                    # one transcendental: em = expm1(-|dd|) and e0 = e^{-|x0|} (f(x0), 1 - f(x0) and e^{lr0}
+                    # share it) from each other and ex = e^{-|x|} (x0 = x + dd): for |dd| < 1 expm1 and
+                    # e0 = ex q^{+-1} (q = 1 + em in [1/e, 1], exact to an ulp); else exp for e0 and em = q - 1
+                    # with q = e0 ex^{-+1} (|em| >= 1 - 1/e: q's rounding stays an ulp or two of em)
+                    ex = fx / hx if x > 0.0 else hx / fx
+                    add = -dd if dd <= 0.0 else dd
+                    same = (x > 0.0) == (x0 > 0.0)
+                    up = (x0 > 0.0) == (dd > 0.0)  # e0 = ex q if so, ex / q if not (same sign)
+                    if add < 1.0 and same:
+                        em = math.expm1(-add)
+                        q = 1.0 + em
+                        e0 = ex * q if up else ex / q
+                    else:
+                        e0 = math.exp(-abs(x0))
+                        if not same:
+                            q = e0 * ex
+                        else:
+                            q = e0 / ex if up else ex / e0
+                        if add < 1.0 or not (q > 1e-300) or not (q <= 1.0):
+                            em = math.expm1(-add)
+                        else:
+                            em = q - 1.0
                     r0 = 1.0 / (1.0 + e0)
                     if x0 > 0.0:
                         f0 = e0 * r0
@@ -163,54 +188,57 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                         f0 = r0
                         h0 = e0 * r0
                     if dd <= 0.0:
-                        df = hx * f0 * math.expm1(dd)
+                        df = hx * f0 * em
                     else:
-                        df = -fx * h0 * math.expm1(-dd)
+                        df = -fx * h0 * em
                     dk = gm * df
                     if dk != 0.0:
-                        m0 = math.expm1(-abs(x0))  # expm1(lr0) or expm1(-lr0), whichever is <= 0
-                        if x0 >= 0.0:  # lr0 <= 0
-                            ge = p0[i] * (-dk * m0 + e0 * 2.0 * dk)
+                        # g_e = dk_in p0_i - dk_out p0_j = dk (p0_i + p0_j) (dk_out = -dk_in), with detailed
+                        # balance p0_j = p0_i e^{-x0}: dk p0_i (1 + e0) for x0 >= 0, dk p0_j (1 + e0) otherwise
+                        if x0 >= 0.0:
+                            ge = p0[i] * dk * (1.0 + e0)
                         else:
-                            ge = p0[j] * (dk * m0 + 2.0 * dk)
+                            ge = p0[j] * dk * (1.0 + e0)
                 ge_e[e] = ge
                 g[j] += ge
                 g[i] -= ge
             rho = eps * (8.0 + 3.0 * x_scale)
             e_rel = gam_rel + d * rho
             # -- GTH elimination (see qtmsweep.physics.pauli.gth_solve) ------------------------
-            for a in range(d):
-                rhs[a] = g[a]
-                rabs[a] = abs(g[a])
-                for b in range(d):
-                    A[a, b] = R[a, b]
+            # on the matrix permuted once so that kref is last (the same operations in the same order
+            # as with an index indirection, without it in the d^3 loop)
             t = 0
             for m in range(d):
                 if m != kref:
                     order[t] = m
                     t += 1
+            order[d - 1] = kref
+            for a in range(d):
+                oa = order[a]
+                rhs[a] = g[oa]
+                rabs[a] = abs(g[oa])
+                for b in range(d):
+                    A[a, b] = R[oa, order[b]]
             ok = True
+            last = d - 1
             for a in range(d - 1):
-                m = order[a]
-                sm = A[m, kref]
+                sm = A[a, last]
                 for b in range(a + 1, d - 1):
-                    sm += A[m, order[b]]
-                s_piv[m] = sm
+                    sm += A[a, b]
+                s_piv[a] = sm
                 if not sm > 0.0:
                     ok = False
                     break
-                for b in range(a + 1, d):
-                    i = order[b] if b < d - 1 else kref
-                    qq = A[m, i] / sm
+                for i in range(a + 1, d):
+                    qq = A[a, i] / sm
                     if qq == 0.0:
                         continue
-                    if i != kref:
-                        rhs[i] += rhs[m] * qq
-                        rabs[i] += rabs[m] * qq
-                    for f in range(a + 1, d):
-                        jj = order[f] if f < d - 1 else kref
+                    if i != last:
+                        rhs[i] += rhs[a] * qq
+                        rabs[i] += rabs[a] * qq
+                    for jj in range(a + 1, d):
                         if jj != i:
-                            A[jj, i] += A[jj, m] * qq
+                            A[jj, i] += A[jj, a] * qq
             if not ok:
                 for a in range(d):
                     p[c, a] = np.nan
@@ -221,25 +249,29 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     err_E[c, L] = np.inf
                     err_N[c, L] = np.inf
                     err_Q[c, L] = np.inf
+                    rel_err[c, L] = np.inf
                 sigma_micro[c] = np.nan
                 err_micro[c] = np.inf
                 continue
-            p[c, kref] = 1.0
-            xx[kref] = 0.0
-            yy[kref] = 0.0
+            pp[last] = 1.0
+            xp[last] = 0.0
+            yp[last] = 0.0
             for a in range(d - 2, -1, -1):
-                m = order[a]
-                sp = A[kref, m]
-                sx = rhs[m]
-                sy = rabs[m]
+                sp = A[last, a]
+                sx = rhs[a]
+                sy = rabs[a]
                 for b in range(a + 1, d - 1):
-                    jj = order[b]
-                    sp += A[jj, m] * p[c, jj]
-                    sx += A[jj, m] * xx[jj]
-                    sy += A[jj, m] * yy[jj]
-                p[c, m] = sp / s_piv[m]
-                xx[m] = sx / s_piv[m]
-                yy[m] = sy / s_piv[m]
+                    sp += A[b, a] * pp[b]
+                    sx += A[b, a] * xp[b]
+                    sy += A[b, a] * yp[b]
+                pp[a] = sp / s_piv[a]
+                xp[a] = sx / s_piv[a]
+                yp[a] = sy / s_piv[a]
+            for a in range(d):
+                oa = order[a]
+                p[c, oa] = pp[a]
+                xx[oa] = xp[a]
+                yy[oa] = yp[a]
             tot = 0.0
             for a in range(d):
                 tot += p[c, a]
@@ -343,3 +375,66 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 err_E[c, L] += ee + 2.0 * eps * abs(J_E[c, L])
                 J_Q[c, L] += jq
                 err_Q[c, L] += eq + 2.0 * eps * abs(J_Q[c, L])
+            for L in range(n_leads):  # precision.lead_bound of (J_E, J_Q, J_N)
+                r = 0.0
+                for which in range(3):
+                    if which == 0:
+                        er = err_E[c, L]
+                        mag = abs(J_E[c, L])
+                    elif which == 1:
+                        er = err_Q[c, L]
+                        mag = abs(J_Q[c, L])
+                    else:
+                        er = err_N[c, L]
+                        mag = abs(J_N[c, L])
+                    if math.isnan(er) or math.isnan(mag):
+                        rr = math.inf
+                    elif er == 0.0:
+                        rr = 0.0
+                    elif er < mag:
+                        rr = er / (mag - er)
+                    else:
+                        rr = math.inf
+                    r = max(r, rr)
+                rel_err[c, L] = r
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def forces_sigma_kernel(T_in, mu_in, ref, J_E, J_N, err_E, err_N, F, sigma, sigma_rel_err):  # pragma: no cover
+    """Forces against lead ``ref`` (``F[2m]`` = ``F_E``, ``F[2m+1]`` = ``F_N`` of the m-th other lead, from
+    input differences as :func:`qtmsweep.physics.distributions.inverse_temperature_difference_np` and
+    ``scaled_mu_difference_np``), ``σ = Σ J F`` in that order and its bound (``precision.sigma_error``
+    and ``relative_bound``), in one pass instead of numpy temporaries."""
+    n = J_E.shape[0]
+    n_leads = J_E.shape[1]
+    for c in prange(n):
+        Tr = T_in[ref, c]
+        mr = mu_in[ref, c]
+        s = 0.0
+        err = 0.0
+        m = 0
+        for L in range(n_leads):
+            if L == ref:
+                continue
+            T = T_in[L, c]
+            mu = mu_in[L, c]
+            fe = (T - Tr) / (Tr * T)
+            fn = (mu * (Tr - T) + T * (mu - mr)) / (T * Tr)
+            F[2 * m, c] = fe
+            F[2 * m + 1, c] = fn
+            m += 1
+            s = s + J_E[c, L] * fe
+            s = s + J_N[c, L] * fn
+            err = err + abs(fe) * err_E[c, L] + 8.0 * _EPS * abs(J_E[c, L]) * abs(fe)
+            err = err + abs(fn) * err_N[c, L] + 8.0 * _EPS * abs(J_N[c, L]) * abs(fn)
+        sigma[c] = s
+        mag = abs(s)
+        if math.isnan(err) or math.isnan(mag):
+            r = math.inf
+        elif err == 0.0:
+            r = 0.0
+        elif err < mag:
+            r = err / (mag - err)
+        else:
+            r = math.inf
+        sigma_rel_err[c] = r
