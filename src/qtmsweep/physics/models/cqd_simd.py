@@ -28,8 +28,9 @@ from numba import njit, prange
 
 from ..vecmath import exp_nonpos, expm1_small
 
-#: Cells per block (the scratch of one block stays in L1).
-BLOCK = 256
+#: Cells per block: the scratch of one block (35 rows x 64 cells x 8 B = 18 KB) stays in L1
+#: (256 cells, 72 KB, spilled to L2: 5% slower at 1e6 cells, one thread).
+BLOCK = 64
 _EPS = np.finfo(np.float64).eps
 _Z_SAFE = 1e-250
 _P_SAFE = 1e-280
