@@ -9,19 +9,23 @@
 * QmeQ — its Pauli approach (``qmeq.Builder(..., kerntype="Pauli")``, two spinless levels with
   the Coulomb term ``kappa``, leads a, b on dot L and r on dot R, ``Γ = 2π|t|²``), one builder
   reused through ``Builder.change`` (optional: skipped, and said so, when QmeQ is not importable;
-  run it with ``OMP_NUM_THREADS=1``).
+  ``benchmarks/envs/qmeq.sh`` builds an env where it is; run it with ``OMP_NUM_THREADS=1``, or its
+  OpenMP kernels stall on a busy core).
 
 Only what is measured in this run is printed: no figure from elsewhere.
 
-Run: ``python benchmarks/peers.py [--points 300] [--cells 1e6]``
+Run: ``python benchmarks/peers.py [--points 300] [--cells 1e6] [--rounds 3]``; with QmeQ:
+``benchmarks/envs/qmeq.sh && OMP_NUM_THREADS=1 .venv-qmeq/bin/python benchmarks/peers.py``
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -98,55 +102,105 @@ def qmeq_runner(p0: dict[str, float], qmeq):
         hsingle, coulomb, tleads, mulst, tlst = spec(p)
         system.change(hsingle=hsingle, coulomb=coulomb, tleads=tleads, mulst=mulst, tlst=tlst)
         system.solve()
-        return np.asarray(system.energy_current, dtype=float)
+        return np.array(system.energy_current, dtype=float)  # a copy: QmeQ overwrites its array in place
 
     return solve
+
+
+def _fmt(values, spec):
+    lo, med, hi = np.min(values), np.median(values), np.max(values)
+    return f"{med:{spec}} [{lo:{spec}}–{hi:{spec}}]" if len(values) > 1 else f"{med:{spec}}"
+
+
+_PEERS: dict = {}  # in the peer process: name -> function of a list of points returning J_E per point
+
+
+def _peer_solvers() -> dict:
+    """The per-point peers available here (built once per process, warmed up on one point)."""
+    if _PEERS:
+        return _PEERS
+    _PEERS["numpy/scipy per point"] = lambda pts: np.array([scipy_point(p) for p in pts])
+    try:
+        import qutip
+    except ImportError:
+        print("QuTiP not installed: skipping it (pip install qtmsweep[test])")
+    else:
+        _PEERS[f"QuTiP {qutip.__version__} steadystate"] = lambda pts: np.array([qutip_point(p, qutip) for p in pts])
+    try:
+        import qmeq
+    except ImportError:
+        print("QmeQ is not importable here: skipping it (benchmarks/envs/qmeq.sh builds an env with it)")
+    else:
+        runners = {}
+
+        def qmeq_all(pts):
+            run = runners.setdefault("run", qmeq_runner(pts[0], qmeq))
+            return np.array([run(p) for p in pts])
+
+        _PEERS[f"QmeQ {getattr(qmeq, '__version__', '?')} Pauli (builder reused)"] = qmeq_all
+    return _PEERS
+
+
+def _peer_names() -> list[str]:
+    return list(_peer_solvers())
+
+
+def _peer_round(name: str, points: list[dict]) -> tuple[float, np.ndarray]:
+    """Time one peer on ``points`` (in the peer process); a first call on one point warms it up."""
+    fn = _peer_solvers()[name]
+    fn(points[:1])
+    t0 = time.perf_counter()
+    out = fn(points)
+    return len(points) / (time.perf_counter() - t0), out
+
+
+def _fmt(values, spec):
+    lo, med, hi = np.min(values), np.median(values), np.max(values)
+    return f"{med:{spec}} [{lo:{spec}}–{hi:{spec}}]" if len(values) > 1 else f"{med:{spec}}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=300, help="points for the per-point peers")
     ap.add_argument("--cells", type=float, default=1e6, help="cells for qtmsweep's batched run")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds (each solver once per round); medians [min–max] over rounds, "
+                         "ratios taken within each round")
     args = ap.parse_args()
 
     big = random_cells(int(args.cells), seed=7)
     qtmsweep.solve("cqd", **{k: v[:10] for k, v in big.items()})  # JIT warm-up
-    t0 = time.perf_counter()
-    ours = qtmsweep.solve("cqd", **big)
-    rate_ours = big["eps_L"].size / (time.perf_counter() - t0)
-    ours_JE = ours.J_E.values[: args.points]
     points = [{k: float(v[i]) for k, v in big.items()} for i in range(args.points)]
+    n_points = {"numpy/scipy per point": len(points)}
 
-    rows = [("qtmsweep (cqd kernel, batched)", rate_ours, 0.0)]
-    t0 = time.perf_counter()
-    ref = np.array([scipy_point(p) for p in points])
-    rows.append(("numpy/scipy per point", args.points / (time.perf_counter() - t0), float(np.max(np.abs(ref - ours_JE)))))
-    try:
-        import qutip
-    except ImportError:
-        print("QuTiP not installed: skipping it (pip install qtmsweep[test])")
-    else:
-        n_q = min(args.points, 200)
-        qutip_point(points[0], qutip)
-        t0 = time.perf_counter()
-        q = np.array([qutip_point(p, qutip) for p in points[:n_q]])
-        rows.append((f"QuTiP {qutip.__version__} steadystate", n_q / (time.perf_counter() - t0),
-                     float(np.max(np.abs(q - ours_JE[:n_q])))))
-    try:
-        import qmeq
-    except ImportError:
-        print("QmeQ is not importable here: skipping it (build it from its git source in a benchmark env)")
-    else:
-        run = qmeq_runner(points[0], qmeq)
-        run(points[0])  # warm-up, outside the timing
-        t0 = time.perf_counter()
-        q = np.array([run(p) for p in points])
-        rows.append((f"QmeQ {getattr(qmeq, '__version__', '?')} Pauli (builder reused)",
-                     len(points) / (time.perf_counter() - t0), float(np.max(np.abs(q - ours_JE)))))
-    print(f"{'solver':<34} {'points/s':>11} {'ours / it':>10} {'max |ΔJ_E| vs ours':>19}")
-    for name, rate, err in rows:
-        print(f"{name:<34} {rate:>11.3e} {rate_ours / rate:>10.0f} {err:>19.1e}")
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    ours_name = "qtmsweep (cqd kernel, batched)"
+    rates: dict[str, list[float]] = {ours_name: []}
+    results: dict[str, np.ndarray] = {}
+    # The per-point peers run in a separate process: after a numba parallel region, libgomp's
+    # spin-waiting threads made QmeQ's own OpenMP regions (one per solve) ~100x slower in this
+    # process on a busy core, even with OMP_NUM_THREADS=1 (OMP_WAIT_POLICY=PASSIVE lifts it too).
+    # Rounds stay interleaved: our solve, then each peer in turn, waiting for each.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as peer:
+        names = peer.submit(_peer_names).result()
+        for name in names:
+            rates[name] = []
+            n_points[name] = min(len(points), 200) if name.startswith("QuTiP") else len(points)
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            results[ours_name] = qtmsweep.solve("cqd", **big).J_E.values[: args.points]
+            rates[ours_name].append(big["eps_L"].size / (time.perf_counter() - t0))
+            for name in names:
+                rate, results[name] = peer.submit(_peer_round, name, points[: n_points[name]]).result()
+                rates[name].append(rate)
+    ours_JE = results[ours_name]
+    print(f"{args.rounds} interleaved rounds; points/s median [min–max]; 'ours / it' is the median of the "
+          f"per-round ratios (same load); peers in a separate process")
+    print(f"{'solver':<34} {'points/s':>33} {'ours / it':>26} {'max |ΔJ_E| vs ours':>19}")
+    for name, r in rates.items():
+        ratio = np.asarray(rates[ours_name]) / np.asarray(r)
+        err = float(np.max(np.abs(results[name] - ours_JE[: len(results[name])])))
+        print(f"{name:<34} {_fmt(r, '.3g'):>33} {_fmt(ratio, '.3g'):>26} {err:>19.1e}")
+    print(f"peak RSS (this process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":

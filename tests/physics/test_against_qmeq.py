@@ -46,8 +46,8 @@ def qmeq_point(spec, pt):
         for j, b in enumerate(fock):
             occ = tuple(int(n) for n in system.si.get_state(fock[int(np.argmax(vecs[:, j]))]))
             p[occ] = float(system.phi0[system.si.get_ind_dm0(b, b, q)])
-    J_E = dict(zip(leads, np.asarray(system.energy_current, dtype=float)))
-    J_N = dict(zip(leads, np.asarray(system.current, dtype=float)))
+    J_E = dict(zip(leads, np.array(system.energy_current, dtype=float)))
+    J_N = dict(zip(leads, np.array(system.current, dtype=float)))
     return p, J_E, J_N
 
 
