@@ -74,11 +74,11 @@ def _check(model, spec, n_points, seed):
     assert len(occupations) == state.p.shape[1]
     for c, pt in enumerate(points):
         p, J_E, J_N = qmeq_point(spec, {**constants, **pt})
-        np.testing.assert_allclose(state.p[c], [p[o] for o in occupations], rtol=0, atol=1e-13)
+        np.testing.assert_allclose(state.p[c], [p[o] for o in occupations], rtol=0, atol=1e-14)
         scale = max(1.0, *(abs(v) for v in J_E.values()))
         for k, lead in enumerate(model.leads):
-            assert abs(state.J_E[c, k] - J_E[lead]) <= 1e-12 * scale, (lead, "J_E", state.J_E[c, k], J_E[lead])
-            assert abs(state.J_N[c, k] - J_N[lead]) <= 1e-12 * scale, (lead, "J_N", state.J_N[c, k], J_N[lead])
+            assert abs(state.J_E[c, k] - J_E[lead]) <= 1e-13 * scale, (lead, "J_E", state.J_E[c, k], J_E[lead])
+            assert abs(state.J_N[c, k] - J_N[lead]) <= 1e-13 * scale, (lead, "J_N", state.J_N[c, k], J_N[lead])
 
 
 def test_cqd_kernel_against_qmeq():
