@@ -5,7 +5,9 @@
 * declared ``cqd`` (4 states, the fused declared-dots kernel) vs the built-in fused cqd kernel, all through ``qtmsweep.solve``;
 * a declared 4-orbital system (16 states) batched;
 * a declared 3-orbital system (8 states) batched vs a per-point route (scipy.linalg.null_space
-  of each cell's rate matrix, the way one loops by hand; QmeQ's Pauli approach per point where importable).
+  of each cell's rate matrix, the way one loops by hand) and, where QmeQ is importable (the env of
+  ``benchmarks/envs/qmeq.sh``; run with ``OMP_NUM_THREADS=1``), QmeQ's Pauli approach per point in
+  a process of its own.
 Prints cells/s (median and range of --rounds) and ratios (absolute timings on a shared machine mean little; ratios do).
 Goals (issue 14): >= 1e6 cells/s at 4 states, >= 1e5 at 16, >= 300x the per-point route.
 """
@@ -90,7 +92,12 @@ def per_point(model, params, n):
 
 
 def per_point_qmeq(model, params, n):  # pragma: no cover - only where QmeQ is installed
-    """QmeQ's Pauli approach one point at a time (the reference of the field), if importable."""
+    """QmeQ's Pauli approach one point at a time (the reference of the field), if importable.
+
+    One ``qmeq.Builder`` reused through ``Builder.change`` (QmeQ's own way to sweep, and its faster
+    route); ``Γ = 2π|t|²``; Coulomb terms ``U n_i n_j`` as QmeQ's ``(i, j, j, i)`` with ``i < j``.
+    Returns the population of the empty state (QmeQ's state 0, qtmsweep's state 0).
+    """
     import qmeq
 
     full = model.with_constants(params)
@@ -98,21 +105,33 @@ def per_point_qmeq(model, params, n):  # pragma: no cover - only where QmeQ is i
     orbs = list(spec["orbitals"])
     leads = list(spec["leads"])
     out = np.empty(n)
+    system = None
     for c in range(n):
         pt = {k: (float(v[c]) if np.ndim(v) else float(v)) for k, v in full.items()}
         val = lambda x: pt[x] if isinstance(x, str) else float(x)  # noqa: E731
         hsingle = {(i, i): val(o["energy"] if isinstance(o, dict) else o) for i, o in enumerate(spec["orbitals"].values())}
-        coulomb = {(orbs.index(a), orbs.index(b), orbs.index(b), orbs.index(a)): val(u)
-                   for a, b, u in spec.get("coulomb", [])}
+        coulomb = {(i, j, j, i): val(u) for a, b, u in spec.get("coulomb", [])
+                   for i, j in [sorted((orbs.index(a), orbs.index(b)))]}
         tleads = {(li, orbs.index(o)): np.sqrt(val(g) / (2 * np.pi))
                   for li, lead in enumerate(leads) for o, g in spec["leads"][lead]["couples"].items()}
         mulst = {li: val(spec["leads"][lead]["mu"]) for li, lead in enumerate(leads)}
         tlst = {li: val(spec["leads"][lead]["T"]) for li, lead in enumerate(leads)}
-        sys_ = qmeq.Builder(len(orbs), hsingle, coulomb, len(leads), tleads, mulst, tlst, 1e4, kerntype="Pauli",
-                            itype=1)
-        sys_.solve()
-        out[c] = sys_.phi0[0]
+        if system is None:
+            system = qmeq.Builder(len(orbs), hsingle, coulomb, len(leads), tleads, mulst, tlst, 1e4,
+                                  kerntype="Pauli")
+        else:
+            system.change(hsingle=hsingle, coulomb=coulomb, tleads=tleads, mulst=mulst, tlst=tlst)
+        system.solve()
+        out[c] = system.phi0[0]
     return out
+
+
+def _qmeq_rounds(spec, params, n, rounds):  # pragma: no cover - only where QmeQ is installed
+    """In a fresh process: time ``rounds`` QmeQ per-point passes (after one warm-up point)."""
+    model = build_model("bench8_qmeq", spec)
+    per_point_qmeq(model, {k: v[:1] for k, v in params.items()}, 1)
+    times = timed(lambda: per_point_qmeq(model, params, n), rounds)
+    return times, per_point_qmeq(model, params, n)
 
 
 def main():
@@ -137,29 +156,43 @@ def main():
         qtmsweep.solve(name, **{key: v[:8] for key, v in q.items()})
     try:
         import qmeq  # noqa: F401
-
-        route, pp = "QmeQ Pauli", per_point_qmeq
     except ImportError:
-        route, pp = "scipy null space", per_point
+        have_qmeq = False
+    else:
+        have_qmeq = True
     R = args.rounds
     r_builtin = rate(n, timed(lambda: qtmsweep.solve("cqd", **p_builtin), R))
     r_decl = rate(n, timed(lambda: qtmsweep.solve("bench_cqd", **p), R))
     r16 = rate(n // 4, timed(lambda: qtmsweep.solve("bench16", **p16), R))
     r8 = rate(n, timed(lambda: qtmsweep.solve("bench8", **p8), R))
-    r_pp = rate(k, timed(lambda: pp(m8, p8k, k), min(R, 3)))
+    r_pp = rate(k, timed(lambda: per_point(m8, p8k, k), min(R, 3)))
     ref = per_point(m8, p8k, k)
     got = m8.steady_state(p8k).p[:, 0]
+    if have_qmeq:  # pragma: no cover - only where QmeQ is installed
+        # In its own process: after a numba parallel region, libgomp's spin-waiting threads make
+        # QmeQ's per-solve OpenMP regions ~100x slower in this one (see benchmarks/peers.py).
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            t_q, p_q = pool.submit(_qmeq_rounds, chain_dots(3), p8k, k, min(R, 3)).result()
+        r_q = rate(k, t_q)
     speedup = r8[0] / r_pp[0]
     print(f"qtmsweep.solve, cells/s: median [min, max] of {R} rounds (shared machine: ratios in one run mean more)")
     print(f"  built-in cqd              {fmt(r_builtin)}")
     print(f"  declared cqd (4 states)   {fmt(r_decl)}   goal 1e6: {r_decl[0] / 1e6:.2f}x of goal")
     print(f"  declared 16 states        {fmt(r16)}   goal 1e5: {r16[0] / 1e5:.2f}x of goal")
     print(f"  declared 8 states         {fmt(r8)}")
-    print(f"  per point, {route} (8 states) {fmt(r_pp)}")
-    print(f"ratios: declared cqd / built-in = {r_decl[0] / r_builtin[0]:.2f}; 8 states batched / per point = "
+    print(f"  per point, scipy null space (8 states) {fmt(r_pp)}")
+    if have_qmeq:  # pragma: no cover
+        print(f"  per point, QmeQ {qmeq.__version__} Pauli, builder reused (8 states, own process) {fmt(r_q)}")
+    print(f"ratios: declared cqd / built-in = {r_decl[0] / r_builtin[0]:.2f}; 8 states batched / per point (scipy) = "
           f"{speedup:.0f}x (goal 300x: {speedup / 300:.2f}x of goal; range {r8[1] / r_pp[2]:.0f}-{r8[2] / r_pp[1]:.0f}x); "
           f"max |dp| vs per point {np.abs(got - ref).max():.1e}; total {time.perf_counter() - t_start:.0f} s")
-
+    if have_qmeq:  # pragma: no cover
+        sq = r8[0] / r_q[0]
+        print(f"        8 states batched / QmeQ per point = {sq:.0f}x (goal 300x: {sq / 300:.2f}x of goal; range "
+              f"{r8[1] / r_q[2]:.0f}-{r8[2] / r_q[1]:.0f}x); max |dp| vs QmeQ {np.abs(got - p_q).max():.1e}")
 
 if __name__ == "__main__":
     main()
