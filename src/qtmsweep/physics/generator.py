@@ -141,11 +141,11 @@ def sector_lindblad_generator(model, params: Mapping[str, Any], terms, jumps, d:
     idx = sector_indices(charges, d)
     eye = np.eye(d, dtype=complex)
     D = idx.size
-    L = np.zeros((n, D, D), dtype=complex)
+    coefs, sups = [], []  # L = sum_p coef_p (n,) sup_p (D, D): one product, not one (n, D, D) pass per term
     for c, H in terms:
         H = np.asarray(H, dtype=complex)
-        sup = -1j * (_sector_kron(eye, H, idx, d) - _sector_kron(H.T, eye, idx, d))
-        L += np.broadcast_to(np.asarray(c, dtype=float), (n,))[:, None, None] * sup[None]
+        sups.append(-1j * (_sector_kron(eye, H, idx, d) - _sector_kron(H.T, eye, idx, d)))
+        coefs.append(np.broadcast_to(np.asarray(c, dtype=float), (n,)))
     Js, Ds = [], []
     for r, op, _ in jumps:
         op = np.asarray(op, dtype=complex)
@@ -154,7 +154,10 @@ def sector_lindblad_generator(model, params: Mapping[str, Any], terms, jumps, d:
         Dk = J - 0.5 * _sector_kron(eye, LdL, idx, d) - 0.5 * _sector_kron(LdL.T, eye, idx, d)
         Js.append(J)
         Ds.append(Dk)
-        L += np.broadcast_to(np.asarray(r, dtype=float), (n,))[:, None, None] * Dk[None]
+        sups.append(Dk)
+        coefs.append(np.broadcast_to(np.asarray(r, dtype=float), (n,)))
+    C = np.stack(coefs, axis=1).astype(complex)
+    L = (C @ np.stack(sups).reshape(len(sups), D * D)).reshape(n, D, D)
     trace = (idx % d == idx // d).astype(float)
     rate = np.stack([np.broadcast_to(np.asarray(r, dtype=float), (n,)) for r, _, _ in jumps], axis=1)
     mu, beta = _reservoirs(model, params, n)
