@@ -119,7 +119,8 @@ def _fmt(m, lo, hi, f="{:.3g}"):
     return f"{f.format(m)} [{f.format(lo)}-{f.format(hi)}]"
 
 
-LINDBLAD = ("qubit_fridge local", "qubit_fridge global", "chain local N=3", "chain global N=2", "kerr_fridge 3x3")
+LINDBLAD = ("qubit_fridge local", "qubit_fridge global", "chain local N=3", "chain global N=2", "kerr_fridge 3x3",
+            "boson chain N=2 n6")  # every model QuTiP solves as a Lindblad problem (kerr: its rate process)
 
 
 def run(cells: int, lindblad_cells: int, qutip_points: int, rounds: int, only=None) -> dict:
