@@ -186,6 +186,29 @@ def test_against_mpmath_per_point_construction(spec):
                 assert abs(got - float(ref)) <= 1e-12 * abs(float(ref)) + 1e-16
 
 
+@pytest.mark.parametrize("bias", [1e-9, 1e-3, 0.3, 3.0], ids=["1e-9", "1e-3", "0.3", "3"])
+@pytest.mark.parametrize("g_R", [1.0, 1e-6], ids=["strong", "weak_R"])
+def test_bounds_cover_mpmath_with_and_without_the_deviation_solve(bias, g_R):
+    """Each current within its own absolute bound of the 50-digit solution, on both sides of the
+    kernel's far-from-equilibrium switch (DEV_SKIP: deviation solve skipped for an O(1) drive on a
+    strong lead, kept for a weak one); near equilibrium the bound stays tight (<= 1e-6 of the drive: eps times the drive, not the traffic)."""
+    m = build_model("ref_bounds", TRIPLE_SPEC)
+    base = {"e1": 0.4, "e2": -0.3, "e3": 0.7, "U12": 1.1, "U23": 0.8, "g_L": 1.0, "g_M": 0.6, "g_R": g_R,
+            "T_L": 1.0, "T_M": 1.0, "T_R": 1.0, "mu_L": 0.1, "mu_M": 0.1, "mu_R": 0.1}
+    pts = [dict(base, mu_R=0.1 + bias), dict(base, T_M=1.0 + bias, mu_R=0.1 - bias)]
+    batched = {k: np.array([pt[k] for pt in pts]) for k in m.parameter_names}
+    state = m.steady_state(m.with_constants(batched))
+    for c, pt in enumerate(pts):
+        _, p, J_E, J_N = solve_point(TRIPLE_SPEC, pt)
+        for k, lead in enumerate(m.leads):
+            for name, ref in (("J_E", J_E[lead]), ("J_N", J_N[lead])):
+                got = getattr(state, name)[c, k]
+                err = state.abs_err[name][c, k]
+                assert abs(got - float(ref)) <= err + 1e-300, (name, lead, got, float(ref), err)
+                if bias <= 1e-3:  # the deviation form: error ~ eps x drive, not eps x traffic (~1e-14 here)
+                    assert err <= 1e-6 * bias, (name, lead, err, float(ref))
+
+
 # -- detailed balance, second law, conservation on random declared systems --------------------
 @st.composite
 def dot_systems(draw):

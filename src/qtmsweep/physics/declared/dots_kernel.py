@@ -36,6 +36,10 @@ _EPS = np.finfo(float).eps
 _TINY = np.finfo(float).tiny
 #: cells per block of the parallel loop (scratch is allocated once per block)
 BLOCK = 256
+#: a cell skips the deviation solve when some edge's drive, min(|x0 - x|, 1) times its
+#: channel rate, exceeds DEV_SKIP times the cell's largest channel rate (far from equilibrium: the
+#: deviation is O(1) of p and its bound no smaller than the plain flux's)
+DEV_SKIP = 0.25
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -75,6 +79,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
         xp = np.empty(d)
         yp = np.empty(d)
         om = np.empty(ne)
+        dd_e = np.empty(ne)
         kin_e = np.empty(ne)
         kout_e = np.empty(ne)
         lr_e = np.empty(ne)
@@ -109,18 +114,11 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 lw = -(e - mu0 * charge[s]) / T0
                 p0[s] = lw
                 lmax = max(lmax, lw)
-            tot = 0.0
+            kref = 0  # the most probable reference state (argmax of the log weights)
             for s in range(d):
-                w = math.exp(p0[s] - lmax)
-                p0[s] = w
-                tot += w
-            kref = 0
-            best = -1.0
-            for s in range(d):
-                p0[s] /= tot
-                if p0[s] > best:
-                    best = p0[s]
+                if p0[s] == lmax:
                     kref = s
+                    break
             # rates and deviation drive per edge
             for a in range(d):
                 g[a] = 0.0
@@ -130,13 +128,36 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
             for L in range(n_leads):
                 x_scale = max(x_scale, (abs(mu_in[L, c]) + 2.0 * emax) / T_in[L, c])
             tiny_rate = False
+            # deviation solve only where it can win: the drive relative to the largest rate of the cell
+            # (a cell whose drive is O(1) of its rates has a deviation of O(1) of p, no better than p itself;
+            # either flux form carries its own bound, so the choice only affects the bound's size)
+            gmax = 0.0
+            for ch in range(C):
+                gmax = max(gmax, abs(gam_in[ch, c]))
+            drel = 0.0
             for e in range(ne):
-                ch = e_ch[e]
-                L = ch_lead[ch]
                 w = epsv[e_orb[e]]
                 for t in range(ep_ptr[e], ep_ptr[e + 1]):
                     w += Uv[ep_idx[t]]
                 om[e] = w
+                L = ch_lead[e_ch[e]]
+                T = T_in[L, c]
+                dd = ((T - T0) * (w - mu0) + T0 * (mu_in[L, c] - mu0)) / (T0 * T)  # x0 - x
+                dd_e[e] = dd
+                drel = max(drel, min(abs(dd), 1.0) * abs(gam_in[e_ch[e], c]))
+            use_dev = not (drel > DEV_SKIP * gmax)
+            if use_dev:  # the reference Gibbs state (only the drive uses it)
+                tot = 0.0
+                for s in range(d):
+                    w = math.exp(p0[s] - lmax)
+                    p0[s] = w
+                    tot += w
+                for s in range(d):
+                    p0[s] /= tot
+            for e in range(ne):
+                ch = e_ch[e]
+                L = ch_lead[ch]
+                w = om[e]
                 T = T_in[L, c]
                 mu = mu_in[L, c]
                 gm = gam_in[ch, c]
@@ -154,9 +175,9 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 R[i, j] += kin
                 R[j, i] += kout
                 # deviation of the rates from the reference reservoir (T0, mu0), from input differences
-                dd = ((T - T0) * (w - mu0) + T0 * (mu - mu0)) / (T0 * T)  # x0 - x
+                dd = dd_e[e]  # x0 - x
                 ge = 0.0
-                if dd != 0.0:
+                if use_dev and dd != 0.0:
                     x0 = (w - mu0) / T0
                     # one transcendental: em = expm1(-|dd|) and e0 = e^{-|x0|} (f(x0), 1 - f(x0) and e^{lr0}
                     # share it) from each other and ex = e^{-|x|} (x0 = x + dd): for |dd| < 1 expm1 and
@@ -233,7 +254,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     qq = A[a, i] / sm
                     if qq == 0.0:
                         continue
-                    if i != last:
+                    if use_dev and i != last:
                         rhs[i] += rhs[a] * qq
                         rabs[i] += rabs[a] * qq
                     for jj in range(a + 1, d):
@@ -260,13 +281,19 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 sp = A[last, a]
                 sx = rhs[a]
                 sy = rabs[a]
-                for b in range(a + 1, d - 1):
-                    sp += A[b, a] * pp[b]
-                    sx += A[b, a] * xp[b]
-                    sy += A[b, a] * yp[b]
+                if use_dev:
+                    for b in range(a + 1, d - 1):
+                        sp += A[b, a] * pp[b]
+                        sx += A[b, a] * xp[b]
+                        sy += A[b, a] * yp[b]
+                    xp[a] = sx / s_piv[a]
+                    yp[a] = sy / s_piv[a]
+                else:
+                    for b in range(a + 1, d - 1):
+                        sp += A[b, a] * pp[b]
+                    xp[a] = 0.0
+                    yp[a] = 0.0
                 pp[a] = sp / s_piv[a]
-                xp[a] = sx / s_piv[a]
-                yp[a] = sy / s_piv[a]
             for a in range(d):
                 oa = order[a]
                 p[c, oa] = pp[a]
@@ -293,7 +320,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     NP[ch, q] = 0.0
                     eNP[ch, q] = 0.0
             for a in range(d):
-                lp[a] = math.log(max(p[c, a], _TINY))
+                lp[a] = math.nan  # log p_a on first use (sigma_micro's affinity form)
             sm_ = 0.0
             esm = 0.0
             for e in range(ne):
@@ -305,16 +332,17 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 bw = kout * p[c, j]
                 flux = fw - bw
                 ef = (e_rel + 2.0 * rho) * (fw + bw) + eps * abs(flux)
-                gg = ge_e[e]
-                a1 = kin * xx[i]
-                b1 = kout * xx[j]
-                fd = (a1 - b1 + gg) / norm
-                ed = ((e_rel + 2.0 * rho) * (kin * yy[i] + kout * yy[j]) + 4.0 * rho * abs(gg)
-                      + 3.0 * eps * (abs(a1) + abs(b1) + abs(gg))) / abs(norm)
-                ed += abs(fd) * (e_rel * ysum + 2.0 * eps) / abs(norm)
-                if ed < ef:
-                    flux = fd
-                    ef = ed
+                if use_dev:
+                    gg = ge_e[e]
+                    a1 = kin * xx[i]
+                    b1 = kout * xx[j]
+                    fd = (a1 - b1 + gg) / norm
+                    ed = ((e_rel + 2.0 * rho) * (kin * yy[i] + kout * yy[j]) + 4.0 * rho * abs(gg)
+                          + 3.0 * eps * (abs(a1) + abs(b1) + abs(gg))) / abs(norm)
+                    ed += abs(fd) * (e_rel * ysum + 2.0 * eps) / abs(norm)
+                    if ed < ef:
+                        flux = fd
+                        ef = ed
                 ef += fl
                 ch = e_ch[e]
                 Nc[ch] += flux
@@ -331,7 +359,13 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                         eaff = 2.0 * (ef + (e_rel + rho) * af) / bw
                     else:
                         lpi = lp[i]
+                        if math.isnan(lpi):
+                            lpi = math.log(max(p[c, i], _TINY))
+                            lp[i] = lpi
                         lpj = lp[j]
+                        if math.isnan(lpj):
+                            lpj = math.log(max(p[c, j], _TINY))
+                            lp[j] = lpj
                         aff = lr_e[e] + lpi - lpj
                         eaff = (e_rel + rho) * 4.0 + eps * (abs(lr_e[e]) + abs(lpi) + abs(lpj))
                     term = flux * aff
