@@ -320,8 +320,13 @@ def _kernel_structure(codes, code_index, index, coulomb, channels, leads, reserv
                     if (i == o and c >> j & 1) or (j == o and c >> i & 1):
                         pidx.append(q)
                 ptr.append(len(pidx))
+    # an edge's representative: the first edge of its channel with the same Coulomb pairs (same ω,
+    # rates and drive, computed once)
+    first: dict[tuple, int] = {}
+    rep = [first.setdefault((ech[e], tuple(pidx[ptr[e]:ptr[e + 1]])), e) for e in range(len(src))]
     i64 = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
     return {
+        "e_rep": i64(rep),
         "occ": np.ascontiguousarray(occupation, dtype=float), "pair_i": pair_i, "pair_j": pair_j,
         "charge": np.array(charges, dtype=float),
         "e_src": i64(src), "e_dst": i64(dst), "e_ch": i64(ech), "e_orb": i64(eorb), "ep_ptr": i64(ptr),
@@ -359,7 +364,7 @@ def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: 
     rel_err = np.empty((n, n_leads))
     dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, kernel["occ"], kernel["pair_i"], kernel["pair_j"],
                 kernel["charge"], kernel["e_src"], kernel["e_dst"], kernel["e_ch"], kernel["e_orb"],
-                kernel["ep_ptr"], kernel["ep_idx"], kernel["ch_lead"], kernel["ch_orb"], kernel["ch_single"],
+                kernel["e_rep"], kernel["ep_ptr"], kernel["ep_idx"], kernel["ch_lead"], kernel["ch_orb"], kernel["ch_single"],
                 n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err)
     state = SteadyState(p=p, J_E=J_E, J_N=J_N, J_Q=J_Q, sigma_micro=sigma_micro, rel_err=rel_err,
                         abs_err={"J_E": err_E, "J_Q": err_Q, "J_N": err_N, "sigma_micro": err_micro})

@@ -44,7 +44,7 @@ DEV_SKIP = 0.25
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
-                e_src, e_dst, e_ch, e_orb, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
+                e_src, e_dst, e_ch, e_orb, e_rep, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
                 p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err):  # pragma: no cover - compiled
     """See the module docstring.  ``*_in`` are (parameters, n) arrays (row per orbital, pair, lead,
     channel); ``occ`` (d, k) occupations; ``pair_i/j`` the orbitals of each Coulomb pair; edges
@@ -80,6 +80,9 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
         yp = np.empty(d)
         om = np.empty(ne)
         dd_e = np.empty(ne)
+        dk_e = np.empty(ne)
+        e0_e = np.empty(ne)
+        x0_e = np.empty(ne)
         kin_e = np.empty(ne)
         kout_e = np.empty(ne)
         lr_e = np.empty(ne)
@@ -161,65 +164,82 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 T = T_in[L, c]
                 mu = mu_in[L, c]
                 gm = gam_in[ch, c]
-                x = (w - mu) / T
-                fx, hx = _occupations(x)
-                kin = gm * fx
-                kout = gm * hx
-                kin_e[e] = kin
-                kout_e[e] = kout
-                lr_e[e] = -x
+                r_ = e_rep[e]
+                if r_ != e:  # same channel and same Coulomb shifts as edge r_: the same ω, rates and drive
+                    kin = kin_e[r_]
+                    kout = kout_e[r_]
+                    kin_e[e] = kin
+                    kout_e[e] = kout
+                    lr_e[e] = lr_e[r_]
+                    dk = dk_e[r_]
+                    e0 = e0_e[r_]
+                    x0 = x0_e[r_]
+                else:
+                    x = (w - mu) / T
+                    fx, hx = _occupations(x)
+                    kin = gm * fx
+                    kout = gm * hx
+                    kin_e[e] = kin
+                    kout_e[e] = kout
+                    lr_e[e] = -x
+                    # deviation of the rates from the reference reservoir (T0, mu0), from input differences
+                    dd = dd_e[e]  # x0 - x
+                    dk = 0.0
+                    e0 = 0.0
+                    x0 = 0.0
+                    if use_dev and dd != 0.0:
+                        x0 = (w - mu0) / T0
+                        # one transcendental: em = expm1(-|dd|) and e0 = e^{-|x0|} (f(x0), 1 - f(x0) and e^{lr0}
+                        # share it) from each other and ex = e^{-|x|} (x0 = x + dd): for |dd| < 1 expm1 and
+                        # e0 = ex q^{+-1} (q = 1 + em in [1/e, 1], exact to an ulp); else exp for e0 and em = q - 1
+                        # with q = e0 ex^{-+1} (|em| >= 1 - 1/e: q's rounding stays an ulp or two of em)
+                        ex = fx / hx if x > 0.0 else hx / fx
+                        add = -dd if dd <= 0.0 else dd
+                        same = (x > 0.0) == (x0 > 0.0)
+                        up = (x0 > 0.0) == (dd > 0.0)  # e0 = ex q if so, ex / q if not (same sign)
+                        if add < 1.0 and same:
+                            em = math.expm1(-add)
+                            q = 1.0 + em
+                            e0 = ex * q if up else ex / q
+                        else:
+                            e0 = math.exp(-abs(x0))
+                            if not same:
+                                q = e0 * ex
+                            else:
+                                q = e0 / ex if up else ex / e0
+                            if add < 1.0 or not (q > 1e-300) or not (q <= 1.0):
+                                em = math.expm1(-add)
+                            else:
+                                em = q - 1.0
+                        r0 = 1.0 / (1.0 + e0)
+                        if x0 > 0.0:
+                            f0 = e0 * r0
+                            h0 = r0
+                        else:
+                            f0 = r0
+                            h0 = e0 * r0
+                        if dd <= 0.0:
+                            df = hx * f0 * em
+                        else:
+                            df = -fx * h0 * em
+                        dk = gm * df
+                    dk_e[e] = dk
+                    e0_e[e] = e0
+                    x0_e[e] = x0
                 if (0.0 < kin < 1e-280) or (0.0 < kout < 1e-280):
                     tiny_rate = True
                 i = e_src[e]
                 j = e_dst[e]
                 R[i, j] += kin
                 R[j, i] += kout
-                # deviation of the rates from the reference reservoir (T0, mu0), from input differences
-                dd = dd_e[e]  # x0 - x
                 ge = 0.0
-                if use_dev and dd != 0.0:
-                    x0 = (w - mu0) / T0
-                    # one transcendental: em = expm1(-|dd|) and e0 = e^{-|x0|} (f(x0), 1 - f(x0) and e^{lr0}
-                    # share it) from each other and ex = e^{-|x|} (x0 = x + dd): for |dd| < 1 expm1 and
-                    # e0 = ex q^{+-1} (q = 1 + em in [1/e, 1], exact to an ulp); else exp for e0 and em = q - 1
-                    # with q = e0 ex^{-+1} (|em| >= 1 - 1/e: q's rounding stays an ulp or two of em)
-                    ex = fx / hx if x > 0.0 else hx / fx
-                    add = -dd if dd <= 0.0 else dd
-                    same = (x > 0.0) == (x0 > 0.0)
-                    up = (x0 > 0.0) == (dd > 0.0)  # e0 = ex q if so, ex / q if not (same sign)
-                    if add < 1.0 and same:
-                        em = math.expm1(-add)
-                        q = 1.0 + em
-                        e0 = ex * q if up else ex / q
+                if dk != 0.0:
+                    # g_e = dk_in p0_i - dk_out p0_j = dk (p0_i + p0_j) (dk_out = -dk_in), with detailed
+                    # balance p0_j = p0_i e^{-x0}: dk p0_i (1 + e0) for x0 >= 0, dk p0_j (1 + e0) otherwise
+                    if x0 >= 0.0:
+                        ge = p0[i] * dk * (1.0 + e0)
                     else:
-                        e0 = math.exp(-abs(x0))
-                        if not same:
-                            q = e0 * ex
-                        else:
-                            q = e0 / ex if up else ex / e0
-                        if add < 1.0 or not (q > 1e-300) or not (q <= 1.0):
-                            em = math.expm1(-add)
-                        else:
-                            em = q - 1.0
-                    r0 = 1.0 / (1.0 + e0)
-                    if x0 > 0.0:
-                        f0 = e0 * r0
-                        h0 = r0
-                    else:
-                        f0 = r0
-                        h0 = e0 * r0
-                    if dd <= 0.0:
-                        df = hx * f0 * em
-                    else:
-                        df = -fx * h0 * em
-                    dk = gm * df
-                    if dk != 0.0:
-                        # g_e = dk_in p0_i - dk_out p0_j = dk (p0_i + p0_j) (dk_out = -dk_in), with detailed
-                        # balance p0_j = p0_i e^{-x0}: dk p0_i (1 + e0) for x0 >= 0, dk p0_j (1 + e0) otherwise
-                        if x0 >= 0.0:
-                            ge = p0[i] * dk * (1.0 + e0)
-                        else:
-                            ge = p0[j] * dk * (1.0 + e0)
+                        ge = p0[j] * dk * (1.0 + e0)
                 ge_e[e] = ge
                 g[j] += ge
                 g[i] -= ge
