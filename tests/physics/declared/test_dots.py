@@ -343,3 +343,26 @@ def test_spec_errors_are_refused_naming_the_key(spec, key, text):
         build_model("bad", spec)
     assert str(err.value).startswith(key + ":"), str(err.value)
     assert text in str(err.value)
+
+
+def test_equilibrium_cells_of_a_spec_with_numeric_constants_are_the_gibbs_state():
+    """TRIPLE_SPEC has numbers among its Coulomb terms (a constant beside (n,) parameters): cells with
+    every lead at one T and mu are the Gibbs state with currents exactly 0 (this raised a shape error)."""
+    m = qtmsweep.define_model("triple_eq", TRIPLE_SPEC)
+    n = 5
+    T = np.linspace(0.3, 2.0, n)
+    p = dict(e1=np.linspace(-0.5, 0.5, n), e2=0.2, e3=-0.1, U12=1.0, U23=0.7, T_L=T, T_M=T, T_R=T,
+             mu_L=0.1, mu_M=0.1, mu_R=0.1, g_L=1.0, g_M=0.5, g_R=0.8)
+    ds = qtmsweep.solve(m.name, **p)
+    for var in ("J_E", "J_N", "J_Q"):
+        assert np.all(ds[var].values == 0.0), var
+    # Gibbs weights from the energies written out by hand: E = sum e_i n_i + sum U_ij n_i n_j
+    labels = [str(s) for s in ds.state.values]
+    e = {"d1": p["e1"], "d2": np.full(n, 0.2), "d3": np.full(n, -0.1)}
+    U = {("d1", "d2"): 1.0, ("d2", "d3"): 0.7, ("d1", "d3"): 0.3}
+    occ = [() if lab == "0" else tuple(lab.split("+")) for lab in labels]  # default labels: occupied orbitals
+    E = np.stack([sum((e[d] for d in o), np.zeros(n)) + sum(U[k] for k in U if set(k) <= set(o)) for o in occ], 1)
+    N = np.array([len(o) for o in occ])
+    w = np.exp(-(E - 0.1 * N) / T[:, None])
+    np.testing.assert_allclose(ds.p.transpose(..., "state").values, w / w.sum(1, keepdims=True), rtol=1e-13)
+    assert len(labels) == 7 and max(map(len, occ)) == 2  # the [0, 2] electron window

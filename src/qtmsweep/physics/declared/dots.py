@@ -241,10 +241,11 @@ def build_dots(name: str, spec: Mapping[str, Any]) -> DotsModel:
 
     def state_energies(params):
         full = {**constants, **params}
-        e = np.stack([np.asarray(full[k], dtype=float) for k in eps_names], axis=-1)
+        # numeric constants of the spec are scalars beside (n,) parameters: broadcast before stacking
+        e = np.stack(np.broadcast_arrays(*[np.asarray(full[k], dtype=float) for k in eps_names]), axis=-1)
         E = e @ occupation.T
         if u_names:
-            u = np.stack([np.asarray(full[k], dtype=float) for k in u_names], axis=-1)
+            u = np.stack(np.broadcast_arrays(*[np.asarray(full[k], dtype=float) for k in u_names]), axis=-1)
             E = E + u @ pair_occ.T
         return E
 
