@@ -371,7 +371,7 @@ def _pauli_fast(gen: Generator, edges, weights, order) -> Cumulants:
 
 def _dense_fast(gen: Generator, weights, order) -> Cumulants:
     """:func:`_cumulants` by the compiled per-cell kernel (one LU per cell, the jumps as nonzeros)."""
-    from .counting_kernel import dense_cumulants_kernel
+    from .counting_kernel import LAPACK_MIN_D, dense_cumulants_kernel, lapack_single_threaded
 
     L = np.ascontiguousarray(gen.matrix(), dtype=complex)
     n, D, _ = L.shape
@@ -384,9 +384,10 @@ def _dense_fast(gen: Generator, weights, order) -> Cumulants:
     c1, S = np.empty((n, F)), np.empty((n, F, F))
     c3, c3_rel = np.full((n, F), np.nan), np.full((n, F), np.nan)
     act, S_rel, rho = np.empty(n), np.empty((n, F)), np.empty((n, D), dtype=complex)
-    dense_cumulants_kernel(L, t, jk.astype(np.int64), jrow.astype(np.int64), jcol.astype(np.int64), jval, tJ,
-                           np.ascontiguousarray(gen.rate, dtype=float), np.ascontiguousarray(weights, dtype=float),
-                           order, c1, S, c3, act, S_rel, c3_rel, rho)
+    with lapack_single_threaded(D >= LAPACK_MIN_D) as blas:  # large sectors: LAPACK's blocked LU, one thread per cell
+        dense_cumulants_kernel(L, t, jk.astype(np.int64), jrow.astype(np.int64), jcol.astype(np.int64), jval, tJ,
+                               np.ascontiguousarray(gen.rate, dtype=float), np.ascontiguousarray(weights, dtype=float),
+                               order, c1, S, c3, act, S_rel, c3_rel, rho, blas.ok)
     if not np.iscomplexobj(gen.matrix()):
         rho = rho.real
     return Cumulants(c1=c1, S=S, c3=c3 if order >= 3 else None, activity=act, S_rel_err=S_rel, rho=rho,

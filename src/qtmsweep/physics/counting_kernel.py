@@ -11,12 +11,20 @@ with no temporaries beyond a few length-``d`` vectors per flux.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.np.linalg import F_INT_nbtype, F_INT_nptype
+
 
 from .models.cqd_simd import _gather  # GridParam values read in place, block by block
 from .vecmath import exp_nonpos
 
 _EPS = np.finfo(float).eps
+
+# LAPACK zgetrf through numba's own helper (``numba_xxgetrf``, resolved by name, so the kernels stay
+# cacheable; it calls scipy.linalg.cython_lapack).  Used by the dense kernel from D >= LAPACK_MIN_D on.
+_xxgetrf = types.ExternalFunction("numba_xxgetrf", types.intc(
+    types.char, types.intp, types.intp, types.CPointer(types.complex128), types.intp, types.CPointer(F_INT_nbtype)))
+LAPACK_MIN_D = 48
 
 
 @njit(cache=True)
@@ -596,13 +604,13 @@ def _csolve(A, piv, b, d):  # pragma: no cover - compiled
 
 
 @njit(cache=True, inline="always")
-def _cdrazin(A, piv, t, rho, x, d):  # pragma: no cover - compiled
+def _cdrazin(A, piv, t, rho, x, d, lap):  # pragma: no cover - compiled
     tot = 0.0 + 0.0j
     for a in range(d):
         tot += t[a] * x[a]
     for a in range(d):
         x[a] -= rho[a] * tot
-    _csolve(A, piv, x, d)
+    _asolve(A, piv, x, d, lap)
 
 
 @njit(cache=True, inline="always")
@@ -624,6 +632,34 @@ def _csolve_T(A, piv, b, d):  # pragma: no cover - compiled
             tmp = b[c]
             b[c] = b[p]
             b[p] = tmp
+
+
+@njit(cache=True, inline="always")
+def _asolve(A, piv, b, d, lap):  # pragma: no cover - compiled
+    """Solve ``A x = b`` in place: ``A`` holds the factors of ``A`` by :func:`_clu`, or (``lap``) those of
+    ``Aᵀ`` by LAPACK's zgetrf (column-major, so in ``A.T`` they read as :func:`_clu`'s of ``Aᵀ``)."""
+    if lap:
+        _csolve_T(A.T, piv, b, d)
+    else:
+        _csolve(A, piv, b, d)
+
+
+@njit(cache=True, inline="always")
+def _asolve_T(A, piv, b, d, lap):  # pragma: no cover - compiled
+    """Solve ``Aᵀ x = b`` in place with the factors of :func:`_asolve`."""
+    if lap:
+        _csolve(A.T, piv, b, d)
+    else:
+        _csolve_T(A, piv, b, d)
+
+
+@njit(cache=True, inline="always")
+def _lapack_lu(A, ipiv, piv, d):  # pragma: no cover - compiled
+    """zgetrf on the C-ordered ``A`` (LAPACK sees ``Aᵀ``); 0-based ``piv``; False on a zero pivot."""
+    info = _xxgetrf(122, d, d, A.ctypes, d, ipiv.ctypes)  # 122 = 'z'
+    for c in range(d):
+        piv[c] = ipiv[c] - 1
+    return info == 0
 
 
 @njit(cache=True, inline="always")
@@ -689,7 +725,7 @@ def _jump_apply(jk, jrow, jcol, jval, coef, vec, out, d):  # pragma: no cover - 
 
 @njit(cache=True, parallel=True)
 def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S, c3, activity, S_rel, c3_rel,
-                           rho_out):  # pragma: no cover - compiled
+                           rho_out, lap=False):  # pragma: no cover - compiled
     """:func:`qtmsweep.physics.counting._cumulants` cell by cell (the same formulas and bounds):
     ``A = L − s u tᵀ`` LU-factorised once per cell (partial pivoting, no explicit inverse), the
     steady state and every ``L^D x`` by triangular solves; the jumps ``J_k`` enter only through
@@ -701,9 +737,14 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
     tt = 0.0
     for a in range(D):
         tt += t[a].real * t[a].real
+    if lap:  # first call outside the parallel region: numba's helper looks zgetrf up (under the GIL) once
+        one = np.ones((1, 1), dtype=np.complex128)
+        ip1 = np.zeros(1, dtype=F_INT_nptype)
+        _xxgetrf(122, 1, 1, one.ctypes, 1, ip1.ctypes)
     for cell in prange(n):
         A = np.empty((D, D), dtype=np.complex128)
         piv = np.zeros(D, dtype=np.int64)
+        ipiv = np.zeros(D, dtype=F_INT_nptype)
         s = 0.0
         for a in range(D):
             if abs(L[cell, a, a]) > s:
@@ -713,7 +754,8 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
         for a in range(D):
             for b in range(D):
                 A[a, b] = L[cell, a, b] - s * (t[a] / tt) * t[b]
-        if not _clu(A, piv, D):
+        ok = _lapack_lu(A, ipiv, piv, D) if lap else _clu(A, piv, D)
+        if not ok:
             for f in range(F):
                 c1[cell, f] = np.nan
                 S_rel[cell, f] = np.nan
@@ -724,7 +766,7 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
         rho = np.empty(D, dtype=np.complex128)
         for a in range(D):
             rho[a] = -s * t[a] / tt
-        _csolve(A, piv, rho, D)
+        _asolve(A, piv, rho, D, lap)
         tr = 0.0 + 0.0j
         for a in range(D):
             tr += t[a] * rho[a]
@@ -736,7 +778,7 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
         zero = np.zeros(D, dtype=np.complex128)
         res = np.empty(D, dtype=np.complex128)
         _residual(L, cell, rho, zero, res, D)  # −L ρ
-        _cdrazin(A, piv, t, rho, res, D)
+        _cdrazin(A, piv, t, rho, res, D, lap)
         tr = 0.0 + 0.0j
         for a in range(D):
             rho[a] += res[a]
@@ -782,7 +824,7 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
                 tot += t[a] * y[f, a]
             for a in range(D):
                 bvec[f, a] = y[f, a] - rho[a] * tot  # b_f = x_f − ρ tᵀx_f
-            _cdrazin(A, piv, t, rho, y[f], D)
+            _cdrazin(A, piv, t, rho, y[f], D, lap)
             # a-posteriori bound of the factorisation's part of S_ff (first order, adjoint):
             # δS = Re[g·δρ] − 2 Re[z·δy] with z = (L^D)ᵀ tᵀL_f, g = tᵀL^(2)_f − 2 (L_fᵀ z − c1 z),
             # δρ = −L^D r_ρ, δy = L^D r_y (r_y = b − L y, as L y = b when tᵀy = 0);
@@ -790,7 +832,7 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
             _residual(L, cell, y[f], bvec[f], ry, D)
             for a in range(D):
                 zf[a] = rowL[f, a]
-            _csolve_T(A, piv, zf, D)
+            _asolve_T(A, piv, zf, D, lap)
             _project_T(t, rho, zf, D)
             _abs_matvec(L, cell, y[f], bvec[f], fl, D)
             est = _cabs1(_dot(zf, ry, D)) + (D + 1) * eps * _abs_dot(zf, fl, D)
@@ -801,7 +843,7 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
                 gq[a] = r2 + 2 * c1[cell, f] * zf[a]
             for e in range(jk.shape[0]):  # − 2 L_fᵀ z
                 gq[jcol[e]] -= 2 * coef[jk[e]] * jval[e] * zf[jrow[e]]
-            _csolve_T(A, piv, gq, D)
+            _asolve_T(A, piv, gq, D, lap)
             _project_T(t, rho, gq, D)
             est_rho = _cabs1(_dot(gq, res, D)) + (D + 1) * eps * _abs_dot(gq, frho, D)
             fact[f] = 2 * (2 * est + est_rho)  # factor 2: a first-order estimate
@@ -835,7 +877,7 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
                 _jump_apply(jk, jrow, jcol, jval, coef2, rho, x2, D)
                 for a in range(D):
                     v[a] = 2 * (-v[a] + c1[cell, f] * y[f, a]) + x2[a]
-                _cdrazin(A, piv, t, rho, v, D)  # rho2 = -v
+                _cdrazin(A, piv, t, rho, v, D, lap)  # rho2 = -v
                 t1 = 0.0 + 0.0j
                 t2 = 0.0 + 0.0j
                 for a in range(D):
@@ -854,3 +896,56 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
                 gross = abs(a1) + abs(a2) + abs(t3)
                 # c3's terms carry the factorisation error of ρ and y like S's, plus a second solve
                 c3_rel[cell, f] = (64 * D * eps + 3 * fact[f]) * gross / abs(val) if val != 0 else 0.0
+
+
+# -- one OpenBLAS thread per kernel thread while the dense kernel calls zgetrf ----------------------
+_OPENBLAS = []  # [(get, set)] of scipy's bundled OpenBLAS once looked up, [None] when absent
+
+
+def _scipy_openblas():
+    if not _OPENBLAS:
+        found = None
+        try:
+            import ctypes
+            import glob
+            import os
+
+            import scipy
+            import scipy.linalg.cython_lapack  # noqa: F401  (loads the library)
+
+            libs = os.path.join(os.path.dirname(os.path.dirname(scipy.__file__)), "scipy.libs")
+            for path in sorted(glob.glob(os.path.join(libs, "libscipy_openblas*.so*"))):
+                lib = ctypes.CDLL(path)  # the already loaded copy
+                get, put = lib.scipy_openblas_get_num_threads, lib.scipy_openblas_set_num_threads
+                get.restype, get.argtypes = ctypes.c_int, []
+                put.restype, put.argtypes = None, [ctypes.c_int]
+                found = (get, put)
+                break
+        except (ImportError, OSError, AttributeError):  # pragma: no cover - other scipy builds
+            found = None
+        _OPENBLAS.append(found)
+    return _OPENBLAS[0]
+
+
+class lapack_single_threaded:
+    """Context: scipy's OpenBLAS at one thread while the kernel's ``prange`` threads each call zgetrf
+    on a 100-200 sized matrix (threaded OpenBLAS there is 5-10x slower than one thread per
+    factorisation: its pool is shared and the problems small); the previous count restored on exit.
+    ``ok`` is False when scipy's LAPACK is not the bundled OpenBLAS (then the kernel keeps its own LU)."""
+
+    def __init__(self, wanted=True):
+        self.wanted = wanted
+
+    def __enter__(self):
+        self._lib = _scipy_openblas() if self.wanted else None
+        self.ok = self._lib is not None
+        if self.ok:
+            self._prev = self._lib[0]()
+            if self._prev != 1:
+                self._lib[1](1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.ok and self._prev != 1:
+            self._lib[1](self._prev)
+        return False
