@@ -648,9 +648,32 @@ def _asolve(A, piv, b, d, lap):  # pragma: no cover - compiled
 def _asolve_T(A, piv, b, d, lap):  # pragma: no cover - compiled
     """Solve ``Aᵀ x = b`` in place with the factors of :func:`_asolve`."""
     if lap:
-        _csolve(A.T, piv, b, d)
+        _csolve_cols(A, piv, b, d)
     else:
         _csolve_T(A, piv, b, d)
+
+
+@njit(cache=True, inline="always")
+def _csolve_cols(A, piv, b, d):  # pragma: no cover - compiled
+    """:func:`_csolve` on ``A.T`` (``Aᵀ x = b`` with zgetrf's factors of ``Aᵀ``) by columns of ``A.T``,
+    i.e. rows of ``A``: contiguous reads."""
+    for c in range(d):
+        p = piv[c]
+        if p != c:
+            tmp = b[c]
+            b[c] = b[p]
+            b[p] = tmp
+    for k in range(d):  # unit lower factor
+        bk = b[k]
+        if bk != 0.0:
+            for r in range(k + 1, d):
+                b[r] -= A[k, r] * bk
+    for k in range(d - 1, -1, -1):  # upper factor
+        bk = b[k] / A[k, k]
+        b[k] = bk
+        if bk != 0.0:
+            for r in range(k):
+                b[r] -= A[k, r] * bk
 
 
 @njit(cache=True, inline="always")
@@ -686,6 +709,22 @@ def _abs_matvec(L, cell, vec, b, out, d):  # pragma: no cover - compiled
         for c in range(d):
             acc += _cabs1(L[cell, a, c]) * _cabs1(vec[c])
         out[a] = acc
+
+
+@njit(cache=True, inline="always")
+def _residual_abs(L, cell, vec, b, out, fout, avec, d):  # pragma: no cover - compiled
+    """:func:`_residual` and :func:`_abs_matvec` in one pass over ``L[cell]`` (the same sums)."""
+    for c in range(d):
+        avec[c] = _cabs1(vec[c])
+    for a in range(d):
+        acc = b[a]
+        g = _cabs1(b[a])
+        for c in range(d):
+            lac = L[cell, a, c]
+            acc -= lac * vec[c]
+            g += _cabs1(lac) * avec[c]
+        out[a] = acc
+        fout[a] = g
 
 
 @njit(cache=True, inline="always")
@@ -786,12 +825,12 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
         for a in range(D):
             rho[a] /= tr
             rho_out[cell, a] = rho[a]
-        _residual(L, cell, rho, zero, res, D)
-        for a in range(D):
-            res[a] = -res[a]  # r_ρ = L ρ (after refinement)
         frho = np.empty(D)
         fl = np.empty(D)
-        _abs_matvec(L, cell, rho, zero, frho, D)
+        avec = np.empty(D)
+        _residual_abs(L, cell, rho, zero, res, frho, avec, D)
+        for a in range(D):
+            res[a] = -res[a]  # r_ρ = L ρ (after refinement)
         jr = np.empty(K)
         act = 0.0
         for k in range(K):
@@ -829,12 +868,11 @@ def dense_cumulants_kernel(L, t, jk, jrow, jcol, jval, tJ, rate, w, order, c1, S
             # δS = Re[g·δρ] − 2 Re[z·δy] with z = (L^D)ᵀ tᵀL_f, g = tᵀL^(2)_f − 2 (L_fᵀ z − c1 z),
             # δρ = −L^D r_ρ, δy = L^D r_y (r_y = b − L y, as L y = b when tᵀy = 0);
             # (L^D)ᵀ v = (I − t ρᵀ) A⁻ᵀ v
-            _residual(L, cell, y[f], bvec[f], ry, D)
+            _residual_abs(L, cell, y[f], bvec[f], ry, fl, avec, D)
             for a in range(D):
                 zf[a] = rowL[f, a]
             _asolve_T(A, piv, zf, D, lap)
             _project_T(t, rho, zf, D)
-            _abs_matvec(L, cell, y[f], bvec[f], fl, D)
             est = _cabs1(_dot(zf, ry, D)) + (D + 1) * eps * _abs_dot(zf, fl, D)
             for a in range(D):
                 r2 = 0.0 + 0.0j
