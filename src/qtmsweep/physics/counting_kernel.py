@@ -55,37 +55,16 @@ def pauli_cumulants_kernel(src, tgt, rate_T, w, d, order, c1, S, c3, activity, S
     K, n = rate_T.shape
     F = w.shape[2]
     for cell in prange(n):
-        A = np.zeros((d, d))
-        for k in range(K):
-            r = rate_T[k, cell]
-            A[tgt[k], src[k]] += r
-            A[src[k], src[k]] -= r
-        s = 0.0
-        for a in range(d):
-            if abs(A[a, a]) > s:
-                s = abs(A[a, a])
-        if s == 0.0:
-            s = 1.0
-        for a in range(d):
-            for b in range(d):
-                A[a, b] -= s / d
+        A = np.empty((d, d))
         piv = np.zeros(d, dtype=np.int64)
-        ok = _lu(A, piv)
-        if not ok:
+        rho = np.empty(d)
+        if not _shifted_lu(A, piv, rate_T[:, cell], src, tgt, d, rho):
             for f in range(F):
                 c1[cell, f] = np.nan
                 for g in range(F):
                     S[cell, f, g] = np.nan
             continue
-        rho = np.empty(d)
         for a in range(d):
-            rho[a] = -s / d
-        _solve(A, piv, rho)
-        tot = 0.0
-        for a in range(d):
-            tot += rho[a]
-        for a in range(d):
-            rho[a] /= tot
             rho_out[cell, a] = rho[a]
         act = 0.0
         for k in range(K):
