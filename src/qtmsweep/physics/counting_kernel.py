@@ -140,39 +140,16 @@ def pauli_flux_cumulants_kernel(src, tgt, rate_T, energy_T, particles, on, a_E, 
         v = np.empty(d)
         w = np.empty((K, F))
         for cell in range(ib * block, min(n, (ib + 1) * block)):
-            for a in range(d):
-                for b in range(d):
-                    A[a, b] = 0.0
             for k in range(K):
-                r = rate_T[k, cell]
-                A[tgt[k], src[k]] += r
-                A[src[k], src[k]] -= r
                 for f in range(F):
                     w[k, f] = on[k, f] * (a_E[f] * energy_T[k, cell] + pm_T[f, cell] * particles[k])
-            s = 0.0
-            for a in range(d):
-                if abs(A[a, a]) > s:
-                    s = abs(A[a, a])
-            if s == 0.0:
-                s = 1.0
-            for a in range(d):
-                for b in range(d):
-                    A[a, b] -= s / d
-            ok = _lu(A, piv)
-            if not ok:
+            if not _shifted_lu(A, piv, rate_T[:, cell], src, tgt, d, rho):
                 for f in range(F):
                     c1[cell, f] = np.nan
                     for g in range(F):
                         S[cell, f, g] = np.nan
                 continue
             for a in range(d):
-                rho[a] = -s / d
-            _solve(A, piv, rho)
-            tot = 0.0
-            for a in range(d):
-                tot += rho[a]
-            for a in range(d):
-                rho[a] /= tot
                 rho_out[cell, a] = rho[a]
             act = 0.0
             for k in range(K):
