@@ -42,6 +42,19 @@ BLOCK = 256
 DEV_SKIP = 0.25
 
 
+@njit(cache=True, inline="always")
+def _relative(err, mag):  # pragma: no cover - compiled
+    """The relative bound ``e/(|J| − e)`` of an absolute error ``e`` on ``|J| = mag``: 0 for an exact
+    value, inf where the sign is not sure or either is NaN (the per-lead and the σ bound alike)."""
+    if math.isnan(err) or math.isnan(mag):
+        return math.inf
+    if err == 0.0:
+        return 0.0
+    if err < mag:
+        return err / (mag - err)
+    return math.inf
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 e_src, e_dst, e_ch, e_orb, e_rep, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
@@ -441,15 +454,7 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     else:
                         er = err_N[c, L]
                         mag = abs(J_N[c, L])
-                    if math.isnan(er) or math.isnan(mag):
-                        rr = math.inf
-                    elif er == 0.0:
-                        rr = 0.0
-                    elif er < mag:
-                        rr = er / (mag - er)
-                    else:
-                        rr = math.inf
-                    r = max(r, rr)
+                    r = max(r, _relative(er, mag))
                 rel_err[c, L] = r
 
 
@@ -482,13 +487,4 @@ def forces_sigma_kernel(T_in, mu_in, ref, J_E, J_N, err_E, err_N, F, sigma, sigm
             err = err + abs(fe) * err_E[c, L] + 8.0 * _EPS * abs(J_E[c, L]) * abs(fe)
             err = err + abs(fn) * err_N[c, L] + 8.0 * _EPS * abs(J_N[c, L]) * abs(fn)
         sigma[c] = s
-        mag = abs(s)
-        if math.isnan(err) or math.isnan(mag):
-            r = math.inf
-        elif err == 0.0:
-            r = 0.0
-        elif err < mag:
-            r = err / (mag - err)
-        else:
-            r = math.inf
-        sigma_rel_err[c] = r
+        sigma_rel_err[c] = _relative(err, abs(s))
