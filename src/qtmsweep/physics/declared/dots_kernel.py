@@ -152,6 +152,11 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 gmax = max(gmax, abs(gam_in[ch, c]))
             drel = 0.0
             for e in range(ne):
+                r_ = e_rep[e]
+                if r_ != e:  # the same channel and Coulomb shifts as edge r_: the same omega and drive
+                    om[e] = om[r_]
+                    dd_e[e] = dd_e[r_]
+                    continue
                 w = epsv[e_orb[e]]
                 for t in range(ep_ptr[e], ep_ptr[e + 1]):
                     w += Uv[ep_idx[t]]
@@ -290,9 +295,8 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     if use_dev and i != last:
                         rhs[i] += rhs[a] * qq
                         rabs[i] += rabs[a] * qq
-                    for jj in range(a + 1, d):
-                        if jj != i:
-                            A[jj, i] += A[jj, a] * qq
+                    for jj in range(a + 1, d):  # jj == i updates the diagonal, which GTH never reads
+                        A[jj, i] += A[jj, a] * qq
             if not ok:
                 for a in range(d):
                     p[c, a] = np.nan
