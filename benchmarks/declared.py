@@ -178,7 +178,10 @@ def main():
             t_q, p_q = pool.submit(_qmeq_rounds, chain_dots(3), p8k, k, min(R, 3)).result()
         r_q = rate(k, t_q)
     speedup = r8[0] / r_pp[0]
-    print(f"qtmsweep.solve, cells/s: median [min, max] of {R} rounds (shared machine: ratios in one run mean more)")
+    import llvmlite.binding as llvm
+
+    print(f"host {llvm.get_host_cpu_name()}; qtmsweep.solve, cells/s: median [min, max] of {R} rounds (shared machine: "
+          "ratios in one run mean more)")
     print(f"  built-in cqd              {fmt(r_builtin)}")
     print(f"  declared cqd (4 states)   {fmt(r_decl)}   goal 1e6: {r_decl[0] / 1e6:.2f}x of goal")
     print(f"  declared 16 states        {fmt(r16)}   goal 1e5: {r16[0] / 1e5:.2f}x of goal")

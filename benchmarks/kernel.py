@@ -287,7 +287,7 @@ def main() -> None:
     args = ap.parse_args()
     import numba
 
-    print(f"numba threads: {numba.get_num_threads()}, numpy {np.__version__}; {vector_width()}")
+    print(f"host {host_cpu()}; numba threads: {numba.get_num_threads()}, numpy {np.__version__}; {vector_width()}")
     print(f"{'cells':>10} {'method':<24} {'ns/cell':>8} {'range':>13} {'peak MiB':>9}")
     for n in map(int, args.cells):
         prm = random_cells(n)
@@ -320,9 +320,9 @@ def main() -> None:
             print(f"  {k} time / store floor      {t[k] / t['store floor']:6.2f}")
             print(f"  {k} time / store+exp floor  {t[k] / t['store+exp floor']:6.2f}")
         print(f"  simd / reference kernel             {t['kernel reference'] / t['kernel simd']:6.2f}")
-        goal, best = t["numpy closed form"] / t["kernel simd"], t["numpy closed form"] / t["store+exp floor"]
-        print(f"  goal kernel / numpy closed form >= 10: {'met' if goal >= 10 else 'NOT met'} ({goal:.2f}); a kernel "
-              f"at its store+exp floor would reach {best:.2f}, so {'10 is within reach' if best >= 10 else 'no kernel that writes these outputs and evaluates these 12 transcendentals per cell can reach 10 here'}")
+        best = t["numpy closed form"] / t["store+exp floor"]
+        print(f"  kernel / numpy closed form, timed one after the other: {t['numpy closed form'] / t['kernel simd']:.2f}; a "
+              f"kernel at its store+exp floor would reach {best:.2f}")
         print(f"  solve / kernel (flat arrays)        {t['kernel simd'] / t['solve (flat arrays)']:6.2f}   (timed one after the other)")
         print(f"  solve / kernel (grid)               {t['kernel simd (grid)'] / t['solve (grid)']:6.2f}   (timed one after the other)")
         print("interleaved (each round: one, then the other; throughput ratio, median [min-max] of the rounds):")
@@ -331,14 +331,30 @@ def main() -> None:
             "solve / kernel (flat arrays)": (runs["solve (flat arrays)"], runs["kernel simd"]),
             "solve / kernel (grid)": (runs["solve (grid)"], runs["kernel simd (grid)"]),
         }
+        inter = {}
         for label, ((fa, xa), (fb, xb)) in pairs.items():
-            med, lo, hi = interleaved(fa, xa, fb, xb, repeat=args.repeat)
+            inter[label] = med, lo, hi = interleaved(fa, xa, fb, xb, repeat=args.repeat)
             print(f"  {label:<34} {med:6.2f} [{lo:.2f}-{hi:.2f}]")
+        med, lo, hi = inter["kernel simd / numpy closed form"]
+        verdict = "met in every round" if lo >= 10 else "met (median)" if med >= 10 else "NOT met"
+        print(f"  goal kernel / numpy closed form >= 10 (interleaved rounds): {verdict} ({med:.2f} [{lo:.2f}-{hi:.2f}])")
+        med, lo, hi = inter["solve / kernel (flat arrays)"]
+        print(f"  goal solve / kernel >= 0.8 (interleaved, flat arrays): {'met' if med >= 0.8 else 'NOT met'} ({med:.2f})")
         print(f"  peak memory solve / kernel (flat)   {m['solve (flat arrays)'] / m['kernel simd']:6.2f}")
         print(f"  peak memory solve / kernel (grid)   {m['solve (grid)'] / m['kernel simd (grid)']:6.2f}")
         del prm, grid
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {rss:.0f} MiB")
+
+
+def host_cpu() -> str:
+    """The CPU as LLVM names it (the vector width the kernels compile to depends on it: this
+    script's ratios differ between hosts, e.g. AMD znver1 with AVX2 and znver4 with AVX-512)."""
+    import llvmlite.binding as llvm
+
+    feats = llvm.get_host_cpu_features()
+    width = "AVX-512" if feats.get("avx512f") else "AVX2" if feats.get("avx2") else "SSE"
+    return f"{llvm.get_host_cpu_name()} ({width})"
 
 
 def vector_width() -> str:

@@ -95,8 +95,10 @@ def _gather(base, d, md, i0, m, out):
         v = i0 % md
         while j < m:
             run = min(md - v, m - j)
+            src = base[v:v + run]  # views indexed from 0: LLVM then knows no index is negative and
+            dst = out[j:j + run]   # drops numba's wraparound selects, so the copy vectorises
             for t in range(run):
-                out[j + t] = base[v + t]
+                dst[t] = src[t]
             j += run
             v = 0
         return
@@ -105,8 +107,9 @@ def _gather(base, d, md, i0, m, out):
     while j < m:
         run = min(d - r, m - j)
         val = base[q]
+        dst = out[j:j + run]
         for t in range(run):
-            out[j + t] = val
+            dst[t] = val
         j += run
         r = 0
         q += 1
