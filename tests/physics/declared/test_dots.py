@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import qtmsweep
 from qtmsweep.physics.declared import SpecError, build_model, define_model
 from qtmsweep.physics.registry import get_model, model_origin
+from qtmsweep.thermo import conservation_residual
 
 from ...conftest import random_cqd, random_sqd
 from .reference import solve_point
@@ -254,6 +255,10 @@ def test_random_systems_obey_second_law_and_conservation(spec, seed):
     assert np.all(ds["sigma"] >= -(1e-10 * terms + 1e-13 * F))
     np.testing.assert_allclose(ds["sigma"], ds["sigma_micro"], rtol=1e-8, atol=1e-13)
     np.testing.assert_allclose(ds["p"].sum("state"), 1.0, rtol=1e-14)
+    # the kernel's fused residuals are thermo's definition, to the bit
+    for var in ("J_E", "J_N"):
+        want = conservation_residual(ds[var].transpose(..., "lead").values)
+        assert np.array_equal(ds[f"residual_{var[-1]}"].values, want, equal_nan=True), var
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -267,7 +272,7 @@ def test_random_systems_at_equal_T_and_mu_carry_exactly_zero_current_and_the_gib
         if p.kind == "chemical_potential":
             v[p.name] = v["mu_0"]
     ds = _solve(m, v)
-    for var in ("J_E", "J_N", "J_Q", "sigma", "sigma_micro"):
+    for var in ("J_E", "J_N", "J_Q", "sigma", "sigma_micro", "residual_E", "residual_N"):
         assert np.all(ds[var].values == 0.0), var
     # the Gibbs state solves the rate equations (checked against the generic solve of the same cells)
     solved = m.channel_model and __import__("qtmsweep.physics.pauli", fromlist=["x"]).solve_rate_equations(

@@ -365,11 +365,14 @@ def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: 
     sigma_micro = np.empty(n)
     err_micro = np.empty(n)
     rel_err = np.empty((n, n_leads))
+    res_E = np.empty(n)
+    res_N = np.empty(n)
     dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, kernel["occ"], kernel["pair_i"], kernel["pair_j"],
                 kernel["charge"], kernel["e_src"], kernel["e_dst"], kernel["e_ch"], kernel["e_orb"],
                 kernel["e_rep"], kernel["ep_ptr"], kernel["ep_idx"], kernel["ch_lead"], kernel["ch_orb"], kernel["ch_single"],
-                n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err)
+                n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err, res_E, res_N)
     state = SteadyState(p=p, J_E=J_E, J_N=J_N, J_Q=J_Q, sigma_micro=sigma_micro, rel_err=rel_err,
+                        residual_E=res_E, residual_N=res_N,
                         abs_err={"J_E": err_E, "J_Q": err_Q, "J_N": err_N, "sigma_micro": err_micro})
     if force_flux is not None and n_leads > 1:  # forces, sigma and its bound in one compiled pass
         F = np.empty((2 * (n_leads - 1), n))
@@ -502,6 +505,9 @@ def _exact_equilibrium(model: DotsModel, state: SteadyState, params: Mapping[str
             setattr(state, name, a)
     if state.sigma_micro is not None:
         state.sigma_micro = np.where(eq, 0.0, state.sigma_micro)
+    for name in ("residual_E", "residual_N"):  # all currents 0: residual 0
+        if getattr(state, name, None) is not None:
+            setattr(state, name, np.where(eq, 0.0, getattr(state, name)))
     if state.rel_err is not None:
         r = np.array(state.rel_err, dtype=float, copy=True)
         r[eq] = 0.0

@@ -55,15 +55,31 @@ def _relative(err, mag):  # pragma: no cover - compiled
     return math.inf
 
 
+@njit(cache=True, inline="always")
+def _residual(J, c, n_leads):  # pragma: no cover - compiled
+    """``|Σ_λ J[c, λ]| / max_λ |J[c, λ]|`` as ``thermo.currents._residual_rows`` forms it (0 where all
+    currents vanish, NaN where one is NaN)."""
+    total = 0.0
+    scale = 0.0
+    for L in range(n_leads):
+        total += J[c, L]
+        scale = max(scale, abs(J[c, L]))
+    if total != total:
+        return total
+    return abs(total) / scale if scale > 0 else 0.0
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 e_src, e_dst, e_ch, e_orb, e_rep, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
-                p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err):  # pragma: no cover - compiled
+                p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err, res_E, res_N):  # pragma: no cover - compiled
     """See the module docstring.  ``*_in`` are (parameters, n) arrays (row per orbital, pair, lead,
     channel); ``occ`` (d, k) occupations; ``pair_i/j`` the orbitals of each Coulomb pair; edges
     ``e_src -> e_dst`` add an electron to orbital ``e_orb`` through channel ``e_ch``; the pairs in
     ``ep_idx[ep_ptr[e]:ep_ptr[e+1]]`` add their ``U`` to the edge's ``ω``.  ``rel_err`` (n, leads) gets
-    :func:`qtmsweep.physics.precision.lead_bound` of each lead's three currents (no numpy pass after)."""
+    :func:`qtmsweep.physics.precision.lead_bound` of each lead's three currents, ``res_E``/``res_N``
+    the conservation residuals of :func:`qtmsweep.thermo.currents.conservation_residual` (the same
+    arithmetic; no numpy pass after)."""
     n = p.shape[0]
     d = occ.shape[0]
     k = occ.shape[1]
@@ -310,6 +326,8 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                     rel_err[c, L] = np.inf
                 sigma_micro[c] = np.nan
                 err_micro[c] = np.inf
+                res_E[c] = np.nan
+                res_N[c] = np.nan
                 continue
             pp[last] = 1.0
             xp[last] = 0.0
@@ -460,6 +478,8 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                         mag = abs(J_N[c, L])
                     r = max(r, _relative(er, mag))
                 rel_err[c, L] = r
+            res_E[c] = _residual(J_E, c, n_leads)
+            res_N[c] = _residual(J_N, c, n_leads)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
