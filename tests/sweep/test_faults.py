@@ -181,14 +181,15 @@ def test_a_second_run_on_the_same_store_is_refused_while_the_first_finishes(tmp_
 @pytest.mark.slow
 def test_sigint_mid_run_records_what_is_done_and_a_rerun_completes(tmp_path, reference):
     """Ctrl-C (SIGINT) of the CLI: it stops, says how far it got, and the rerun finishes the store."""
-    # the same grid in 192 chunks of 1000 cells: a wide margin for the signal to land (with 48 chunks of
-    # 4000 the run once finished first, on a slower host under CI load)
-    _, ref = reference
-    config = write_config(tmp_path / "c.yaml", make_config(s=grid_sweep(48, 4000, chunks={"T_a": 1, "mu_a": 1000})))
+    _, ref = reference  # the same grid in 48 chunks of 4000 cells: a wide margin for the signal to land
+    config = write_config(tmp_path / "c.yaml", make_config(s=grid_sweep(48, 4000, chunks={"T_a": 1})))
     store = tmp_path / "s.zarr"
     cmd = [sys.executable, "-m", "qtmsweep.cli", "run", str(config), "--store", str(store), "--sweep", "s",
            "--cluster", "inline", "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # SIGINT at its default in the child: a shell without job control starts background jobs with SIGINT
+    # ignored (POSIX), the child inherits that, and a CLI that honours it is right to run on
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_done_flags(store, 2, lambda: proc.poll() is None, poll=0.002)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -196,7 +197,7 @@ def test_sigint_mid_run_records_what_is_done_and_a_rerun_completes(tmp_path, ref
     with xr.open_zarr(str(store)) as ds:
         recorded = ds.attrs["chunks_done"]
     book = read_bookkeeping(store)
-    assert 2 <= int(book["done"].sum()) == recorded < 192  # the attrs agree with the flags
+    assert 2 <= int(book["done"].sum()) == recorded < 48  # the attrs agree with the flags
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with xr.open_zarr(str(store)) as ds:
         data_vars_equal(ref, ds.load())
