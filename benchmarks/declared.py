@@ -146,13 +146,16 @@ def _qmeq_round():  # pragma: no cover - only where QmeQ is installed
 
 def paired(n_a, run_a, n_b, run_b, rounds):
     """Throughput ratio a/b per round, a and b timed back to back in each round: this VM's speed drifts
-    by tens of percent over seconds, so rounds of a and b taken apart can meet different machines."""
-    out = []
+    by tens of percent over seconds, so rounds of a and b taken apart can meet different machines.
+
+    Returns the (median, min, max) ratio and each side's wall times (its cells/s come from the same
+    rounds, not from a run of its own)."""
+    out, ta, tb = [], [], []
     for _ in range(rounds):
-        ta = timed(run_a, 1)[0]
-        tb = run_b()
-        out.append((n_a / ta) / (n_b / tb))
-    return float(np.median(out)), float(min(out)), float(max(out))
+        ta.append(timed(run_a, 1)[0])
+        tb.append(run_b())
+        out.append((n_a / ta[-1]) / (n_b / tb[-1]))
+    return (float(np.median(out)), float(min(out)), float(max(out))), np.array(ta), np.array(tb)
 
 
 def main():
@@ -182,15 +185,11 @@ def main():
     else:
         have_qmeq = True
     R = args.rounds
-    r_builtin = rate(n, timed(lambda: qtmsweep.solve("cqd", **p_builtin), R))
-    r_decl = rate(n, timed(lambda: qtmsweep.solve("bench_cqd", **p), R))
     r16 = rate(n // 4, timed(lambda: qtmsweep.solve("bench16", **p16), R))
-    r8 = rate(n, timed(lambda: qtmsweep.solve("bench8", **p8), R))
-    r_pp = rate(k, timed(lambda: per_point(m8, p8k, k), min(R, 3)))
     ref = per_point(m8, p8k, k)
     got = m8.steady_state(p8k).p[:, 0]
     solve8 = lambda: qtmsweep.solve("bench8", **p8)  # noqa: E731
-    pair_pp = paired(n, solve8, k, lambda: timed(lambda: per_point(m8, p8k, k), 1)[0], R)
+    pair_pp, t8, t_pp = paired(n, solve8, k, lambda: timed(lambda: per_point(m8, p8k, k), 1)[0], R)
     if have_qmeq:  # pragma: no cover - only where QmeQ is installed
         # In its own process: after a numba parallel region, libgomp's spin-waiting threads make
         # QmeQ's per-solve OpenMP regions ~100x slower in this one (see benchmarks/peers.py).
@@ -201,15 +200,17 @@ def main():
         with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
             p_q = pool.submit(_qmeq_setup, chain_dots(3), p8k, k).result()
             run_q = lambda: pool.submit(_qmeq_round).result()  # noqa: E731
-            t_q = np.array([run_q() for _ in range(R)])
-            pair_q = paired(n, solve8, k, run_q, R)
+            run_q()  # QmeQ's first pass in the worker (imports, caches) is not a round
+            pair_q, t8_q, t_q = paired(n, solve8, k, run_q, R)
+        t8 = np.concatenate([t8, t8_q])
         r_q = rate(k, t_q)
-    pair_cqd = paired(n, lambda: qtmsweep.solve("bench_cqd", **p), n,
-                      lambda: timed(lambda: qtmsweep.solve("cqd", **p_builtin), 1)[0], R)
+    pair_cqd, t_decl, t_builtin = paired(n, lambda: qtmsweep.solve("bench_cqd", **p), n,
+                                         lambda: timed(lambda: qtmsweep.solve("cqd", **p_builtin), 1)[0], R)
+    r_builtin, r_decl, r8, r_pp = rate(n, t_builtin), rate(n, t_decl), rate(n, t8), rate(k, t_pp)
     import llvmlite.binding as llvm
 
-    print(f"host {llvm.get_host_cpu_name()}; qtmsweep.solve, cells/s: median [min, max] of {R} rounds (shared machine: "
-          "the paired ratios below mean more)")
+    print(f"host {llvm.get_host_cpu_name()}; qtmsweep.solve, cells/s: median [min, max] over the rounds of the paired "
+          "ratios below (shared machine: the ratios mean more)")
     print(f"  built-in cqd              {fmt(r_builtin)}")
     print(f"  declared cqd (4 states)   {fmt(r_decl)}   goal 1e6: {r_decl[0] / 1e6:.2f}x of goal")
     print(f"  declared 16 states        {fmt(r16)}   goal 1e5: {r16[0] / 1e5:.2f}x of goal")

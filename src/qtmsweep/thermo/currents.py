@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ..physics.conservation import residual_of_row
+
 
 def heat_current(J_E: np.ndarray, J_N: np.ndarray | None, mu: np.ndarray | None) -> np.ndarray:
     """``J_Q = J_E − μ J_N`` per lead (``J_Q = J_E`` for baths without particle exchange).
@@ -39,13 +41,6 @@ def conservation_residual(J: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, parallel=True)
 def _residual_rows(J, out):  # pragma: no cover - compiled
+    n_leads = J.shape[1]
     for i in prange(J.shape[0]):
-        total = 0.0
-        scale = 0.0
-        for k in range(J.shape[1]):
-            total += J[i, k]
-            scale = max(scale, abs(J[i, k]))
-        if total != total:  # a NaN current: NaN residual
-            out[i] = total
-        else:
-            out[i] = abs(total) / scale if scale > 0 else 0.0
+        out[i] = residual_of_row(J, i, n_leads)

@@ -327,15 +327,13 @@ def _kernel_structure(codes, code_index, index, coulomb, channels, leads, reserv
     rep = [first.setdefault((ech[e], tuple(pidx[ptr[e]:ptr[e + 1]])), e) for e in range(len(src))]
     # unsigned: numba emits no negative-index select for an unsigned index, which the kernel's
     # indirect indexing (R[e_src[e], e_dst[e]], ...) otherwise pays on every access (~15% of its time)
-    index_array = lambda v: np.array(v, dtype=np.uint64)  # noqa: E731
+    edges = {"e_rep": rep, "e_src": src, "e_dst": dst, "e_ch": ech, "e_orb": eorb, "ep_ptr": ptr, "ep_idx": pidx,
+             "ch_lead": [lead_pos[lead] for lead, _, _ in channels],
+             "ch_orb": [index[orb] for _, orb, _ in channels]}
     return {
-        "e_rep": index_array(rep),
+        **{key: np.array(v, dtype=np.uint64) for key, v in edges.items()},
         "occ": np.ascontiguousarray(occupation, dtype=float), "pair_i": pair_i, "pair_j": pair_j,
         "charge": np.array(charges, dtype=float),
-        "e_src": index_array(src), "e_dst": index_array(dst), "e_ch": index_array(ech), "e_orb": index_array(eorb), "ep_ptr": index_array(ptr),
-        "ep_idx": index_array(pidx),
-        "ch_lead": index_array([lead_pos[lead] for lead, _, _ in channels]),
-        "ch_orb": index_array([index[orb] for _, orb, _ in channels]),
         "ch_single": np.array([per_orbital[index[orb]] == 1 for _, orb, _ in channels], dtype=np.bool_),
         "rows": {"eps": tuple(eps_names), "U": tuple(u for _, _, u in coulomb),
                  "T": tuple(reservoir[lead][0] for lead in leads), "mu": tuple(reservoir[lead][1] for lead in leads),
@@ -344,8 +342,13 @@ def _kernel_structure(codes, code_index, index, coulomb, channels, leads, reserv
 
 
 def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: int, d: int, ref: int = 0,
-                 force_flux: Mapping[str, tuple[str, str]] | None = None) -> SteadyState:
-    from .dots_kernel import dots_kernel, forces_sigma_kernel
+                 force_flux: Mapping[str, tuple[str, str]] | None = None,
+                 kernel_method: str = "simd") -> SteadyState:
+    """All observables of the cells in ``params`` by the fused kernel: ``kernel_method="simd"`` the
+    vectorised one (:mod:`.dots_simd`, with the reference redoing the cells it flags), ``"reference"``
+    :mod:`.dots_kernel` on every cell."""
+    from .dots_kernel import forces_sigma_kernel
+    from .dots_simd import solve_dots
 
     sizes = {np.size(v) for v in params.values() if not isinstance(v, str) and np.ndim(v) >= 1} - {1}
     if len(sizes) > 1:
@@ -360,17 +363,20 @@ def _solve_fused(kernel: Mapping[str, Any], params: Mapping[str, Any], n_leads: 
 
     rw = kernel["rows"]
     eps_in, U_in, T_in, mu_in, gam_in = (rows(rw[k]) for k in ("eps", "U", "T", "mu", "gamma"))
-    p = np.empty((n, d))
-    J_E, J_N, J_Q, err_E, err_N, err_Q = (np.empty((n, n_leads)) for _ in range(6))
-    sigma_micro = np.empty(n)
-    err_micro = np.empty(n)
-    rel_err = np.empty((n, n_leads))
-    res_E = np.empty(n)
-    res_N = np.empty(n)
-    dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, kernel["occ"], kernel["pair_i"], kernel["pair_j"],
-                kernel["charge"], kernel["e_src"], kernel["e_dst"], kernel["e_ch"], kernel["e_orb"],
-                kernel["e_rep"], kernel["ep_ptr"], kernel["ep_idx"], kernel["ch_lead"], kernel["ch_orb"], kernel["ch_single"],
-                n_leads, p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err, res_E, res_N)
+    # every output a view of one allocation: numpy asks for transparent huge pages on blocks of
+    # >= 4 MiB, so the first touch of a large solve faults per 2 MiB page, not per 4 KiB one
+    shapes = [(n, d)] + [(n, n_leads)] * 6 + [(n,), (n,), (n, n_leads), (n,), (n,)]
+    block = np.empty(sum(int(np.prod(sh)) for sh in shapes))
+    views, at = [], 0
+    for sh in shapes:
+        size = int(np.prod(sh))
+        views.append(block[at:at + size].reshape(sh))
+        at += size
+    p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err, res_E, res_N = views
+    structure = tuple(kernel[key] for key in ("occ", "pair_i", "pair_j", "charge", "e_src", "e_dst", "e_ch",
+                                              "e_orb", "e_rep", "ep_ptr", "ep_idx", "ch_lead", "ch_orb", "ch_single"))
+    solve_dots((eps_in, U_in, T_in, mu_in, gam_in, *structure, n_leads),
+               (p, J_E, J_N, J_Q, err_E, err_N, err_Q, sigma_micro, err_micro, rel_err, res_E, res_N), kernel_method)
     state = SteadyState(p=p, J_E=J_E, J_N=J_N, J_Q=J_Q, sigma_micro=sigma_micro, rel_err=rel_err,
                         residual_E=res_E, residual_N=res_N,
                         abs_err={"J_E": err_E, "J_Q": err_Q, "J_N": err_N, "sigma_micro": err_micro})

@@ -30,6 +30,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..conservation import residual_of_row
 from ..distributions import fermi_pair as _occupations
 
 _EPS = np.finfo(float).eps
@@ -55,20 +56,6 @@ def _relative(err, mag):  # pragma: no cover - compiled
     return math.inf
 
 
-@njit(cache=True, inline="always")
-def _residual(J, c, n_leads):  # pragma: no cover - compiled
-    """``|Σ_λ J[c, λ]| / max_λ |J[c, λ]|`` as ``thermo.currents._residual_rows`` forms it (0 where all
-    currents vanish, NaN where one is NaN)."""
-    total = 0.0
-    scale = 0.0
-    for L in range(n_leads):
-        total += J[c, L]
-        scale = max(scale, abs(J[c, L]))
-    if total != total:
-        return total
-    return abs(total) / scale if scale > 0 else 0.0
-
-
 @njit(cache=True, parallel=True, error_model="numpy")
 def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                 e_src, e_dst, e_ch, e_orb, e_rep, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
@@ -78,8 +65,8 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
     ``e_src -> e_dst`` add an electron to orbital ``e_orb`` through channel ``e_ch``; the pairs in
     ``ep_idx[ep_ptr[e]:ep_ptr[e+1]]`` add their ``U`` to the edge's ``ω``.  ``rel_err`` (n, leads) gets
     :func:`qtmsweep.physics.precision.lead_bound` of each lead's three currents, ``res_E``/``res_N``
-    the conservation residuals of :func:`qtmsweep.thermo.currents.conservation_residual` (the same
-    arithmetic; no numpy pass after)."""
+    the conservation residuals of :func:`qtmsweep.physics.conservation.residual_of_row`, which
+    ``thermo.conservation_residual`` also calls (no numpy pass after)."""
     n = p.shape[0]
     d = occ.shape[0]
     k = occ.shape[1]
@@ -478,8 +465,8 @@ def dots_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                         mag = abs(J_N[c, L])
                     r = max(r, _relative(er, mag))
                 rel_err[c, L] = r
-            res_E[c] = _residual(J_E, c, n_leads)
-            res_N[c] = _residual(J_N, c, n_leads)
+            res_E[c] = residual_of_row(J_E, c, n_leads)
+            res_N[c] = residual_of_row(J_N, c, n_leads)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")

@@ -26,6 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ..conservation import residual_of_three
 from ..vecmath import exp_nonpos, expm1_small
 
 #: Cells per block: the scratch of one block (35 rows x 64 cells x 8 B = 18 KB) stays in L1
@@ -115,15 +116,6 @@ def _gather(base, d, md, i0, m, out):
         q += 1
         if q == md:
             q = 0
-
-
-@njit(cache=True, inline="always")
-def _residual(a, b, c):
-    tot = ((0.0 + a) + b) + c
-    sc = max(max(max(0.0, abs(a)), abs(b)), abs(c))
-    rv = abs(tot) / sc if sc > 0 else 0.0
-    return tot if tot != tot else rv
-
 
 
 # rows of the block scratch
@@ -280,8 +272,8 @@ def _block(w, m):
                           + l1 * d1_ba + l2 * d2_ba)
 
         # conservation residuals |sum J| / max |J| (thermo.conservation_residual), same order
-        w[_RE * B + j] = _residual(je_a, je_b, je_r)
-        w[_RN * B + j] = _residual(jn_a, -jn_a, 0.0)
+        w[_RE * B + j] = residual_of_three(je_a, je_b, je_r)
+        w[_RN * B + j] = residual_of_three(jn_a, -jn_a, 0.0)
 
         # -- error bounds: cqd._cqd_kernel's, linear domain --------------------------------------
         rho = eps * (8.0 + 3.0 * max(
@@ -417,5 +409,5 @@ def residuals_at(J_E, J_N, idx, res_E, res_N):
     """The conservation residuals of the cells ``idx`` (rows of the ``(n, 3)`` currents)."""
     for k in range(idx.size):
         i = idx[k]
-        res_E[i] = _residual(J_E[i, 0], J_E[i, 1], J_E[i, 2])
-        res_N[i] = _residual(J_N[i, 0], J_N[i, 1], J_N[i, 2])
+        res_E[i] = residual_of_three(J_E[i, 0], J_E[i, 1], J_E[i, 2])
+        res_N[i] = residual_of_three(J_N[i, 0], J_N[i, 1], J_N[i, 2])
