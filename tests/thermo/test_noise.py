@@ -22,7 +22,7 @@ EQUILIBRIUM_CASES = [
     ("chain", {}, dict(N=3, stat="qubit", approach="local", g=0.05)),
     ("chain", {}, dict(N=2, stat="qubit", approach="global", g=0.2)),
     ("chain", {}, dict(N=2, stat="boson", approach="local", g=0.05, n_max=9)),
-    ("chain", {}, dict(N=2, stat="boson", approach="global", g=0.2, n_max=30)),
+    ("chain", {}, dict(N=2, stat="boson", approach="global", g=0.2, n_max=16)),  # 289 normal-mode states
 ]
 
 

@@ -51,9 +51,11 @@ def _assert_within_both_bounds(fast, ref):
         ea, eb = fast.abs_err[name], ref.abs_err[name]
         assert np.all(np.isfinite(a) == np.isfinite(b)), name
         assert np.all(np.abs(a - b) <= ea + eb), (name, np.max(np.abs(a - b) - (ea + eb)))
-        # the bounds themselves are the same size (the fast kernel is not bought by looser bounds)
-        both = (ea > 0) & (eb > 0)
-        assert np.all(ea[both] <= 4 * eb[both] + 1e-300), name
+        # where the reference resolves a value, the fast kernel's bound is of the same size (it is
+        # not bought by looser bounds); a value that is rounding noise (an exact 0 computed as
+        # ~1e-32) has bounds of the noise's size in both, in no fixed ratio
+        resolved = (eb > 0) & (eb < 0.5 * np.abs(b))
+        assert np.all(ea[resolved] <= 4 * eb[resolved]), name
     # a sign claimed by one kernel is the other's sign
     for name in ("J_E", "J_N", "J_Q"):
         a, b = np.asarray(getattr(fast, name)), np.asarray(getattr(ref, name))
