@@ -367,9 +367,10 @@ def vector_width() -> str:
 
     closed_form(random_cells(1000), kernel="simd")
     counts = {"zmm (512-bit)": 0, "ymm (256-bit)": 0}
-    for asm in cqd_simd.cqd_simd_kernel.inspect_asm().values():
-        counts["zmm (512-bit)"] += len(re.findall(r"%zmm", asm))
-        counts["ymm (256-bit)"] += len(re.findall(r"%ymm", asm))
+    for fn in (cqd_simd.cqd_simd_kernel, cqd_simd._block):
+        for asm in fn.inspect_asm().values():
+            counts["zmm (512-bit)"] += len(re.findall(r"%zmm", asm))
+            counts["ymm (256-bit)"] += len(re.findall(r"%ymm", asm))
     if not any(counts.values()):
         return ("SIMD kernel registers: not counted (loaded from numba's cache; NUMBA_CACHE_DIR=$(mktemp -d) compiles it "
                 "and counts them)")

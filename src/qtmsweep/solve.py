@@ -13,7 +13,7 @@ from .physics.precision import EPS as _EPS, lead_bound, relative_bound, sigma_er
 from .physics.model import label_coordinates
 from .physics.registry import get_model
 from .thermo import conservation_residual, entropy_production_from_forces, heat_current
-from .validation import check_array_inputs, check_constraints, check_memory, check_parameters, physical_memory
+from .validation import check_deferred, check_array_inputs, check_constraints, check_memory, check_parameters, physical_memory
 
 CURRENT_META = {
     "J_E": ("energy/time", "energy current from reservoir into system"),
@@ -82,7 +82,11 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
         raise ValueError("fluxes=... needs cumulants=2 or 3 (the fluxes are what the cumulants count)")
     if m.normalize is not None:
         params = m.normalize(dict(params))
-    check_parameters(m, params)
+    # the cqd kernel reads every input anyway: large flat arrays have their value range checked in
+    # that pass (same errors, raised before a result is returned); everything else is checked here
+    fused_check = (m.name == "cqd" and cumulants is None and getattr(m, "grid_params", False)
+                   and m.resolve_method(method) == "closed_form")
+    deferred = check_parameters(m, params, defer=frozenset(params) if fused_check else frozenset())
     check_array_inputs(params)
     structural = {k: _scalar(v) for k, v in params.items() if m.parameter(k).structural}
     numeric = {k: v for k, v in params.items() if not m.parameter(k).structural}
@@ -100,8 +104,15 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
 
         check_counting(m, structural, fluxes)
     if in_place:  # the kernel reads the grid's axes in place: no broadcast copy
-        state = m.closed_form({k: flat.raw(k) for k in flat}, cells=n)
+        ranges: dict = {}
+        state = m.closed_form({k: flat.raw(k) for k in flat}, cells=n, input_ranges=ranges)
+        if deferred:
+            if not ranges:  # the reference kernel reports no ranges: check here
+                ranges = {k: (-np.inf, False) for k in deferred}
+            check_deferred(m, params, deferred, ranges)
     else:
+        if deferred:
+            check_deferred(m, params, deferred, {k: (-np.inf, False) for k in deferred})
         state = m.steady_state({k: flat[k] for k in flat}, method=method)
     ds = _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, m.resolve_method(method))
     if cumulants is not None:

@@ -12,8 +12,19 @@ import numpy as np
 MIN_TEMPERATURE = 1e-150
 
 
-def check_parameters(model, params: Mapping[str, Any], *, require_all: bool = True) -> None:
-    """Raise ``ValueError`` naming the first offending parameter, its value and what is allowed."""
+#: Arrays of at least this many values may have their range check deferred (``check_parameters(defer=...)``).
+DEFER_MIN_SIZE = 1 << 16
+
+
+def check_parameters(model, params: Mapping[str, Any], *, require_all: bool = True,
+                     defer: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """Raise ``ValueError`` naming the first offending parameter, its value and what is allowed.
+
+    For the parameters named in ``defer`` that are float64 arrays of at least
+    :data:`DEFER_MIN_SIZE` values, the check of the values themselves (finite, in range) is left
+    to a kernel that reads them anyway; their names are returned, and the caller must complete
+    the check with :func:`check_deferred` before it returns any result.
+    """
     known = set(model.parameter_names)
     for name in params:
         if name not in known:
@@ -27,8 +38,25 @@ def check_parameters(model, params: Mapping[str, Any], *, require_all: bool = Tr
                 f"model {model.name!r} needs a value for {', '.join(missing)} "
                 f"(every parameter must be given; defaults: {model.defaults()})"
             )
+    deferred = []
     for name, value in params.items():
+        raw = getattr(value, "values", value)
+        if (name in defer and isinstance(raw, np.ndarray) and raw.dtype == np.float64
+                and raw.size >= DEFER_MIN_SIZE and model.parameter(name).kind not in ("choice", "integer")):
+            deferred.append(name)
+            continue
         check_value(model.parameter(name), value)
+    return tuple(deferred)
+
+
+def check_deferred(model, params: Mapping[str, Any], deferred, ranges: Mapping[str, tuple[float, bool]]) -> None:
+    """Complete the checks :func:`check_parameters` deferred, from ``ranges[name] = (min, all
+    finite)`` read by the kernel; a parameter they do not clear gets the full check (and its error)."""
+    for name in deferred:
+        parameter = model.parameter(name)
+        lo, finite = ranges[name]
+        if not (finite and _minimum_allowed(parameter, lo)):
+            check_value(parameter, params[name])
 
 
 def check_value(parameter, value) -> None:
@@ -83,6 +111,11 @@ def _all_allowed(parameter, arr: np.ndarray) -> bool:
     lo, hi = float(arr.min()), float(arr.max())
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return False
+    return _minimum_allowed(parameter, lo)
+
+
+def _minimum_allowed(parameter, lo: float) -> bool:
+    """Whether the smallest value ``lo`` of finite values is allowed."""
     if parameter.kind == "temperature":
         return lo >= MIN_TEMPERATURE
     if parameter.kind in ("rate", "coupling") and parameter.minimum is None:

@@ -581,7 +581,7 @@ def dots_simd_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, cha
         emax, lmax, xsc, gmax, drel, dev, bad, tiny = lane[0], lane[1], lane[2], lane[3], lane[4], lane[5], lane[6], lane[7]
         tot, rho, erel, fl, nrm, ysum, smv, esm = lane[8], lane[9], lane[10], lane[11], lane[12], lane[13], lane[14], lane[15]
         kref, t1, t2, t3, t4, t5, t6, t7 = lane[16], lane[17], lane[18], lane[19], lane[20], lane[21], lane[22], lane[23]
-        for blk in range(chunk, n_blocks, n_chunks):
+        for blk in range(chunk * n_blocks // n_chunks, (chunk + 1) * n_blocks // n_chunks):  # contiguous per thread
             c0 = blk * B
             m = min(B, n - c0)
             _gather(eps_in, c0, m, ev)

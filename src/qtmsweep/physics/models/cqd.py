@@ -37,7 +37,7 @@ import math
 import os
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from ..batch import GridParam
 from ..distributions import fermi_pair as _occupations
@@ -514,7 +514,8 @@ def _grid_params(params, cells: int | None = None) -> tuple[tuple[GridParam, ...
     return tuple(out), n
 
 
-def closed_form(params, *, kernel: str | None = None, cells: int | None = None) -> SteadyState:
+def closed_form(params, *, kernel: str | None = None, cells: int | None = None,
+                input_ranges: dict | None = None) -> SteadyState:
     """Exact steady state of ``cqd`` on flat parameter arrays (see module docstring).
 
     ``params`` values are scalars, flat arrays of one length or
@@ -522,7 +523,9 @@ def closed_form(params, *, kernel: str | None = None, cells: int | None = None) 
     ``kernel``: ``"simd"`` (:mod:`.cqd_simd`, the default) or ``"reference"`` (the scalar kernel
     with libm's transcendentals); default from the environment variable ``QTMSWEEP_CQD_KERNEL``.
     Both return the same outputs, within the same per-component bounds; the simd one also fills
-    the conservation residuals.
+    the conservation residuals.  ``input_ranges``: a dict that receives, per parameter, ``(min,
+    all finite)`` over the cells, from the kernel's own read of the inputs (the simd kernel; the
+    reference one leaves it empty).
     """
     kernel = _kernel_choice(kernel)
     grid, n = _grid_params(params, cells)
@@ -546,11 +549,16 @@ def closed_form(params, *, kernel: str | None = None, cells: int | None = None) 
         res_E = np.empty(n)
         res_N = np.empty(n)
         flag = np.empty(n, dtype=np.uint8)
-        block_flags = np.zeros((n + _simd.BLOCK - 1) // _simd.BLOCK, dtype=np.int64)
+        nblocks = (n + _simd.BLOCK - 1) // _simd.BLOCK
+        block_flags = np.zeros(nblocks, dtype=np.int64)
+        input_key = np.empty((max(min(nblocks, get_num_threads()), 1), 12), dtype=np.int64)  # per thread
         div = np.array([g.div for g in grid], dtype=np.int64)
         mod = np.array([g.mod for g in grid], dtype=np.int64)
         _simd.cqd_simd_kernel(tuple(_read_only(g.values) for g in grid), div, mod, n,
-                              *(o.reshape(-1) for o in outputs), res_E, res_N, flag, block_flags)
+                              *(o.reshape(-1) for o in outputs), res_E, res_N, flag, block_flags, input_key)
+        if input_ranges is not None:  # NaN: some value was not finite
+            lo = _simd.min_key_to_float(input_key.min(axis=0))
+            input_ranges.update({name: (float(lo[k]), bool(np.isfinite(lo[k]))) for k, name in enumerate(KERNEL_PARAMETERS)})
         if block_flags.any():  # cells beyond the fast path: the reference kernel, bit for bit
             idx = _simd.flagged_cells(flag, block_flags)
             sub = tuple(np.empty((idx.size,) + o.shape[1:]) for o in outputs)

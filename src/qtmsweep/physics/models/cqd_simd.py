@@ -118,6 +118,24 @@ def _gather(base, d, md, i0, m, out):
             q = 0
 
 
+_EXP_BITS = 0x7FF0 << 48
+_KEY_MAX = (1 << 63) - 1
+
+
+def min_key_to_float(keys: np.ndarray) -> np.ndarray:
+    """The doubles of :func:`cqd_simd_kernel`'s order-preserving int64 keys (``bits ^ ((bits >> 63)
+    & (2^63 − 1))``: the same map both ways; integer order is float order for non-NaN values).
+
+    >>> x = np.array([-2.5, -0.0, 0.0, 1e-300, 3.0])
+    >>> b = x.view(np.int64)
+    >>> keys = b ^ ((b >> 63) & _KEY_MAX)
+    >>> bool(np.all(np.diff(keys) >= 0)), min_key_to_float(keys).tolist() == x.tolist()
+    (True, True)
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    return (keys ^ ((keys >> 63) & _KEY_MAX)).view(np.float64)
+
+
 # rows of the block scratch
 _P, _JN, _JE, _JQ, _F, _SIG, _GAM, _SM, _RE, _RN, _REL, _SREL, _FLAG = 12, 16, 17, 20, 22, 25, 26, 27, 28, 29, 30, 33, 34
 _ROWS = 35
@@ -326,64 +344,87 @@ def _block(w, m):
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def cqd_simd_kernel(bases, div, mod, n, p, J_E, J_N, J_Q, F, sigma, sigma_micro, rel_err, sigma_rel_err,
-                    cycle_flux, res_E, res_N, flag, block_flags):
+                    cycle_flux, res_E, res_N, flag, block_flags, input_key):
     """All observables of ``n`` cells into the flat (C-order) output buffers; ``flag[i] = 1`` marks
-    the cells to recompute with the reference kernel, ``block_flags[b]`` counts them per block."""
+    the cells to recompute with the reference kernel, ``block_flags[b]`` counts them per block.
+
+    The blocks run in ``input_key.shape[0]`` parallel chunks of contiguous blocks (each thread
+    first-touches output pages of its own).  ``input_key[c, k]`` receives, over chunk ``c``'s
+    cells, the minimum of parameter ``k`` as an
+    order-preserving integer key (:func:`min_key_to_float`), or ``INT64_MIN`` (a NaN) where a
+    value is not finite: from the same read of the inputs, for a caller that deferred its value
+    checks (:func:`qtmsweep.validation.check_parameters`).
+    """
     nblocks = (n + BLOCK - 1) // BLOCK
-    for b in prange(nblocks):
-        i0 = b * BLOCK
-        m = min(BLOCK, n - i0)
+    n_chunks = input_key.shape[0]
+    for chunk in prange(n_chunks):  # contiguous runs of blocks, one scratch buffer each
         w = np.empty(_ROWS * BLOCK)
+        wb = w.view(np.int64)
+        key = input_key[chunk]
         for k in range(12):
-            _gather(bases[k], div[k], mod[k], i0, m, w[k * BLOCK:(k + 1) * BLOCK])
-        block_flags[b] = _block(w, m)
-        B = BLOCK
-        for j in range(m):
-            i = i0 + j
-            p[4 * i] = w[_P * B + j]
-            p[4 * i + 1] = w[(_P + 1) * B + j]
-            p[4 * i + 2] = w[(_P + 2) * B + j]
-            p[4 * i + 3] = w[(_P + 3) * B + j]
-        for j in range(m):
-            i = i0 + j
-            jn = w[_JN * B + j]
-            J_N[3 * i] = jn
-            J_N[3 * i + 1] = -jn
-            J_N[3 * i + 2] = 0.0
-        for j in range(m):
-            i = i0 + j
-            J_E[3 * i] = w[_JE * B + j]
-            J_E[3 * i + 1] = w[(_JE + 1) * B + j]
-            J_E[3 * i + 2] = w[(_JE + 2) * B + j]
-        for j in range(m):
-            i = i0 + j
-            J_Q[3 * i] = w[_JQ * B + j]
-            J_Q[3 * i + 1] = w[(_JQ + 1) * B + j]
-            J_Q[3 * i + 2] = w[(_JE + 2) * B + j]
-        for j in range(m):
-            i = i0 + j
-            F[3 * i] = w[_F * B + j]
-            F[3 * i + 1] = w[(_F + 1) * B + j]
-            F[3 * i + 2] = w[(_F + 2) * B + j]
-        for j in range(m):
-            i = i0 + j
-            rel_err[3 * i] = w[_REL * B + j]
-            rel_err[3 * i + 1] = w[(_REL + 1) * B + j]
-            rel_err[3 * i + 2] = w[(_REL + 2) * B + j]
-        for j in range(m):
-            sigma[i0 + j] = w[_SIG * B + j]
-        for j in range(m):
-            cycle_flux[i0 + j] = w[_GAM * B + j]
-        for j in range(m):
-            sigma_micro[i0 + j] = w[_SM * B + j]
-        for j in range(m):
-            sigma_rel_err[i0 + j] = w[_SREL * B + j]
-        for j in range(m):
-            res_E[i0 + j] = w[_RE * B + j]
-        for j in range(m):
-            res_N[i0 + j] = w[_RN * B + j]
-        for j in range(m):
-            flag[i0 + j] = np.uint8(w[_FLAG * B + j])
+            key[k] = _KEY_MAX
+        for b in range(chunk * nblocks // n_chunks, (chunk + 1) * nblocks // n_chunks):
+            i0 = b * BLOCK
+            m = min(BLOCK, n - i0)
+            for k in range(12):
+                _gather(bases[k], div[k], mod[k], i0, m, w[k * BLOCK:(k + 1) * BLOCK])
+                # the row's minimum as an order-preserving integer key, INT64_MIN where a value is inf or
+                # NaN (exponent bits all ones): integer reductions vectorise
+                lo = _KEY_MAX
+                nb = 0
+                for j in range(m):
+                    bits = wb[k * BLOCK + j]
+                    lo = min(lo, bits ^ ((bits >> 63) & _KEY_MAX))
+                    nb += 1 if (bits & _EXP_BITS) == _EXP_BITS else 0
+                key[k] = min(key[k], lo if nb == 0 else -_KEY_MAX - 1)
+            block_flags[b] = _block(w, m)
+            B = BLOCK
+            for j in range(m):
+                i = i0 + j
+                p[4 * i] = w[_P * B + j]
+                p[4 * i + 1] = w[(_P + 1) * B + j]
+                p[4 * i + 2] = w[(_P + 2) * B + j]
+                p[4 * i + 3] = w[(_P + 3) * B + j]
+            for j in range(m):
+                i = i0 + j
+                jn = w[_JN * B + j]
+                J_N[3 * i] = jn
+                J_N[3 * i + 1] = -jn
+                J_N[3 * i + 2] = 0.0
+            for j in range(m):
+                i = i0 + j
+                J_E[3 * i] = w[_JE * B + j]
+                J_E[3 * i + 1] = w[(_JE + 1) * B + j]
+                J_E[3 * i + 2] = w[(_JE + 2) * B + j]
+            for j in range(m):
+                i = i0 + j
+                J_Q[3 * i] = w[_JQ * B + j]
+                J_Q[3 * i + 1] = w[(_JQ + 1) * B + j]
+                J_Q[3 * i + 2] = w[(_JE + 2) * B + j]
+            for j in range(m):
+                i = i0 + j
+                F[3 * i] = w[_F * B + j]
+                F[3 * i + 1] = w[(_F + 1) * B + j]
+                F[3 * i + 2] = w[(_F + 2) * B + j]
+            for j in range(m):
+                i = i0 + j
+                rel_err[3 * i] = w[_REL * B + j]
+                rel_err[3 * i + 1] = w[(_REL + 1) * B + j]
+                rel_err[3 * i + 2] = w[(_REL + 2) * B + j]
+            for j in range(m):
+                sigma[i0 + j] = w[_SIG * B + j]
+            for j in range(m):
+                cycle_flux[i0 + j] = w[_GAM * B + j]
+            for j in range(m):
+                sigma_micro[i0 + j] = w[_SM * B + j]
+            for j in range(m):
+                sigma_rel_err[i0 + j] = w[_SREL * B + j]
+            for j in range(m):
+                res_E[i0 + j] = w[_RE * B + j]
+            for j in range(m):
+                res_N[i0 + j] = w[_RN * B + j]
+            for j in range(m):
+                flag[i0 + j] = np.uint8(w[_FLAG * B + j])
 
 
 @njit(cache=True)
