@@ -466,6 +466,18 @@ def _write(c0, m, Pn, smv, esm, JEv, JNv, JQv, eEv, eNv, eQv, bad,
         res_N[c] = tN if tN != tN else (abs(tN) / sN if sN > 0 else 0.0)
 
 
+@njit(cache=True, inline="always")
+def _rows(buf, o, r):  # pragma: no cover - compiled
+    """The ``(r, BLOCK)`` view of ``buf`` at offset ``o``, and the offset after it."""
+    return buf[o:o + r * BLOCK].reshape((r, BLOCK)), o + r * BLOCK
+
+
+@njit(cache=True, inline="always")
+def _planes(buf, o, r, q):  # pragma: no cover - compiled
+    """The ``(r, q, BLOCK)`` view of ``buf`` at offset ``o``, and the offset after it."""
+    return buf[o:o + r * q * BLOCK].reshape((r, q, BLOCK)), o + r * q * BLOCK
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def dots_simd_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, charge,
                      e_src, e_dst, e_ch, e_orb, e_rep, ep_ptr, ep_idx, ch_lead, ch_orb, ch_single, n_leads,
@@ -497,87 +509,47 @@ def dots_simd_kernel(eps_in, U_in, T_in, mu_in, gam_in, occ, pair_i, pair_j, cha
     for chunk in prange(n_chunks):
         buf = np.empty(rows * B)
         o = 0
-        ev = buf[o:o + k * B].reshape((k, B))
-        o += k * B
-        Uv = buf[o:o + P1 * B].reshape((P1, B))
-        o += P1 * B
-        Tv = buf[o:o + NL * B].reshape((NL, B))
-        o += NL * B
-        mv = buf[o:o + NL * B].reshape((NL, B))
-        o += NL * B
-        gv = buf[o:o + C * B].reshape((C, B))
-        o += C * B
-        E = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        LW = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        P0 = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        g = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        Pn = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        XX = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        YY = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        LP = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        om = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        DD = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        KIN = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        KOUT = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        LR = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        DK = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        E0 = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        X0 = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        GE = buf[o:o + ne * B].reshape((ne, B))
-        o += ne * B
-        R = buf[o:o + d * d * B].reshape((d, d, B))
-        o += d * d * B
-        A = buf[o:o + d * d * B].reshape((d, d, B))
-        o += d * d * B
-        rhs = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        rabs = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        SP = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        PP = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        XP = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        YP = buf[o:o + d * B].reshape((d, B))
-        o += d * B
-        Nc = buf[o:o + C * B].reshape((C, B))
-        o += C * B
-        eNc = buf[o:o + C * B].reshape((C, B))
-        o += C * B
-        NP = buf[o:o + C * P1 * B].reshape((C, P1, B))
-        o += C * P1 * B
-        eNP = buf[o:o + C * P1 * B].reshape((C, P1, B))
-        o += C * P1 * B
-        JEv = buf[o:o + NL * B].reshape((NL, B))
-        o += NL * B
-        JNv = buf[o:o + NL * B].reshape((NL, B))
-        o += NL * B
-        JQv = buf[o:o + NL * B].reshape((NL, B))
-        o += NL * B
-        eEv = buf[o:o + NL * B].reshape((NL, B))
-        o += NL * B
-        eNv = buf[o:o + NL * B].reshape((NL, B))
-        o += NL * B
-        eQv = buf[o:o + NL * B].reshape((NL, B))
-        o += NL * B
-        lane = buf[o:o + 24 * B].reshape((24, B))
+        ev, o = _rows(buf, o, k)
+        Uv, o = _rows(buf, o, P1)
+        Tv, o = _rows(buf, o, NL)
+        mv, o = _rows(buf, o, NL)
+        gv, o = _rows(buf, o, C)
+        E, o = _rows(buf, o, d)
+        LW, o = _rows(buf, o, d)
+        P0, o = _rows(buf, o, d)
+        g, o = _rows(buf, o, d)
+        Pn, o = _rows(buf, o, d)
+        XX, o = _rows(buf, o, d)
+        YY, o = _rows(buf, o, d)
+        LP, o = _rows(buf, o, d)
+        om, o = _rows(buf, o, ne)
+        DD, o = _rows(buf, o, ne)
+        KIN, o = _rows(buf, o, ne)
+        KOUT, o = _rows(buf, o, ne)
+        LR, o = _rows(buf, o, ne)
+        DK, o = _rows(buf, o, ne)
+        E0, o = _rows(buf, o, ne)
+        X0, o = _rows(buf, o, ne)
+        GE, o = _rows(buf, o, ne)
+        R, o = _planes(buf, o, d, d)
+        A, o = _planes(buf, o, d, d)
+        rhs, o = _rows(buf, o, d)
+        rabs, o = _rows(buf, o, d)
+        SP, o = _rows(buf, o, d)
+        PP, o = _rows(buf, o, d)
+        XP, o = _rows(buf, o, d)
+        YP, o = _rows(buf, o, d)
+        Nc, o = _rows(buf, o, C)
+        eNc, o = _rows(buf, o, C)
+        NP, o = _planes(buf, o, C, P1)
+        eNP, o = _planes(buf, o, C, P1)
+        JEv, o = _rows(buf, o, NL)
+        JNv, o = _rows(buf, o, NL)
+        JQv, o = _rows(buf, o, NL)
+        eEv, o = _rows(buf, o, NL)
+        eNv, o = _rows(buf, o, NL)
+        eQv, o = _rows(buf, o, NL)
+        lane, o = _rows(buf, o, 24)
         emax, lmax, xsc, gmax, drel, dev, bad, tiny = lane[0], lane[1], lane[2], lane[3], lane[4], lane[5], lane[6], lane[7]
         tot, rho, erel, fl, nrm, ysum, smv, esm = lane[8], lane[9], lane[10], lane[11], lane[12], lane[13], lane[14], lane[15]
         kref, t1, t2, t3, t4, t5, t6, t7 = lane[16], lane[17], lane[18], lane[19], lane[20], lane[21], lane[22], lane[23]
