@@ -117,8 +117,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="one model (default: all), or a config file: also the models it declares")
     m.add_argument("--json", action="store_true", help="print JSON")
 
-    from .plot.cli import HELP as PLOT_HELP
-
     for name in PLOT_COMMANDS:  # parsed by qtmsweep.plot.cli; listed here for --help
         sub.add_parser(name, help=PLOT_HELP[name], add_help=False)
 
@@ -132,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
 
 #: Sub-commands provided by :mod:`qtmsweep.plot.cli` (analysis and figures), dispatched as they are.
 PLOT_COMMANDS = ("analyze", "figure", "plot", "paper-figures")
+#: Their one-line help, here rather than in :mod:`qtmsweep.plot.cli`: building this parser must not
+#: import matplotlib (0.25 s on every ``run`` a Snakemake job starts).
+PLOT_HELP = {
+    "analyze": "add classification / mode / COP / cooling / contrast variables to a store",
+    "figure": "draw one figure from sweep stores",
+    "plot": "draw a config's figures from its stores (no Snakemake)",
+    "paper-figures": "compute and draw the 000/001 paper figures in memory",
+}
 
 
 def _write_refined_summary(path: str, results) -> None:

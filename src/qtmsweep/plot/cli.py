@@ -31,6 +31,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..cli import PLOT_HELP as HELP  # one help table for both parsers
+
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
@@ -176,12 +178,6 @@ def paper_figures_main(argv: Sequence[str] | None = None) -> int:
 
 
 COMMANDS = {"analyze": analyze_main, "figure": figure_main, "plot": plot_main, "paper-figures": paper_figures_main}
-HELP = {
-    "analyze": "add classification / mode / COP / cooling / contrast variables to a store",
-    "figure": "draw one figure from sweep stores",
-    "plot": "draw a config's figures from its stores (no Snakemake)",
-    "paper-figures": "compute and draw the 000/001 paper figures in memory",
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
