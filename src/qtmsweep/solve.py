@@ -103,17 +103,12 @@ def solve(model, *, method: str = "auto", cumulants: int | None = None, fluxes: 
         from .thermo.noise import check_counting
 
         check_counting(m, structural, fluxes)
+    ranges: dict = {}  # what the kernel read of the deferred inputs (none: they get the full check)
     if in_place:  # the kernel reads the grid's axes in place: no broadcast copy
-        ranges: dict = {}
         state = m.closed_form({k: flat.raw(k) for k in flat}, cells=n, input_ranges=ranges)
-        if deferred:
-            if not ranges:  # the reference kernel reports no ranges: check here
-                ranges = {k: (-np.inf, False) for k in deferred}
-            check_deferred(m, params, deferred, ranges)
     else:
-        if deferred:
-            check_deferred(m, params, deferred, {k: (-np.inf, False) for k in deferred})
         state = m.steady_state({k: flat[k] for k in flat}, method=method)
+    check_deferred(m, params, deferred, ranges)
     ds = _to_dataset(m, state, flat, arrays, dims, coords, shape, structural, m.resolve_method(method))
     if cumulants is not None:
         from .thermo.noise import add_counting_statistics

@@ -51,10 +51,11 @@ def check_parameters(model, params: Mapping[str, Any], *, require_all: bool = Tr
 
 def check_deferred(model, params: Mapping[str, Any], deferred, ranges: Mapping[str, tuple[float, bool]]) -> None:
     """Complete the checks :func:`check_parameters` deferred, from ``ranges[name] = (min, all
-    finite)`` read by the kernel; a parameter they do not clear gets the full check (and its error)."""
+    finite)`` read by the kernel; a parameter they do not clear, or that the kernel did not
+    report, gets the full check (and its error)."""
     for name in deferred:
         parameter = model.parameter(name)
-        lo, finite = ranges[name]
+        lo, finite = ranges.get(name, (-np.inf, False))
         if not (finite and _minimum_allowed(parameter, lo)):
             check_value(parameter, params[name])
 

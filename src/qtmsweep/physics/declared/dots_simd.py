@@ -29,8 +29,9 @@ import math
 import numpy as np
 from numba import get_num_threads, njit, prange
 
+from ..conservation import residual_of_row
 from ..vecmath import exp_nonpos, expm1_nonpos, log1p_small, log_normal
-from .dots_kernel import DEV_SKIP, dots_kernel
+from .dots_kernel import DEV_SKIP, _relative, dots_kernel
 
 __all__ = ["BLOCK", "dots_simd_kernel", "solve_dots"]
 
@@ -38,15 +39,6 @@ _EPS = np.finfo(float).eps
 _TINY = np.finfo(float).tiny
 #: lanes per block: a compile-time trip count for every lane loop (a multiple of any SIMD width)
 BLOCK = 64
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _relative(err, mag):  # pragma: no cover - compiled
-    """:func:`.dots_kernel._relative` as selects."""
-    v = err / (mag - err)
-    v = v if err < mag else math.inf
-    v = 0.0 if err == 0.0 else v
-    return math.inf if (err != err or mag != mag) else v
 
 
 _F = dict(cache=True, error_model="numpy", fastmath={"contract"})
@@ -442,10 +434,6 @@ def _write(c0, m, Pn, smv, esm, JEv, JNv, JQv, eEv, eNv, eQv, bad,
             p[c, s] = Pn[s, j]
         sigma_micro[c] = smv[j]
         err_micro[c] = esm[j]
-        tE = 0.0
-        sE = 0.0
-        tN = 0.0
-        sN = 0.0
         for L in range(NL):
             je = JEv[L, j]
             jn = JNv[L, j]
@@ -458,12 +446,8 @@ def _write(c0, m, Pn, smv, esm, JEv, JNv, JQv, eEv, eNv, eQv, bad,
             err_Q[c, L] = eQv[L, j]
             rel_err[c, L] = max(max(max(0.0, _relative(eEv[L, j], abs(je))), _relative(eQv[L, j], abs(jq))),
                                 _relative(eNv[L, j], abs(jn)))
-            tE += je
-            sE = max(sE, abs(je))
-            tN += jn
-            sN = max(sN, abs(jn))
-        res_E[c] = tE if tE != tE else (abs(tE) / sE if sE > 0 else 0.0)
-        res_N[c] = tN if tN != tN else (abs(tN) / sN if sN > 0 else 0.0)
+        res_E[c] = residual_of_row(J_E, c, NL)
+        res_N[c] = residual_of_row(J_N, c, NL)
 
 
 @njit(cache=True, inline="always")
